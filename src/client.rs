@@ -1,0 +1,556 @@
+//! The [`Ipvs`] handle: one netlink socket, the family resolved once, and a
+//! method per IPVS operation, plus batched (pipelined) writes.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::config::{Info, InfoAttribute, Timeouts};
+use crate::daemon::{DaemonState, SyncDaemon};
+use crate::destination::Destination;
+use crate::error::{Error, Operation, Target};
+use crate::message::{IpvsAttribute, IpvsCmd, IpvsMessage, IPVS_GENL_NAME};
+use crate::service::{Service, ServiceKey};
+use crate::socket::{decode_ipvs, GenlSocket, Reply, DO_FLAGS, DUMP_FLAGS};
+use crate::netns::Namespace;
+
+/// How often a dump the kernel flags as interrupted (`NLM_F_DUMP_INTR`)
+/// is retried before its last result is returned.
+const DUMP_RETRIES: usize = 8;
+
+/// How a handle is opened.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// How long any single wait for the kernel may take before the call
+    /// fails with [`Error::Timeout`]. Default 10 s.
+    pub timeout: Duration,
+    /// Whether to run `modprobe ip_vs` once when the family is missing.
+    /// Default `true`.
+    pub modprobe: bool,
+    /// How many requests [`Ipvs::apply`] sends per `sendmsg` in
+    /// [`BatchMode::ContinueOnError`]. Default 64.
+    pub batch_window: usize,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions { timeout: Duration::from_secs(10), modprobe: true, batch_window: 64 }
+    }
+}
+
+/// One change for [`Ipvs::apply`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Add a service (`ipvsadm -A`).
+    AddService(Service),
+    /// Replace a service's settings (`ipvsadm -E`).
+    EditService(Service),
+    /// Delete a service and its real servers (`ipvsadm -D`).
+    DeleteService(ServiceKey),
+    /// Add a real server (`ipvsadm -a`).
+    AddDestination(ServiceKey, Destination),
+    /// Replace a real server's settings (`ipvsadm -e`).
+    EditDestination(ServiceKey, Destination),
+    /// Delete a real server (`ipvsadm -d`); only its address and port count.
+    DeleteDestination(ServiceKey, Destination),
+    /// Zero the counters of one service, or of everything (`ipvsadm -Z`).
+    Zero(Option<ServiceKey>),
+    /// Delete every service (`ipvsadm -C`).
+    Flush,
+    /// Set timeouts; zero fields are left unchanged (`ipvsadm --set`).
+    SetTimeouts(Timeouts),
+    /// Start a sync daemon (`ipvsadm --start-daemon`).
+    StartDaemon(SyncDaemon),
+    /// Stop a sync daemon (`ipvsadm --stop-daemon`).
+    StopDaemon(DaemonState),
+}
+
+impl Change {
+    /// The operation this change performs.
+    pub fn operation(&self) -> Operation {
+        match self {
+            Change::AddService(_) => Operation::AddService,
+            Change::EditService(_) => Operation::EditService,
+            Change::DeleteService(_) => Operation::DeleteService,
+            Change::AddDestination(..) => Operation::AddDestination,
+            Change::EditDestination(..) => Operation::EditDestination,
+            Change::DeleteDestination(..) => Operation::DeleteDestination,
+            Change::Zero(_) => Operation::Zero,
+            Change::Flush => Operation::Flush,
+            Change::SetTimeouts(_) => Operation::SetTimeouts,
+            Change::StartDaemon(_) => Operation::StartDaemon,
+            Change::StopDaemon(_) => Operation::StopDaemon,
+        }
+    }
+
+    /// The object the change concerns.
+    pub fn target(&self) -> Option<Target> {
+        let dest = |service: &ServiceKey, d: &Destination| Target::Destination {
+            service: *service,
+            addr: d.addr,
+            port: d.port,
+        };
+        match self {
+            Change::AddService(s) | Change::EditService(s) => Some(Target::Service(s.key)),
+            Change::DeleteService(k) => Some(Target::Service(*k)),
+            Change::AddDestination(k, d)
+            | Change::EditDestination(k, d)
+            | Change::DeleteDestination(k, d) => Some(dest(k, d)),
+            Change::Zero(k) => k.map(Target::Service),
+            Change::Flush | Change::SetTimeouts(_) => None,
+            Change::StartDaemon(d) => Some(Target::Daemon(d.state)),
+            Change::StopDaemon(s) => Some(Target::Daemon(*s)),
+        }
+    }
+
+    /// The request message for this change.
+    pub fn to_message(&self) -> Result<IpvsMessage, Error> {
+        let invalid = |message: String| Error::InvalidArgument {
+            op: self.operation(),
+            target: self.target(),
+            message,
+        };
+        let svc = |k: &ServiceKey| IpvsAttribute::Service(k.to_attributes());
+        let (cmd, attributes) = match self {
+            Change::AddService(s) => {
+                (IpvsCmd::NewService, vec![IpvsAttribute::Service(s.to_attributes().map_err(invalid)?)])
+            }
+            Change::EditService(s) => {
+                (IpvsCmd::SetService, vec![IpvsAttribute::Service(s.to_attributes().map_err(invalid)?)])
+            }
+            Change::DeleteService(k) => (IpvsCmd::DelService, vec![svc(k)]),
+            Change::AddDestination(k, d) => {
+                (IpvsCmd::NewDest, vec![svc(k), IpvsAttribute::Destination(d.to_attributes())])
+            }
+            Change::EditDestination(k, d) => {
+                (IpvsCmd::SetDest, vec![svc(k), IpvsAttribute::Destination(d.to_attributes())])
+            }
+            Change::DeleteDestination(k, d) => (
+                IpvsCmd::DelDest,
+                vec![svc(k), IpvsAttribute::Destination(d.identity_attributes())],
+            ),
+            Change::Zero(k) => (IpvsCmd::Zero, k.iter().map(svc).collect()),
+            Change::Flush => (IpvsCmd::Flush, vec![]),
+            Change::SetTimeouts(t) => {
+                let mut a = Vec::new();
+                if t.tcp != 0 {
+                    a.push(IpvsAttribute::TimeoutTcp(t.tcp));
+                }
+                if t.tcp_fin != 0 {
+                    a.push(IpvsAttribute::TimeoutTcpFin(t.tcp_fin));
+                }
+                if t.udp != 0 {
+                    a.push(IpvsAttribute::TimeoutUdp(t.udp));
+                }
+                (IpvsCmd::SetConfig, a)
+            }
+            Change::StartDaemon(d) => {
+                (IpvsCmd::NewDaemon, vec![IpvsAttribute::Daemon(d.to_attributes().map_err(invalid)?)])
+            }
+            Change::StopDaemon(s) => (
+                IpvsCmd::DelDaemon,
+                vec![IpvsAttribute::Daemon(vec![
+                    crate::daemon::DaemonAttribute::State((*s).into()),
+                    crate::daemon::DaemonAttribute::McastIfn(String::new()),
+                ])],
+            ),
+        };
+        Ok(IpvsMessage::new(cmd, attributes))
+    }
+}
+
+/// What [`Ipvs::apply`] does after a change fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchMode {
+    /// Send one request at a time and stop at the first failure; nothing
+    /// after it is sent.
+    StopOnError,
+    /// Pipeline many requests per `sendmsg` and apply every change, failed
+    /// or not, as `ipvsadm -R` does.
+    ContinueOnError,
+}
+
+/// A service with its real servers, as returned by [`Ipvs::snapshot`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceEntry {
+    /// The service.
+    pub service: Service,
+    /// Its real servers, in kernel order (newest first).
+    pub destinations: Vec<Destination>,
+}
+
+/// A handle on the kernel's IPVS table in one network namespace.
+///
+/// Every method takes `&mut self`: one handle serves one caller at a time,
+/// which the compiler enforces. The handle is `Send`, so it can move between
+/// threads; to share it, wrap it in a `Mutex` or open one handle per thread
+/// (opening is cheap: one socket and one family lookup).
+pub struct Ipvs {
+    sock: GenlSocket,
+    family: u16,
+    batch_window: usize,
+}
+
+impl std::fmt::Debug for Ipvs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ipvs").field("family", &self.family).finish_non_exhaustive()
+    }
+}
+
+fn kernel_error(op: Operation, target: Option<Target>, errno: i32, ext_ack: Option<String>) -> Error {
+    if errno == libc::EPERM {
+        Error::PermissionDenied { op, target }
+    } else {
+        Error::Kernel { op, errno, target, ext_ack }
+    }
+}
+
+fn run_modprobe() {
+    for prog in ["/sbin/modprobe", "modprobe"] {
+        let status = std::process::Command::new(prog)
+            .args(["-q", "ip_vs"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        if status.is_ok() {
+            return;
+        }
+    }
+}
+
+impl Ipvs {
+    /// Opens a handle in the calling thread's network namespace with default
+    /// options.
+    pub fn open() -> Result<Self, Error> {
+        Self::open_with(&OpenOptions::default())
+    }
+
+    /// Opens a handle with the given options.
+    pub fn open_with(options: &OpenOptions) -> Result<Self, Error> {
+        let sock = GenlSocket::open(options.timeout)
+            .map_err(|source| Error::Io { op: Operation::Open, source })?;
+        Self::from_socket(sock, options)
+    }
+
+    /// Opens a handle whose socket lives in another network namespace. The
+    /// calling thread never changes namespace: a short-lived helper thread
+    /// enters it and creates the socket.
+    pub fn open_in(namespace: Namespace<'_>, options: &OpenOptions) -> Result<Self, Error> {
+        let raw = crate::netns::socket_in(namespace)?;
+        let sock = GenlSocket::from_socket(raw, options.timeout)
+            .map_err(|source| Error::Io { op: Operation::Open, source })?;
+        Self::from_socket(sock, options)
+    }
+
+    fn from_socket(mut sock: GenlSocket, options: &OpenOptions) -> Result<Self, Error> {
+        let mut family = sock.resolve_family(IPVS_GENL_NAME)?;
+        if family.is_none() && options.modprobe {
+            run_modprobe();
+            family = sock.resolve_family(IPVS_GENL_NAME)?;
+        }
+        let family = family.ok_or(Error::NotAvailable)?;
+        Ok(Ipvs { sock, family, batch_window: options.batch_window.max(1) })
+    }
+
+    /// The generic-netlink id the kernel assigned to the "IPVS" family.
+    pub fn family_id(&self) -> u16 {
+        self.family
+    }
+
+    /// Changes how long a single wait for the kernel may take.
+    pub fn set_timeout(&mut self, timeout: Duration) -> Result<(), Error> {
+        self.sock
+            .set_timeout(timeout)
+            .map_err(|source| Error::Io { op: Operation::Open, source })
+    }
+
+    /// Sends one request and collects the messages of its reply. `dump`
+    /// selects `NLM_F_DUMP` (read until NLMSG_DONE, retried when the kernel
+    /// flags the dump as interrupted); otherwise the request asks for an ACK.
+    pub fn request(
+        &mut self,
+        op: Operation,
+        target: Option<Target>,
+        msg: &IpvsMessage,
+        dump: bool,
+    ) -> Result<Vec<IpvsMessage>, Error> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let mut out = Vec::new();
+            self.sock.discard_tx();
+            let seq = self.sock.queue(self.family, msg, if dump { DUMP_FLAGS } else { DO_FLAGS });
+            self.sock.flush_tx(op)?;
+            let interrupted = self.sock.receive(op, self.family, seq..=seq, |_, reply| match reply {
+                Reply::Data(payload) => {
+                    out.push(decode_ipvs(op, payload)?);
+                    Ok(false)
+                }
+                Reply::End => Ok(true),
+                Reply::Failed(errno, ext) => Err(kernel_error(op, target, errno, ext)),
+            })?;
+            if !(dump && interrupted) || attempts >= DUMP_RETRIES {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Version and connection-table size (`IPVS_CMD_GET_INFO`).
+    pub fn info(&mut self) -> Result<Info, Error> {
+        let op = Operation::GetInfo;
+        let replies = self.request(op, None, &IpvsMessage::new(IpvsCmd::GetInfo, vec![]), false)?;
+        let (mut version, mut size) = (None, None);
+        for a in replies.iter().flat_map(|m| &m.attributes) {
+            match a {
+                IpvsAttribute::Info(InfoAttribute::Version(v)) => version = Some(*v),
+                IpvsAttribute::Info(InfoAttribute::ConnTabSize(v)) => size = Some(*v),
+                _ => {}
+            }
+        }
+        match (version, size) {
+            (Some(version), Some(conn_tab_size)) => Ok(Info { version, conn_tab_size }),
+            _ => Err(Error::Decode { op, message: "info reply without version or size".into() }),
+        }
+    }
+
+    fn services_from(op: Operation, replies: Vec<IpvsMessage>) -> Result<Vec<Service>, Error> {
+        let mut out = Vec::with_capacity(replies.len());
+        for m in replies {
+            for a in m.attributes {
+                if let IpvsAttribute::Service(attrs) = a {
+                    out.push(
+                        Service::from_attributes(&attrs)
+                            .map_err(|e| Error::Decode { op, message: e.to_string() })?,
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every service, in kernel order (`IPVS_CMD_GET_SERVICE` dump).
+    pub fn services(&mut self) -> Result<Vec<Service>, Error> {
+        let op = Operation::GetServices;
+        let replies = self.request(op, None, &IpvsMessage::new(IpvsCmd::GetService, vec![]), true)?;
+        Self::services_from(op, replies)
+    }
+
+    /// One service (`IPVS_CMD_GET_SERVICE`); a missing one is
+    /// [`Error::Kernel`] with `ESRCH`.
+    pub fn service(&mut self, key: &ServiceKey) -> Result<Service, Error> {
+        let op = Operation::GetService;
+        let msg = IpvsMessage::new(IpvsCmd::GetService, vec![IpvsAttribute::Service(key.to_attributes())]);
+        let replies = self.request(op, Some(Target::Service(*key)), &msg, false)?;
+        Self::services_from(op, replies)?.into_iter().next().ok_or(Error::Kernel {
+            op,
+            errno: libc::ESRCH,
+            target: Some(Target::Service(*key)),
+            ext_ack: None,
+        })
+    }
+
+    /// A service's real servers, in kernel order (`IPVS_CMD_GET_DEST` dump).
+    /// A service that does not exist has none.
+    pub fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<Destination>, Error> {
+        let op = Operation::GetDestinations;
+        let msg = IpvsMessage::new(IpvsCmd::GetDest, vec![IpvsAttribute::Service(key.to_attributes())]);
+        let replies = self.request(op, Some(Target::Service(*key)), &msg, true)?;
+        let mut out = Vec::with_capacity(replies.len());
+        for m in replies {
+            for a in m.attributes {
+                if let IpvsAttribute::Destination(attrs) = a {
+                    out.push(
+                        Destination::from_attributes(&attrs, key.family())
+                            .map_err(|e| Error::Decode { op, message: e.to_string() })?,
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every service with its real servers: one service dump and one
+    /// destination dump per service, all on this handle's socket.
+    pub fn snapshot(&mut self) -> Result<Vec<ServiceEntry>, Error> {
+        let services = self.services()?;
+        let mut out = Vec::with_capacity(services.len());
+        for service in services {
+            let destinations = self.destinations(&service.key)?;
+            out.push(ServiceEntry { service, destinations });
+        }
+        Ok(out)
+    }
+
+    /// Applies one change and waits for the kernel's ACK.
+    pub fn change(&mut self, change: &Change) -> Result<(), Error> {
+        let msg = change.to_message()?;
+        self.request(change.operation(), change.target(), &msg, false).map(drop)
+    }
+
+    /// Adds a service (`IPVS_CMD_NEW_SERVICE`).
+    pub fn add_service(&mut self, service: &Service) -> Result<(), Error> {
+        self.change(&Change::AddService(service.clone()))
+    }
+
+    /// Replaces a service's settings (`IPVS_CMD_SET_SERVICE`).
+    pub fn edit_service(&mut self, service: &Service) -> Result<(), Error> {
+        self.change(&Change::EditService(service.clone()))
+    }
+
+    /// Deletes a service (`IPVS_CMD_DEL_SERVICE`).
+    pub fn delete_service(&mut self, key: &ServiceKey) -> Result<(), Error> {
+        self.change(&Change::DeleteService(*key))
+    }
+
+    /// Adds a real server (`IPVS_CMD_NEW_DEST`).
+    pub fn add_destination(&mut self, key: &ServiceKey, dest: &Destination) -> Result<(), Error> {
+        self.change(&Change::AddDestination(*key, dest.clone()))
+    }
+
+    /// Replaces a real server's settings (`IPVS_CMD_SET_DEST`).
+    pub fn edit_destination(&mut self, key: &ServiceKey, dest: &Destination) -> Result<(), Error> {
+        self.change(&Change::EditDestination(*key, dest.clone()))
+    }
+
+    /// Deletes a real server (`IPVS_CMD_DEL_DEST`).
+    pub fn delete_destination(&mut self, key: &ServiceKey, addr: IpAddr, port: u16) -> Result<(), Error> {
+        let d = Destination::new(addr, port, crate::destination::ForwardMethod::Masquerade);
+        self.change(&Change::DeleteDestination(*key, d))
+    }
+
+    /// Zeroes the counters of one service, or all (`IPVS_CMD_ZERO`).
+    pub fn zero(&mut self, key: Option<&ServiceKey>) -> Result<(), Error> {
+        self.change(&Change::Zero(key.copied()))
+    }
+
+    /// Deletes every service (`IPVS_CMD_FLUSH`).
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.change(&Change::Flush)
+    }
+
+    /// The connection timeouts (`IPVS_CMD_GET_CONFIG`).
+    pub fn timeouts(&mut self) -> Result<Timeouts, Error> {
+        let op = Operation::GetTimeouts;
+        let replies = self.request(op, None, &IpvsMessage::new(IpvsCmd::GetConfig, vec![]), false)?;
+        let mut t = Timeouts::default();
+        for a in replies.iter().flat_map(|m| &m.attributes) {
+            match a {
+                IpvsAttribute::TimeoutTcp(v) => t.tcp = *v,
+                IpvsAttribute::TimeoutTcpFin(v) => t.tcp_fin = *v,
+                IpvsAttribute::TimeoutUdp(v) => t.udp = *v,
+                _ => {}
+            }
+        }
+        Ok(t)
+    }
+
+    /// Sets connection timeouts; zero fields are left unchanged
+    /// (`IPVS_CMD_SET_CONFIG`).
+    pub fn set_timeouts(&mut self, timeouts: &Timeouts) -> Result<(), Error> {
+        self.change(&Change::SetTimeouts(*timeouts))
+    }
+
+    /// The running sync daemons, master first (`IPVS_CMD_GET_DAEMON` dump).
+    pub fn daemons(&mut self) -> Result<Vec<SyncDaemon>, Error> {
+        let op = Operation::GetDaemons;
+        let replies = self.request(op, None, &IpvsMessage::new(IpvsCmd::GetDaemon, vec![]), true)?;
+        let mut out = Vec::new();
+        for m in replies {
+            for a in m.attributes {
+                if let IpvsAttribute::Daemon(attrs) = a {
+                    out.push(
+                        SyncDaemon::from_attributes(&attrs)
+                            .map_err(|e| Error::Decode { op, message: e.to_string() })?,
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Starts a sync daemon (`IPVS_CMD_NEW_DAEMON`).
+    pub fn start_daemon(&mut self, daemon: &SyncDaemon) -> Result<(), Error> {
+        self.change(&Change::StartDaemon(daemon.clone()))
+    }
+
+    /// Stops a sync daemon (`IPVS_CMD_DEL_DAEMON`).
+    pub fn stop_daemon(&mut self, state: DaemonState) -> Result<(), Error> {
+        self.change(&Change::StopDaemon(state))
+    }
+
+    /// Applies many changes, returning one result per change attempted, in
+    /// order.
+    ///
+    /// In [`BatchMode::ContinueOnError`] the requests are pipelined: up to
+    /// [`OpenOptions::batch_window`] of them go out in a single `sendmsg`,
+    /// each with its own ACK, matched back by sequence number; every change
+    /// is attempted, and the result vector has one entry per change. In the
+    /// lab (TCG guest, 10,000 rules) this applies a table about 20 times
+    /// faster than one `ipvsadm` process per rule.
+    ///
+    /// In [`BatchMode::StopOnError`] requests go one at a time and the
+    /// vector ends with the first failure: changes after it were not sent.
+    ///
+    /// The outer `Err` is for failures of the socket itself (the results of
+    /// changes already acknowledged are then lost).
+    pub fn apply(
+        &mut self,
+        changes: &[Change],
+        mode: BatchMode,
+    ) -> Result<Vec<Result<(), Error>>, Error> {
+        let mut results: Vec<Result<(), Error>> = Vec::with_capacity(changes.len());
+        let window = match mode {
+            BatchMode::StopOnError => 1,
+            BatchMode::ContinueOnError => self.batch_window,
+        };
+        for chunk in changes.chunks(window) {
+            let base = results.len();
+            // Encode the chunk; changes that cannot be encoded fail locally.
+            let mut pending: Vec<Option<u32>> = Vec::with_capacity(chunk.len());
+            self.sock.discard_tx();
+            for change in chunk {
+                match change.to_message() {
+                    Ok(msg) => {
+                        pending.push(Some(self.sock.queue(self.family, &msg, DO_FLAGS)));
+                        results.push(Ok(()));
+                    }
+                    Err(e) => {
+                        pending.push(None);
+                        results.push(Err(e));
+                    }
+                }
+            }
+            let seqs: Vec<u32> = pending.iter().flatten().copied().collect();
+            if let (Some(&first), Some(&last)) = (seqs.first(), seqs.last()) {
+                let op = chunk[0].operation();
+                self.sock.flush_tx(op)?;
+                let mut outstanding = seqs.len();
+                let results_ref = &mut results;
+                let pending_ref = &pending;
+                self.sock.receive(op, self.family, first..=last, |seq, reply| {
+                    let Some(i) = pending_ref.iter().position(|s| *s == Some(seq)) else {
+                        return Ok(false);
+                    };
+                    match reply {
+                        Reply::Data(_) => return Ok(false),
+                        Reply::End => {}
+                        Reply::Failed(errno, ext) => {
+                            let c = &chunk[i];
+                            results_ref[base + i] =
+                                Err(kernel_error(c.operation(), c.target(), errno, ext));
+                        }
+                    }
+                    outstanding -= 1;
+                    Ok(outstanding == 0)
+                })?;
+            }
+            if mode == BatchMode::StopOnError {
+                if let Some(pos) = results[base..].iter().position(|r| r.is_err()) {
+                    results.truncate(base + pos + 1);
+                    return Ok(results);
+                }
+            }
+        }
+        Ok(results)
+    }
+}

@@ -1,0 +1,105 @@
+//! Small helpers shared by the attribute codecs: fixed-width scalar parsing
+//! that reports which attribute was malformed, and the 16-byte address union
+//! (`union nf_inet_addr`) that IPVS uses for IPv4 and IPv6 alike.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use netlink_packet_core::DecodeError;
+
+/// Checks that an attribute value has exactly `N` bytes and returns them.
+pub(crate) fn fixed<const N: usize>(value: &[u8], what: &str) -> Result<[u8; N], DecodeError> {
+    value.try_into().map_err(|_| {
+        DecodeError::from(format!(
+            "{what}: expected {N} bytes, got {}",
+            value.len()
+        ))
+    })
+}
+
+pub(crate) fn u8_of(value: &[u8], what: &str) -> Result<u8, DecodeError> {
+    Ok(fixed::<1>(value, what)?[0])
+}
+
+pub(crate) fn u16_ne(value: &[u8], what: &str) -> Result<u16, DecodeError> {
+    Ok(u16::from_ne_bytes(fixed(value, what)?))
+}
+
+pub(crate) fn u16_be(value: &[u8], what: &str) -> Result<u16, DecodeError> {
+    Ok(u16::from_be_bytes(fixed(value, what)?))
+}
+
+pub(crate) fn u32_ne(value: &[u8], what: &str) -> Result<u32, DecodeError> {
+    Ok(u32::from_ne_bytes(fixed(value, what)?))
+}
+
+pub(crate) fn u64_ne(value: &[u8], what: &str) -> Result<u64, DecodeError> {
+    Ok(u64::from_ne_bytes(fixed(value, what)?))
+}
+
+/// A NUL-terminated string attribute. Everything from the first NUL on is
+/// dropped; invalid UTF-8 is replaced rather than rejected, since names come
+/// from the kernel and must never make a listing fail.
+pub(crate) fn c_string(value: &[u8]) -> String {
+    let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
+    String::from_utf8_lossy(&value[..end]).into_owned()
+}
+
+/// Writes `s` followed by a NUL into `buf` (which is `s.len() + 1` long).
+pub(crate) fn emit_c_string(s: &str, buf: &mut [u8]) {
+    buf[..s.len()].copy_from_slice(s.as_bytes());
+    buf[s.len()] = 0;
+}
+
+/// The kernel's `union nf_inet_addr`: 16 bytes, an IPv4 address in the first
+/// four. Which member is meant depends on an address-family attribute that
+/// travels beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct InetAddr(pub [u8; 16]);
+
+impl InetAddr {
+    /// Parses an address attribute value of up to 16 bytes (the kernel
+    /// always sends 16; shorter values are zero-padded as the kernel does
+    /// when it copies them).
+    pub(crate) fn parse(value: &[u8], what: &str) -> Result<Self, DecodeError> {
+        if value.len() > 16 {
+            return Err(DecodeError::from(format!(
+                "{what}: address of {} bytes (at most 16)",
+                value.len()
+            )));
+        }
+        let mut bytes = [0u8; 16];
+        bytes[..value.len()].copy_from_slice(value);
+        Ok(InetAddr(bytes))
+    }
+
+    /// The IPv4 member (first four bytes).
+    pub fn to_ipv4(self) -> Ipv4Addr {
+        Ipv4Addr::new(self.0[0], self.0[1], self.0[2], self.0[3])
+    }
+
+    /// The IPv6 member (all sixteen bytes).
+    pub fn to_ipv6(self) -> Ipv6Addr {
+        Ipv6Addr::from(self.0)
+    }
+
+    /// Interprets the address for the given family (`AF_INET6` → IPv6,
+    /// anything else → IPv4).
+    pub fn to_ip(self, family: u16) -> IpAddr {
+        if family == crate::service::AF_INET6 {
+            IpAddr::V6(self.to_ipv6())
+        } else {
+            IpAddr::V4(self.to_ipv4())
+        }
+    }
+}
+
+impl From<IpAddr> for InetAddr {
+    fn from(ip: IpAddr) -> Self {
+        let mut bytes = [0u8; 16];
+        match ip {
+            IpAddr::V4(v4) => bytes[..4].copy_from_slice(&v4.octets()),
+            IpAddr::V6(v6) => bytes = v6.octets(),
+        }
+        InetAddr(bytes)
+    }
+}

@@ -1,0 +1,14 @@
+//! Library tests against the real kernel. They run inside the lab guest
+//! (`tests/lab/run --suite library`), never on the host: the host kernel has
+//! no IPVS. Each test works in a network namespace of its own (IPVS tables
+//! are per namespace), so tests do not see each other's services.
+
+mod netns;
+
+mod batch;
+mod daemon;
+mod errors;
+mod operations;
+mod snapshot;
+
+pub use netns::TestNet;
