@@ -9,9 +9,9 @@ use crate::daemon::{DaemonState, SyncDaemon};
 use crate::destination::Destination;
 use crate::error::{Error, Operation, Target};
 use crate::message::{IpvsAttribute, IpvsCmd, IpvsMessage, IPVS_GENL_NAME};
-use crate::service::{Service, ServiceKey};
-use crate::socket::{decode_ipvs, GenlSocket, Reply, DO_FLAGS, DUMP_FLAGS};
 use crate::netns::Namespace;
+use crate::service::{Service, ServiceKey};
+use crate::socket::{decode_ipvs, GenlSocket, Reply, Tracer, DO_FLAGS, DUMP_FLAGS};
 
 /// How often a dump the kernel flags as interrupted (`NLM_F_DUMP_INTR`)
 /// is retried before its last result is returned.
@@ -33,7 +33,11 @@ pub struct OpenOptions {
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { timeout: Duration::from_secs(10), modprobe: true, batch_window: 64 }
+        OpenOptions {
+            timeout: Duration::from_secs(10),
+            modprobe: true,
+            batch_window: 64,
+        }
     }
 }
 
@@ -111,19 +115,23 @@ impl Change {
         };
         let svc = |k: &ServiceKey| IpvsAttribute::Service(k.to_attributes());
         let (cmd, attributes) = match self {
-            Change::AddService(s) => {
-                (IpvsCmd::NewService, vec![IpvsAttribute::Service(s.to_attributes().map_err(invalid)?)])
-            }
-            Change::EditService(s) => {
-                (IpvsCmd::SetService, vec![IpvsAttribute::Service(s.to_attributes().map_err(invalid)?)])
-            }
+            Change::AddService(s) => (
+                IpvsCmd::NewService,
+                vec![IpvsAttribute::Service(s.to_attributes().map_err(invalid)?)],
+            ),
+            Change::EditService(s) => (
+                IpvsCmd::SetService,
+                vec![IpvsAttribute::Service(s.to_attributes().map_err(invalid)?)],
+            ),
             Change::DeleteService(k) => (IpvsCmd::DelService, vec![svc(k)]),
-            Change::AddDestination(k, d) => {
-                (IpvsCmd::NewDest, vec![svc(k), IpvsAttribute::Destination(d.to_attributes())])
-            }
-            Change::EditDestination(k, d) => {
-                (IpvsCmd::SetDest, vec![svc(k), IpvsAttribute::Destination(d.to_attributes())])
-            }
+            Change::AddDestination(k, d) => (
+                IpvsCmd::NewDest,
+                vec![svc(k), IpvsAttribute::Destination(d.to_attributes())],
+            ),
+            Change::EditDestination(k, d) => (
+                IpvsCmd::SetDest,
+                vec![svc(k), IpvsAttribute::Destination(d.to_attributes())],
+            ),
             Change::DeleteDestination(k, d) => (
                 IpvsCmd::DelDest,
                 vec![svc(k), IpvsAttribute::Destination(d.identity_attributes())],
@@ -143,9 +151,10 @@ impl Change {
                 }
                 (IpvsCmd::SetConfig, a)
             }
-            Change::StartDaemon(d) => {
-                (IpvsCmd::NewDaemon, vec![IpvsAttribute::Daemon(d.to_attributes().map_err(invalid)?)])
-            }
+            Change::StartDaemon(d) => (
+                IpvsCmd::NewDaemon,
+                vec![IpvsAttribute::Daemon(d.to_attributes().map_err(invalid)?)],
+            ),
             Change::StopDaemon(s) => (
                 IpvsCmd::DelDaemon,
                 vec![IpvsAttribute::Daemon(vec![
@@ -192,15 +201,27 @@ pub struct Ipvs {
 
 impl std::fmt::Debug for Ipvs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ipvs").field("family", &self.family).finish_non_exhaustive()
+        f.debug_struct("Ipvs")
+            .field("family", &self.family)
+            .finish_non_exhaustive()
     }
 }
 
-fn kernel_error(op: Operation, target: Option<Target>, errno: i32, ext_ack: Option<String>) -> Error {
+fn kernel_error(
+    op: Operation,
+    target: Option<Target>,
+    errno: i32,
+    ext_ack: Option<String>,
+) -> Error {
     if errno == libc::EPERM {
         Error::PermissionDenied { op, target }
     } else {
-        Error::Kernel { op, errno, target, ext_ack }
+        Error::Kernel {
+            op,
+            errno,
+            target,
+            ext_ack,
+        }
     }
 }
 
@@ -227,8 +248,10 @@ impl Ipvs {
 
     /// Opens a handle with the given options.
     pub fn open_with(options: &OpenOptions) -> Result<Self, Error> {
-        let sock = GenlSocket::open(options.timeout)
-            .map_err(|source| Error::Io { op: Operation::Open, source })?;
+        let sock = GenlSocket::open(options.timeout).map_err(|source| Error::Io {
+            op: Operation::Open,
+            source,
+        })?;
         Self::from_socket(sock, options)
     }
 
@@ -237,8 +260,10 @@ impl Ipvs {
     /// enters it and creates the socket.
     pub fn open_in(namespace: Namespace<'_>, options: &OpenOptions) -> Result<Self, Error> {
         let raw = crate::netns::socket_in(namespace)?;
-        let sock = GenlSocket::from_socket(raw, options.timeout)
-            .map_err(|source| Error::Io { op: Operation::Open, source })?;
+        let sock = GenlSocket::from_socket(raw, options.timeout).map_err(|source| Error::Io {
+            op: Operation::Open,
+            source,
+        })?;
         Self::from_socket(sock, options)
     }
 
@@ -249,7 +274,11 @@ impl Ipvs {
             family = sock.resolve_family(IPVS_GENL_NAME)?;
         }
         let family = family.ok_or(Error::NotAvailable)?;
-        Ok(Ipvs { sock, family, batch_window: options.batch_window.max(1) })
+        Ok(Ipvs {
+            sock,
+            family,
+            batch_window: options.batch_window.max(1),
+        })
     }
 
     /// The generic-netlink id the kernel assigned to the "IPVS" family.
@@ -257,11 +286,20 @@ impl Ipvs {
         self.family
     }
 
+    /// Installs (or removes) a callback that sees the bytes of every
+    /// datagram this handle sends or receives, for debugging and for
+    /// capturing test fixtures. It runs on the calling thread, inside the
+    /// call that does the I/O.
+    pub fn set_tracer(&mut self, tracer: Option<Tracer>) {
+        self.sock.tracer = tracer;
+    }
+
     /// Changes how long a single wait for the kernel may take.
     pub fn set_timeout(&mut self, timeout: Duration) -> Result<(), Error> {
-        self.sock
-            .set_timeout(timeout)
-            .map_err(|source| Error::Io { op: Operation::Open, source })
+        self.sock.set_timeout(timeout).map_err(|source| Error::Io {
+            op: Operation::Open,
+            source,
+        })
     }
 
     /// Sends one request and collects the messages of its reply. `dump`
@@ -279,16 +317,20 @@ impl Ipvs {
             attempts += 1;
             let mut out = Vec::new();
             self.sock.discard_tx();
-            let seq = self.sock.queue(self.family, msg, if dump { DUMP_FLAGS } else { DO_FLAGS });
+            let seq = self
+                .sock
+                .queue(self.family, msg, if dump { DUMP_FLAGS } else { DO_FLAGS });
             self.sock.flush_tx(op)?;
-            let interrupted = self.sock.receive(op, self.family, seq..=seq, |_, reply| match reply {
-                Reply::Data(payload) => {
-                    out.push(decode_ipvs(op, payload)?);
-                    Ok(false)
-                }
-                Reply::End => Ok(true),
-                Reply::Failed(errno, ext) => Err(kernel_error(op, target, errno, ext)),
-            })?;
+            let interrupted =
+                self.sock
+                    .receive(op, self.family, seq..=seq, |_, reply| match reply {
+                        Reply::Data(payload) => {
+                            out.push(decode_ipvs(op, payload)?);
+                            Ok(false)
+                        }
+                        Reply::End => Ok(true),
+                        Reply::Failed(errno, ext) => Err(kernel_error(op, target, errno, ext)),
+                    })?;
             if !(dump && interrupted) || attempts >= DUMP_RETRIES {
                 return Ok(out);
             }
@@ -308,8 +350,14 @@ impl Ipvs {
             }
         }
         match (version, size) {
-            (Some(version), Some(conn_tab_size)) => Ok(Info { version, conn_tab_size }),
-            _ => Err(Error::Decode { op, message: "info reply without version or size".into() }),
+            (Some(version), Some(conn_tab_size)) => Ok(Info {
+                version,
+                conn_tab_size,
+            }),
+            _ => Err(Error::Decode {
+                op,
+                message: "info reply without version or size".into(),
+            }),
         }
     }
 
@@ -318,10 +366,10 @@ impl Ipvs {
         for m in replies {
             for a in m.attributes {
                 if let IpvsAttribute::Service(attrs) = a {
-                    out.push(
-                        Service::from_attributes(&attrs)
-                            .map_err(|e| Error::Decode { op, message: e.to_string() })?,
-                    );
+                    out.push(Service::from_attributes(&attrs).map_err(|e| Error::Decode {
+                        op,
+                        message: e.to_string(),
+                    })?);
                 }
             }
         }
@@ -331,7 +379,12 @@ impl Ipvs {
     /// Every service, in kernel order (`IPVS_CMD_GET_SERVICE` dump).
     pub fn services(&mut self) -> Result<Vec<Service>, Error> {
         let op = Operation::GetServices;
-        let replies = self.request(op, None, &IpvsMessage::new(IpvsCmd::GetService, vec![]), true)?;
+        let replies = self.request(
+            op,
+            None,
+            &IpvsMessage::new(IpvsCmd::GetService, vec![]),
+            true,
+        )?;
         Self::services_from(op, replies)
     }
 
@@ -339,29 +392,42 @@ impl Ipvs {
     /// [`Error::Kernel`] with `ESRCH`.
     pub fn service(&mut self, key: &ServiceKey) -> Result<Service, Error> {
         let op = Operation::GetService;
-        let msg = IpvsMessage::new(IpvsCmd::GetService, vec![IpvsAttribute::Service(key.to_attributes())]);
+        let msg = IpvsMessage::new(
+            IpvsCmd::GetService,
+            vec![IpvsAttribute::Service(key.to_attributes())],
+        );
         let replies = self.request(op, Some(Target::Service(*key)), &msg, false)?;
-        Self::services_from(op, replies)?.into_iter().next().ok_or(Error::Kernel {
-            op,
-            errno: libc::ESRCH,
-            target: Some(Target::Service(*key)),
-            ext_ack: None,
-        })
+        Self::services_from(op, replies)?
+            .into_iter()
+            .next()
+            .ok_or(Error::Kernel {
+                op,
+                errno: libc::ESRCH,
+                target: Some(Target::Service(*key)),
+                ext_ack: None,
+            })
     }
 
     /// A service's real servers, in kernel order (`IPVS_CMD_GET_DEST` dump).
     /// A service that does not exist has none.
     pub fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<Destination>, Error> {
         let op = Operation::GetDestinations;
-        let msg = IpvsMessage::new(IpvsCmd::GetDest, vec![IpvsAttribute::Service(key.to_attributes())]);
+        let msg = IpvsMessage::new(
+            IpvsCmd::GetDest,
+            vec![IpvsAttribute::Service(key.to_attributes())],
+        );
         let replies = self.request(op, Some(Target::Service(*key)), &msg, true)?;
         let mut out = Vec::with_capacity(replies.len());
         for m in replies {
             for a in m.attributes {
                 if let IpvsAttribute::Destination(attrs) = a {
                     out.push(
-                        Destination::from_attributes(&attrs, key.family())
-                            .map_err(|e| Error::Decode { op, message: e.to_string() })?,
+                        Destination::from_attributes(&attrs, key.family()).map_err(|e| {
+                            Error::Decode {
+                                op,
+                                message: e.to_string(),
+                            }
+                        })?,
                     );
                 }
             }
@@ -376,7 +442,10 @@ impl Ipvs {
         let mut out = Vec::with_capacity(services.len());
         for service in services {
             let destinations = self.destinations(&service.key)?;
-            out.push(ServiceEntry { service, destinations });
+            out.push(ServiceEntry {
+                service,
+                destinations,
+            });
         }
         Ok(out)
     }
@@ -384,7 +453,8 @@ impl Ipvs {
     /// Applies one change and waits for the kernel's ACK.
     pub fn change(&mut self, change: &Change) -> Result<(), Error> {
         let msg = change.to_message()?;
-        self.request(change.operation(), change.target(), &msg, false).map(drop)
+        self.request(change.operation(), change.target(), &msg, false)
+            .map(drop)
     }
 
     /// Adds a service (`IPVS_CMD_NEW_SERVICE`).
@@ -413,7 +483,12 @@ impl Ipvs {
     }
 
     /// Deletes a real server (`IPVS_CMD_DEL_DEST`).
-    pub fn delete_destination(&mut self, key: &ServiceKey, addr: IpAddr, port: u16) -> Result<(), Error> {
+    pub fn delete_destination(
+        &mut self,
+        key: &ServiceKey,
+        addr: IpAddr,
+        port: u16,
+    ) -> Result<(), Error> {
         let d = Destination::new(addr, port, crate::destination::ForwardMethod::Masquerade);
         self.change(&Change::DeleteDestination(*key, d))
     }
@@ -431,7 +506,12 @@ impl Ipvs {
     /// The connection timeouts (`IPVS_CMD_GET_CONFIG`).
     pub fn timeouts(&mut self) -> Result<Timeouts, Error> {
         let op = Operation::GetTimeouts;
-        let replies = self.request(op, None, &IpvsMessage::new(IpvsCmd::GetConfig, vec![]), false)?;
+        let replies = self.request(
+            op,
+            None,
+            &IpvsMessage::new(IpvsCmd::GetConfig, vec![]),
+            false,
+        )?;
         let mut t = Timeouts::default();
         for a in replies.iter().flat_map(|m| &m.attributes) {
             match a {
@@ -453,14 +533,21 @@ impl Ipvs {
     /// The running sync daemons, master first (`IPVS_CMD_GET_DAEMON` dump).
     pub fn daemons(&mut self) -> Result<Vec<SyncDaemon>, Error> {
         let op = Operation::GetDaemons;
-        let replies = self.request(op, None, &IpvsMessage::new(IpvsCmd::GetDaemon, vec![]), true)?;
+        let replies = self.request(
+            op,
+            None,
+            &IpvsMessage::new(IpvsCmd::GetDaemon, vec![]),
+            true,
+        )?;
         let mut out = Vec::new();
         for m in replies {
             for a in m.attributes {
                 if let IpvsAttribute::Daemon(attrs) = a {
                     out.push(
-                        SyncDaemon::from_attributes(&attrs)
-                            .map_err(|e| Error::Decode { op, message: e.to_string() })?,
+                        SyncDaemon::from_attributes(&attrs).map_err(|e| Error::Decode {
+                            op,
+                            message: e.to_string(),
+                        })?,
                     );
                 }
             }
@@ -527,22 +614,23 @@ impl Ipvs {
                 let mut outstanding = seqs.len();
                 let results_ref = &mut results;
                 let pending_ref = &pending;
-                self.sock.receive(op, self.family, first..=last, |seq, reply| {
-                    let Some(i) = pending_ref.iter().position(|s| *s == Some(seq)) else {
-                        return Ok(false);
-                    };
-                    match reply {
-                        Reply::Data(_) => return Ok(false),
-                        Reply::End => {}
-                        Reply::Failed(errno, ext) => {
-                            let c = &chunk[i];
-                            results_ref[base + i] =
-                                Err(kernel_error(c.operation(), c.target(), errno, ext));
+                self.sock
+                    .receive(op, self.family, first..=last, |seq, reply| {
+                        let Some(i) = pending_ref.iter().position(|s| *s == Some(seq)) else {
+                            return Ok(false);
+                        };
+                        match reply {
+                            Reply::Data(_) => return Ok(false),
+                            Reply::End => {}
+                            Reply::Failed(errno, ext) => {
+                                let c = &chunk[i];
+                                results_ref[base + i] =
+                                    Err(kernel_error(c.operation(), c.target(), errno, ext));
+                            }
                         }
-                    }
-                    outstanding -= 1;
-                    Ok(outstanding == 0)
-                })?;
+                        outstanding -= 1;
+                        Ok(outstanding == 0)
+                    })?;
             }
             if mode == BatchMode::StopOnError {
                 if let Some(pos) = results[base..].iter().position(|r| r.is_err()) {

@@ -71,7 +71,11 @@ pub struct Info {
 impl Info {
     /// The version as `(major, minor, patch)`.
     pub fn version_triple(&self) -> (u32, u32, u32) {
-        ((self.version >> 16) & 0xff, (self.version >> 8) & 0xff, self.version & 0xff)
+        (
+            (self.version >> 16) & 0xff,
+            (self.version >> 8) & 0xff,
+            self.version & 0xff,
+        )
     }
 }
 

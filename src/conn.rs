@@ -81,7 +81,9 @@ fn address(i: &str) -> IResult<&str, IpAddr> {
             if s.contains(':') {
                 s.parse::<Ipv6Addr>().map(IpAddr::V6).map_err(|_| ())
             } else if s.len() == 8 {
-                u32::from_str_radix(s, 16).map(|v| IpAddr::V4(Ipv4Addr::from(v))).map_err(|_| ())
+                u32::from_str_radix(s, 16)
+                    .map(|v| IpAddr::V4(Ipv4Addr::from(v)))
+                    .map_err(|_| ())
             } else {
                 Err(())
             }
@@ -117,8 +119,9 @@ fn row(i: &str) -> IResult<&str, Row<'_>> {
 pub fn parse_connection_line(line: &str) -> Option<Connection> {
     let line = line.trim_end_matches(['\n', '\r']);
     let (tail, r) = row(line).ok()?;
-    let (_, (pe_name, pe_data)) =
-        (opt((space1, token)), opt((space1, rest))).parse(tail).ok()?;
+    let (_, (pe_name, pe_data)) = (opt((space1, token)), opt((space1, rest)))
+        .parse(tail)
+        .ok()?;
     Some(Connection {
         protocol: r.0.to_string(),
         client_addr: r.1,
@@ -131,7 +134,9 @@ pub fn parse_connection_line(line: &str) -> Option<Connection> {
         expires: r.8,
         origin: None,
         pe_name: pe_name.map(|(_, n)| n.to_string()),
-        pe_data: pe_data.map(|(_, d): (&str, &str)| d.to_string()).filter(|d| !d.is_empty()),
+        pe_data: pe_data
+            .map(|(_, d): (&str, &str)| d.to_string())
+            .filter(|d| !d.is_empty()),
     })
 }
 
@@ -189,12 +194,21 @@ pub struct ConnectionReader<R> {
 impl<R: BufRead> ConnectionReader<R> {
     /// Reads the `/proc/net/ip_vs_conn` format.
     pub fn new(input: R) -> Self {
-        ConnectionReader { input, line: String::new(), line_no: 0, header_seen: false, sync: false }
+        ConnectionReader {
+            input,
+            line: String::new(),
+            line_no: 0,
+            header_seen: false,
+            sync: false,
+        }
     }
 
     /// Reads the `/proc/net/ip_vs_conn_sync` format.
     pub fn new_sync(input: R) -> Self {
-        ConnectionReader { sync: true, ..Self::new(input) }
+        ConnectionReader {
+            sync: true,
+            ..Self::new(input)
+        }
     }
 
     fn read_line(&mut self) -> Result<bool, ConnectionError> {
@@ -245,7 +259,9 @@ impl<R: BufRead> Iterator for ConnectionReader<R> {
 
 /// Opens the connection table of the current network namespace.
 pub fn open() -> io::Result<ConnectionReader<io::BufReader<std::fs::File>>> {
-    Ok(ConnectionReader::new(io::BufReader::new(std::fs::File::open(PROC_IP_VS_CONN)?)))
+    Ok(ConnectionReader::new(io::BufReader::new(
+        std::fs::File::open(PROC_IP_VS_CONN)?,
+    )))
 }
 
 #[cfg(test)]
@@ -266,7 +282,14 @@ mod tests {
 
     #[test]
     fn rejects_garbage_without_panicking() {
-        for l in ["", " ", "TCP", "TCP zz 0050", "\u{0}\u{ff}", "TCP C0000201 12345 C0000201 0050 C0000201 0050 X 1"] {
+        for l in [
+            "",
+            " ",
+            "TCP",
+            "TCP zz 0050",
+            "\u{0}\u{ff}",
+            "TCP C0000201 12345 C0000201 0050 C0000201 0050 X 1",
+        ] {
             assert!(parse_connection_line(l).is_none(), "{l:?}");
         }
     }

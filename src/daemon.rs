@@ -97,15 +97,15 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for DaemonAttribut
             IPVS_DAEMON_ATTR_STATE => State(u32_ne(v, "IPVS_DAEMON_ATTR_STATE")?),
             IPVS_DAEMON_ATTR_MCAST_IFN => McastIfn(c_string(v)),
             IPVS_DAEMON_ATTR_SYNC_ID => SyncId(u32_ne(v, "IPVS_DAEMON_ATTR_SYNC_ID")?),
-            IPVS_DAEMON_ATTR_SYNC_MAXLEN => {
-                SyncMaxLen(u16_ne(v, "IPVS_DAEMON_ATTR_SYNC_MAXLEN")?)
-            }
-            IPVS_DAEMON_ATTR_MCAST_GROUP => {
-                McastGroup(Ipv4Addr::from(fixed::<4>(v, "IPVS_DAEMON_ATTR_MCAST_GROUP")?))
-            }
-            IPVS_DAEMON_ATTR_MCAST_GROUP6 => {
-                McastGroup6(Ipv6Addr::from(fixed::<16>(v, "IPVS_DAEMON_ATTR_MCAST_GROUP6")?))
-            }
+            IPVS_DAEMON_ATTR_SYNC_MAXLEN => SyncMaxLen(u16_ne(v, "IPVS_DAEMON_ATTR_SYNC_MAXLEN")?),
+            IPVS_DAEMON_ATTR_MCAST_GROUP => McastGroup(Ipv4Addr::from(fixed::<4>(
+                v,
+                "IPVS_DAEMON_ATTR_MCAST_GROUP",
+            )?)),
+            IPVS_DAEMON_ATTR_MCAST_GROUP6 => McastGroup6(Ipv6Addr::from(fixed::<16>(
+                v,
+                "IPVS_DAEMON_ATTR_MCAST_GROUP6",
+            )?)),
             IPVS_DAEMON_ATTR_MCAST_PORT => McastPort(u16_ne(v, "IPVS_DAEMON_ATTR_MCAST_PORT")?),
             IPVS_DAEMON_ATTR_MCAST_TTL => McastTtl(u8_of(v, "IPVS_DAEMON_ATTR_MCAST_TTL")?),
             _ => Other(DefaultNla::parse(buf)?),
@@ -241,7 +241,8 @@ impl SyncDaemon {
                 DaemonAttribute::Other(_) => {}
             }
         }
-        d.state = state.ok_or_else(|| DecodeError::from("daemon without IPVS_DAEMON_ATTR_STATE"))?;
+        d.state =
+            state.ok_or_else(|| DecodeError::from("daemon without IPVS_DAEMON_ATTR_STATE"))?;
         Ok(d)
     }
 }

@@ -140,17 +140,13 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for DestinationAtt
             IPVS_DEST_ATTR_WEIGHT => Weight(u32_ne(v, "IPVS_DEST_ATTR_WEIGHT")?),
             IPVS_DEST_ATTR_U_THRESH => UpperThreshold(u32_ne(v, "IPVS_DEST_ATTR_U_THRESH")?),
             IPVS_DEST_ATTR_L_THRESH => LowerThreshold(u32_ne(v, "IPVS_DEST_ATTR_L_THRESH")?),
-            IPVS_DEST_ATTR_ACTIVE_CONNS => {
-                ActiveConns(u32_ne(v, "IPVS_DEST_ATTR_ACTIVE_CONNS")?)
-            }
+            IPVS_DEST_ATTR_ACTIVE_CONNS => ActiveConns(u32_ne(v, "IPVS_DEST_ATTR_ACTIVE_CONNS")?),
             IPVS_DEST_ATTR_INACT_CONNS => InactiveConns(u32_ne(v, "IPVS_DEST_ATTR_INACT_CONNS")?),
             IPVS_DEST_ATTR_PERSIST_CONNS => {
                 PersistentConns(u32_ne(v, "IPVS_DEST_ATTR_PERSIST_CONNS")?)
             }
             IPVS_DEST_ATTR_STATS => Stats(StatsNest::parse(v, StatsWidth::Legacy32)?),
-            IPVS_DEST_ATTR_ADDR_FAMILY => {
-                AddressFamily(u16_ne(v, "IPVS_DEST_ATTR_ADDR_FAMILY")?)
-            }
+            IPVS_DEST_ATTR_ADDR_FAMILY => AddressFamily(u16_ne(v, "IPVS_DEST_ATTR_ADDR_FAMILY")?),
             IPVS_DEST_ATTR_STATS64 => Stats64(StatsNest::parse(v, StatsWidth::Full64)?),
             IPVS_DEST_ATTR_TUN_TYPE => TunnelType(u8_of(v, "IPVS_DEST_ATTR_TUN_TYPE")?),
             IPVS_DEST_ATTR_TUN_PORT => TunnelPort(u16_be(v, "IPVS_DEST_ATTR_TUN_PORT")?),
@@ -422,12 +418,15 @@ impl Destination {
         }
         let af = af.unwrap_or(service_family.to_raw());
         if AddressFamily::from_raw(af).is_none() {
-            return Err(DecodeError::from(format!("destination with address family {af}")));
+            return Err(DecodeError::from(format!(
+                "destination with address family {af}"
+            )));
         }
         d.addr = addr
             .ok_or_else(|| DecodeError::from("destination without IPVS_DEST_ATTR_ADDR"))?
             .to_ip(af);
-        d.port = port.ok_or_else(|| DecodeError::from("destination without IPVS_DEST_ATTR_PORT"))?;
+        d.port =
+            port.ok_or_else(|| DecodeError::from("destination without IPVS_DEST_ATTR_PORT"))?;
         d.stats = stats64.or(stats32).unwrap_or_default();
         Ok(d)
     }

@@ -104,10 +104,18 @@ impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Target::Service(s) => write!(f, "service {s}"),
-            Target::Destination { service, addr: IpAddr::V4(a), port } => {
+            Target::Destination {
+                service,
+                addr: IpAddr::V4(a),
+                port,
+            } => {
                 write!(f, "real server {a}:{port} of service {service}")
             }
-            Target::Destination { service, addr: IpAddr::V6(a), port } => {
+            Target::Destination {
+                service,
+                addr: IpAddr::V6(a),
+                port,
+            } => {
                 write!(f, "real server [{a}]:{port} of service {service}")
             }
             Target::Daemon(s) => write!(f, "{s} sync daemon"),
@@ -300,9 +308,7 @@ pub fn ipvsadm_strerror(op: Option<Operation>, errno: i32) -> String {
         (Some(EditDestination | DeleteDestination), errno::ENOENT) => Some("No such destination"),
         (Some(StartDaemon), errno::EEXIST) => Some("Daemon has already run"),
         (Some(StopDaemon), errno::ESRCH) => Some("No daemon is running"),
-        (Some(GetServices | GetDestinations | GetService), errno::ESRCH) => {
-            Some("No such service")
-        }
+        (Some(GetServices | GetDestinations | GetService), errno::ESRCH) => Some("No such service"),
         _ => None,
     };
     if let Some(text) = specific {
@@ -310,7 +316,9 @@ pub fn ipvsadm_strerror(op: Option<Operation>, errno: i32) -> String {
     }
     match errno {
         errno::EPERM => "Permission denied (you must be root)".into(),
-        errno::EINVAL => "Invalid operation.  Possibly wrong module version, address not unicast, ...".into(),
+        errno::EINVAL => {
+            "Invalid operation.  Possibly wrong module version, address not unicast, ...".into()
+        }
         errno::ENOPROTOOPT => "Protocol not available".into(),
         errno::ENOMEM => "Memory allocation problem".into(),
         errno::EOPNOTSUPP => "Operation not supported with IPv6".into(),

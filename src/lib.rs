@@ -61,5 +61,6 @@ pub use error::{errno, ipvsadm_strerror, strerror, Error, Operation, Target};
 pub use message::{IpvsAttribute, IpvsCmd, IpvsMessage};
 pub use netns::Namespace;
 pub use service::{AddressFamily, Netmask, Protocol, Service, ServiceFlags, ServiceKey};
+pub use socket::{Direction, Tracer};
 pub use stats::Stats;
 pub use wire::InetAddr;

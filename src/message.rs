@@ -226,7 +226,9 @@ impl IpvsAttribute {
             IPVS_CMD_ATTR_DEST => {
                 Destination(parse_destination_nest(v).context("in IPVS_CMD_ATTR_DEST")?)
             }
-            IPVS_CMD_ATTR_DAEMON => Daemon(parse_daemon_nest(v).context("in IPVS_CMD_ATTR_DAEMON")?),
+            IPVS_CMD_ATTR_DAEMON => {
+                Daemon(parse_daemon_nest(v).context("in IPVS_CMD_ATTR_DAEMON")?)
+            }
             IPVS_CMD_ATTR_TIMEOUT_TCP => TimeoutTcp(u32_ne(v, "IPVS_CMD_ATTR_TIMEOUT_TCP")?),
             IPVS_CMD_ATTR_TIMEOUT_TCP_FIN => {
                 TimeoutTcpFin(u32_ne(v, "IPVS_CMD_ATTR_TIMEOUT_TCP_FIN")?)

@@ -47,20 +47,33 @@ pub(crate) fn socket_in(ns: Namespace<'_>) -> Result<Socket, Error> {
         Namespace::Fd(fd) => fd.as_raw_fd(),
         _ => file.as_ref().map_or(-1, |f| f.as_raw_fd()),
     };
-    let label = ns.path().map(|p| p.display().to_string()).unwrap_or_else(|| format!("fd {fd}"));
+    let label = ns
+        .path()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| format!("fd {fd}"));
     std::thread::scope(|scope| {
         scope
             .spawn(move || {
                 // SAFETY: `fd` is an open descriptor borrowed for the whole
                 // scope; setns only changes this helper thread's namespace.
                 if unsafe { libc::setns(fd, libc::CLONE_NEWNET) } != 0 {
-                    return Err(Error::File { op, path: label, source: std::io::Error::last_os_error() });
+                    return Err(Error::File {
+                        op,
+                        path: label,
+                        source: std::io::Error::last_os_error(),
+                    });
                 }
-                Socket::new(NETLINK_GENERIC).map_err(|source| Error::Io { op: Operation::Open, source })
+                Socket::new(NETLINK_GENERIC).map_err(|source| Error::Io {
+                    op: Operation::Open,
+                    source,
+                })
             })
             .join()
             .unwrap_or_else(|_| {
-                Err(Error::Io { op, source: std::io::Error::other("namespace helper thread panicked") })
+                Err(Error::Io {
+                    op,
+                    source: std::io::Error::other("namespace helper thread panicked"),
+                })
             })
     })
 }

@@ -272,27 +272,45 @@ pub enum ServiceKey {
 impl ServiceKey {
     /// A TCP service key.
     pub fn tcp(addr: IpAddr, port: u16) -> Self {
-        ServiceKey::Addr { protocol: Protocol::Tcp, addr, port }
+        ServiceKey::Addr {
+            protocol: Protocol::Tcp,
+            addr,
+            port,
+        }
     }
 
     /// A UDP service key.
     pub fn udp(addr: IpAddr, port: u16) -> Self {
-        ServiceKey::Addr { protocol: Protocol::Udp, addr, port }
+        ServiceKey::Addr {
+            protocol: Protocol::Udp,
+            addr,
+            port,
+        }
     }
 
     /// An SCTP service key.
     pub fn sctp(addr: IpAddr, port: u16) -> Self {
-        ServiceKey::Addr { protocol: Protocol::Sctp, addr, port }
+        ServiceKey::Addr {
+            protocol: Protocol::Sctp,
+            addr,
+            port,
+        }
     }
 
     /// An IPv4 firewall-mark service key.
     pub fn fwmark(mark: u32) -> Self {
-        ServiceKey::Fwmark { mark, family: AddressFamily::Inet }
+        ServiceKey::Fwmark {
+            mark,
+            family: AddressFamily::Inet,
+        }
     }
 
     /// An IPv6 firewall-mark service key.
     pub fn fwmark6(mark: u32) -> Self {
-        ServiceKey::Fwmark { mark, family: AddressFamily::Inet6 }
+        ServiceKey::Fwmark {
+            mark,
+            family: AddressFamily::Inet6,
+        }
     }
 
     /// The service's address family.
@@ -309,7 +327,11 @@ impl ServiceKey {
         let mut attrs = vec![ServiceAttribute::AddressFamily(self.family().to_raw())];
         match *self {
             ServiceKey::Fwmark { mark, .. } => attrs.push(ServiceAttribute::Fwmark(mark)),
-            ServiceKey::Addr { protocol, addr, port } => {
+            ServiceKey::Addr {
+                protocol,
+                addr,
+                port,
+            } => {
                 attrs.push(ServiceAttribute::Protocol(protocol.into()));
                 attrs.push(ServiceAttribute::Address(addr.into()));
                 attrs.push(ServiceAttribute::Port(port));
@@ -322,14 +344,28 @@ impl ServiceKey {
 impl fmt::Display for ServiceKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ServiceKey::Addr { protocol, addr: IpAddr::V4(a), port } => {
+            ServiceKey::Addr {
+                protocol,
+                addr: IpAddr::V4(a),
+                port,
+            } => {
                 write!(f, "{protocol} {a}:{port}")
             }
-            ServiceKey::Addr { protocol, addr: IpAddr::V6(a), port } => {
+            ServiceKey::Addr {
+                protocol,
+                addr: IpAddr::V6(a),
+                port,
+            } => {
                 write!(f, "{protocol} [{a}]:{port}")
             }
-            ServiceKey::Fwmark { mark, family: AddressFamily::Inet } => write!(f, "FWM {mark}"),
-            ServiceKey::Fwmark { mark, family: AddressFamily::Inet6 } => {
+            ServiceKey::Fwmark {
+                mark,
+                family: AddressFamily::Inet,
+            } => write!(f, "FWM {mark}"),
+            ServiceKey::Fwmark {
+                mark,
+                family: AddressFamily::Inet6,
+            } => {
                 write!(f, "FWM {mark} IPv6")
             }
         }
@@ -542,7 +578,10 @@ impl Service {
             }
             attrs.push(ServiceAttribute::PeName(pe.clone()));
         }
-        attrs.push(ServiceAttribute::Flags(FlagsWithMask { flags: self.flags, mask: !0 }));
+        attrs.push(ServiceAttribute::Flags(FlagsWithMask {
+            flags: self.flags,
+            mask: !0,
+        }));
         attrs.push(ServiceAttribute::Timeout(self.timeout));
         attrs.push(ServiceAttribute::Netmask(self.netmask.to_wire()));
         Ok(attrs)

@@ -53,8 +53,21 @@ pub(crate) enum Reply<'a> {
     Failed(i32, Option<String>),
 }
 
+/// Which way a traced datagram went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Sent to the kernel (one `send` call, possibly several requests).
+    Sent,
+    /// Received from the kernel (one datagram, possibly several messages).
+    Received,
+}
+
+/// A callback that sees every datagram a handle sends and receives.
+pub type Tracer = Box<dyn FnMut(Direction, &[u8]) + Send>;
+
 /// A generic-netlink socket bound to one family.
 pub(crate) struct GenlSocket {
+    pub(crate) tracer: Option<Tracer>,
     sock: Socket,
     port: u32,
     seq: u32,
@@ -75,6 +88,7 @@ impl GenlSocket {
         // Room for the ACKs of a pipelined batch.
         let _ = sock.set_rx_buf_sz(1usize << 20);
         let mut s = GenlSocket {
+            tracer: None,
             sock,
             port: addr.port_number(),
             seq: 0,
@@ -163,6 +177,9 @@ impl GenlSocket {
 
     /// Sends everything queued in one `send` call.
     pub(crate) fn flush_tx(&mut self, op: Operation) -> Result<(), Error> {
+        if let Some(t) = self.tracer.as_mut() {
+            t(Direction::Sent, &self.tx);
+        }
         let res = self.sock.send(&self.tx, 0);
         let len = self.tx.len();
         self.tx.clear();
@@ -194,13 +211,21 @@ impl GenlSocket {
             };
             match n {
                 Ok(n) if n > self.rx.len() => return Err(Error::Truncated { op, len: n }),
-                Ok(n) => return Ok(n),
+                Ok(n) => {
+                    if let Some(t) = self.tracer.as_mut() {
+                        t(Direction::Received, &self.rx[..n]);
+                    }
+                    return Ok(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e)
                     if e.kind() == io::ErrorKind::WouldBlock
                         || e.kind() == io::ErrorKind::TimedOut =>
                 {
-                    return Err(Error::Timeout { op, millis: self.timeout.as_millis() as u64 })
+                    return Err(Error::Timeout {
+                        op,
+                        millis: self.timeout.as_millis() as u64,
+                    })
                 }
                 Err(source) => return Err(Error::Io { op, source }),
             }
@@ -242,11 +267,17 @@ impl GenlSocket {
                 let reply = match msg.ty {
                     NLMSG_NOOP => continue,
                     NLMSG_OVERRUN => {
-                        return Err(Error::Decode { op, message: "netlink overrun".into() })
+                        return Err(Error::Decode {
+                            op,
+                            message: "netlink overrun".into(),
+                        })
                     }
-                    NLMSG_ERROR => parse_error(msg.flags, msg.payload).ok_or_else(|| {
-                        Error::Decode { op, message: "short NLMSG_ERROR".into() }
-                    })?,
+                    NLMSG_ERROR => {
+                        parse_error(msg.flags, msg.payload).ok_or_else(|| Error::Decode {
+                            op,
+                            message: "short NLMSG_ERROR".into(),
+                        })?
+                    }
                     NLMSG_DONE => {
                         let code = msg
                             .payload
@@ -298,9 +329,12 @@ impl GenlSocket {
                 missing = true;
                 Ok(true)
             }
-            Reply::Failed(errno, ext_ack) => {
-                Err(Error::Kernel { op, errno, target: None, ext_ack })
-            }
+            Reply::Failed(errno, ext_ack) => Err(Error::Kernel {
+                op,
+                errno,
+                target: None,
+                ext_ack,
+            }),
         })?;
         if missing {
             return Ok(None);
@@ -346,7 +380,10 @@ fn parse_error(flags: u16, payload: &[u8]) -> Option<Reply<'_>> {
             ext_ack = find_attr(tlvs, NLMSGERR_ATTR_MSG).map(crate::wire::c_string);
         }
     }
-    Some(Reply::Failed(code.checked_neg().unwrap_or(i32::MAX), ext_ack))
+    Some(Reply::Failed(
+        code.checked_neg().unwrap_or(i32::MAX),
+        ext_ack,
+    ))
 }
 
 /// Finds an attribute by type in a flat attribute list.
@@ -373,10 +410,17 @@ fn find_u16_attr(buf: &[u8], kind: u16) -> Option<u16> {
 /// Decodes the IPVS message in a family reply payload (genl header + attrs).
 pub(crate) fn decode_ipvs(op: Operation, payload: &[u8]) -> Result<IpvsMessage, Error> {
     if payload.len() < GENL_HDRLEN {
-        return Err(Error::Decode { op, message: "short generic netlink header".into() });
+        return Err(Error::Decode {
+            op,
+            message: "short generic netlink header".into(),
+        });
     }
-    IpvsMessage::parse_body(IpvsCmd::from(payload[0]), &payload[GENL_HDRLEN..])
-        .map_err(|e| Error::Decode { op, message: e.to_string() })
+    IpvsMessage::parse_body(IpvsCmd::from(payload[0]), &payload[GENL_HDRLEN..]).map_err(|e| {
+        Error::Decode {
+            op,
+            message: e.to_string(),
+        }
+    })
 }
 
 /// Request flags for a "do" command that is acknowledged.
@@ -408,9 +452,15 @@ mod tests {
 
     #[test]
     fn ack_and_garbage() {
-        assert!(matches!(parse_error(0, &0i32.to_ne_bytes()), Some(Reply::End)));
+        assert!(matches!(
+            parse_error(0, &0i32.to_ne_bytes()),
+            Some(Reply::End)
+        ));
         assert!(parse_error(0, &[1, 2]).is_none());
-        assert!(matches!(parse_error(0, &i32::MIN.to_ne_bytes()), Some(Reply::Failed(i32::MAX, None))));
+        assert!(matches!(
+            parse_error(0, &i32::MIN.to_ne_bytes()),
+            Some(Reply::Failed(i32::MAX, None))
+        ));
         assert!(parse_header(&[0xff; 8]).is_none());
         assert!(parse_header(&[200, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]).is_none());
     }

@@ -2,7 +2,9 @@
 //! the `STATS` (32-bit counters) and `STATS64` (64-bit) attributes of
 //! services and destinations.
 
-use netlink_packet_core::{DecodeError, DefaultNla, Emitable, Nla, NlaBuffer, NlasIterator, Parseable};
+use netlink_packet_core::{
+    DecodeError, DefaultNla, Emitable, Nla, NlaBuffer, NlasIterator, Parseable,
+};
 
 use crate::wire::{u32_ne, u64_ne};
 
@@ -175,7 +177,10 @@ impl StatsNest {
     }
 
     fn nlas(&self) -> impl Iterator<Item = StatsNla<'_>> {
-        self.attributes.iter().map(|attr| StatsNla { attr, width: self.width })
+        self.attributes.iter().map(|attr| StatsNla {
+            attr,
+            width: self.width,
+        })
     }
 
     pub(crate) fn value_len(&self) -> usize {

@@ -8,12 +8,9 @@ use netlink_packet_core::DecodeError;
 
 /// Checks that an attribute value has exactly `N` bytes and returns them.
 pub(crate) fn fixed<const N: usize>(value: &[u8], what: &str) -> Result<[u8; N], DecodeError> {
-    value.try_into().map_err(|_| {
-        DecodeError::from(format!(
-            "{what}: expected {N} bytes, got {}",
-            value.len()
-        ))
-    })
+    value
+        .try_into()
+        .map_err(|_| DecodeError::from(format!("{what}: expected {N} bytes, got {}", value.len())))
 }
 
 pub(crate) fn u8_of(value: &[u8], what: &str) -> Result<u8, DecodeError> {

@@ -17,10 +17,16 @@ fn changes_with_failure_in_middle(n: u32, bad_at: u32) -> Vec<Change> {
             // Adding a real server to a service that does not exist: ESRCH.
             v.push(Change::AddDestination(
                 ServiceKey::tcp("192.0.2.250".parse().unwrap(), 1),
-                Destination::new("198.51.100.1".parse().unwrap(), 80, ForwardMethod::DirectRoute),
+                Destination::new(
+                    "198.51.100.1".parse().unwrap(),
+                    80,
+                    ForwardMethod::DirectRoute,
+                ),
             ));
         } else {
-            v.push(Change::AddService(Service::new(key(i)).with_scheduler("rr")));
+            v.push(Change::AddService(
+                Service::new(key(i)).with_scheduler("rr"),
+            ));
         }
     }
     v
@@ -31,7 +37,9 @@ fn continue_on_error_applies_everything_else() {
     let net = TestNet::new();
     let mut ipvs = net.open();
     let changes = changes_with_failure_in_middle(300, 150);
-    let results = ipvs.apply(&changes, BatchMode::ContinueOnError).expect("batch");
+    let results = ipvs
+        .apply(&changes, BatchMode::ContinueOnError)
+        .expect("batch");
     assert_eq!(results.len(), 300);
     for (i, r) in results.iter().enumerate() {
         if i == 150 {
@@ -62,7 +70,13 @@ fn destinations_and_edits_in_one_batch() {
     let net = TestNet::new();
     let mut ipvs = net.open();
     let k = key(1);
-    let d = |n: u8| Destination::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, n)), 80, ForwardMethod::Masquerade);
+    let d = |n: u8| {
+        Destination::new(
+            IpAddr::V4(Ipv4Addr::new(198, 51, 100, n)),
+            80,
+            ForwardMethod::Masquerade,
+        )
+    };
     let changes = vec![
         Change::AddService(Service::new(k)),
         Change::AddDestination(k, d(1)),

@@ -45,7 +45,9 @@ fn start_list_stop_with_every_option() {
     let e = ipvs.stop_daemon(DaemonState::Master).unwrap_err();
     assert_eq!(e.ipvsadm_message(), "No daemon is running");
 
-    let e = ipvs.start_daemon(&SyncDaemon::new(DaemonState::Master, "nosuch0")).unwrap_err();
+    let e = ipvs
+        .start_daemon(&SyncDaemon::new(DaemonState::Master, "nosuch0"))
+        .unwrap_err();
     assert_eq!(e.errno(), Some(libc::ENODEV));
     assert_eq!(e.ipvsadm_message(), "No such device");
 }

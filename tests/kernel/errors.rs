@@ -22,7 +22,9 @@ fn eexist_esrch_enoent() {
 
     let e = ipvs.add_service(&Service::new(key)).unwrap_err();
     match &e {
-        Error::Kernel { op, errno, target, .. } => {
+        Error::Kernel {
+            op, errno, target, ..
+        } => {
             assert_eq!(*op, Operation::AddService);
             assert_eq!(*errno, libc::EEXIST);
             assert_eq!(*target, Some(Target::Service(key)));
@@ -34,7 +36,10 @@ fn eexist_esrch_enoent() {
 
     let missing = ServiceKey::tcp(ip("192.0.2.2"), 80);
     let e = ipvs.edit_service(&Service::new(missing)).unwrap_err();
-    assert_eq!((e.operation(), e.errno()), (Some(Operation::EditService), Some(libc::ESRCH)));
+    assert_eq!(
+        (e.operation(), e.errno()),
+        (Some(Operation::EditService), Some(libc::ESRCH))
+    );
     assert_eq!(e.ipvsadm_message(), "No such service");
 
     let d = Destination::new(ip("198.51.100.2"), 80, ForwardMethod::Masquerade);
@@ -46,19 +51,27 @@ fn eexist_esrch_enoent() {
     let e = ipvs.add_destination(&key, &d).unwrap_err();
     assert_eq!(e.ipvsadm_message(), "Destination already exists");
 
-    let e = ipvs.delete_destination(&key, ip("198.51.100.3"), 80).unwrap_err();
+    let e = ipvs
+        .delete_destination(&key, ip("198.51.100.3"), 80)
+        .unwrap_err();
     assert_eq!(e.errno(), Some(libc::ENOENT));
     assert_eq!(e.ipvsadm_message(), "No such destination");
     assert!(matches!(
         e,
-        Error::Kernel { target: Some(Target::Destination { port: 80, .. }), .. }
+        Error::Kernel {
+            target: Some(Target::Destination { port: 80, .. }),
+            ..
+        }
     ));
 
     let e = ipvs
         .add_service(&Service::new(ServiceKey::tcp(ip("192.0.2.3"), 80)).with_scheduler("nosuch"))
         .unwrap_err();
     assert_eq!(e.errno(), Some(libc::ENOENT));
-    assert_eq!(e.ipvsadm_message(), "Scheduler or persistence engine not found");
+    assert_eq!(
+        e.ipvsadm_message(),
+        "Scheduler or persistence engine not found"
+    );
 
     let mut neg = d.clone();
     neg.weight = -1;
@@ -73,7 +86,16 @@ fn names_too_long_are_refused_before_sending() {
     let mut ipvs = net.open();
     let s = Service::new(ServiceKey::tcp(ip("192.0.2.1"), 80)).with_scheduler(&"x".repeat(70000));
     let e = ipvs.add_service(&s).unwrap_err();
-    assert!(matches!(e, Error::InvalidArgument { op: Operation::AddService, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            Error::InvalidArgument {
+                op: Operation::AddService,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }
 
 /// Runs in a child process with uid 65534 (see `eperm_without_cap_net_admin`).
@@ -82,7 +104,10 @@ fn names_too_long_are_refused_before_sending() {
 fn eperm_child() {
     let err = Ipvs::open().and_then(|mut i| i.info()).unwrap_err();
     assert!(matches!(err, Error::PermissionDenied { .. }), "{err:?}");
-    assert_eq!(err.ipvsadm_message(), "Permission denied (you must be root)");
+    assert_eq!(
+        err.ipvsadm_message(),
+        "Permission denied (you must be root)"
+    );
     assert!(err.to_string().contains("CAP_NET_ADMIN"), "{err}");
 }
 
@@ -90,12 +115,21 @@ fn eperm_child() {
 fn eperm_without_cap_net_admin() {
     let exe = std::env::current_exe().unwrap();
     let out = Command::new(exe)
-        .args(["--ignored", "--exact", "errors::eperm_child", "--test-threads=1"])
+        .args([
+            "--ignored",
+            "--exact",
+            "errors::eperm_child",
+            "--test-threads=1",
+        ])
         .uid(65534)
         .gid(65534)
         .output()
         .expect("spawn unprivileged child");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "child failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("1 passed"), "child ran no test:\n{stdout}");
 }

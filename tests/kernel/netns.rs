@@ -29,7 +29,11 @@ impl TestNet {
     /// Creates `ipvs-test-N` with a dummy uplink carrying default routes
     /// for IPv4 and IPv6.
     pub fn new() -> TestNet {
-        let name = format!("ipvs-test-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+        let name = format!(
+            "ipvs-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
         ip(&["netns", "add", &name]);
         let n = TestNet { name };
         n.ip(&["link", "set", "lo", "up"]);
@@ -37,7 +41,15 @@ impl TestNet {
         n.ip(&["link", "set", "dummy0", "up"]);
         n.ip(&["addr", "add", "203.0.113.254/24", "dev", "dummy0"]);
         n.ip(&["route", "add", "default", "dev", "dummy0"]);
-        n.ip(&["-6", "addr", "add", "2001:db8:ffff::fe/64", "dev", "dummy0", "nodad"]);
+        n.ip(&[
+            "-6",
+            "addr",
+            "add",
+            "2001:db8:ffff::fe/64",
+            "dev",
+            "dummy0",
+            "nodad",
+        ]);
         n.ip(&["-6", "route", "add", "default", "dev", "dummy0"]);
         n
     }
@@ -51,12 +63,15 @@ impl TestNet {
 
     /// Opens a handle inside this namespace.
     pub fn open(&self) -> Ipvs {
-        Ipvs::open_in(Namespace::Name(&self.name), &OpenOptions::default()).expect("open IPVS in netns")
+        Ipvs::open_in(Namespace::Name(&self.name), &OpenOptions::default())
+            .expect("open IPVS in netns")
     }
 }
 
 impl Drop for TestNet {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }

@@ -66,7 +66,8 @@ fn services_of_every_kind_round_trip() {
         fw6,
     ];
     for s in &services {
-        ipvs.add_service(s).unwrap_or_else(|e| panic!("add {}: {e}", s.key));
+        ipvs.add_service(s)
+            .unwrap_or_else(|e| panic!("add {}: {e}", s.key));
     }
     for s in &services {
         assert_eq!(&read_back(&mut ipvs, &s.key), s, "read back {}", s.key);
@@ -91,7 +92,8 @@ fn services_of_every_kind_round_trip() {
     assert_eq!(read_back(&mut ipvs, &edited.key), edited);
 
     for s in &services {
-        ipvs.delete_service(&s.key).unwrap_or_else(|e| panic!("delete {}: {e}", s.key));
+        ipvs.delete_service(&s.key)
+            .unwrap_or_else(|e| panic!("delete {}: {e}", s.key));
     }
     assert!(ipvs.services().unwrap().is_empty());
 }
@@ -111,7 +113,8 @@ fn destinations_of_every_method_and_tunnel_type() {
     let net = TestNet::new();
     let mut ipvs = net.open();
     let key = ServiceKey::tcp(ip("192.0.2.1"), 80);
-    ipvs.add_service(&Service::new(key).with_scheduler("wrr")).unwrap();
+    ipvs.add_service(&Service::new(key).with_scheduler("wrr"))
+        .unwrap();
     let mut gue = Destination::new(ip("198.51.100.4"), 80, ForwardMethod::Tunnel);
     gue.tunnel_type = TunnelType::Gue;
     gue.tunnel_port = 6080;
@@ -132,7 +135,8 @@ fn destinations_of_every_method_and_tunnel_type() {
         thresholds,
     ];
     for d in &dests {
-        ipvs.add_destination(&key, d).unwrap_or_else(|e| panic!("add {}: {e}", d.addr));
+        ipvs.add_destination(&key, d)
+            .unwrap_or_else(|e| panic!("add {}: {e}", d.addr));
     }
     let mut got = ipvs.destinations(&key).expect("dump dests");
     got.iter_mut().for_each(|d| d.stats = Default::default());
@@ -152,7 +156,8 @@ fn destinations_of_every_method_and_tunnel_type() {
     let d = got.iter().find(|d| d.addr == e.addr).unwrap();
     assert_eq!((d.weight, d.forward), (1, ForwardMethod::DirectRoute));
 
-    ipvs.delete_destination(&key, e.addr, e.port).expect("delete dest");
+    ipvs.delete_destination(&key, e.addr, e.port)
+        .expect("delete dest");
     assert_eq!(ipvs.destinations(&key).unwrap().len(), dests.len() - 1);
 }
 
@@ -163,11 +168,14 @@ fn mixed_family_tunnel_destination() {
     let key = ServiceKey::tcp(ip("2001:db8::1"), 80);
     ipvs.add_service(&Service::new(key)).unwrap();
     let d = Destination::new(ip("198.51.100.9"), 80, ForwardMethod::Tunnel);
-    ipvs.add_destination(&key, &d).expect("IPv4 tunnel dest on IPv6 service");
+    ipvs.add_destination(&key, &d)
+        .expect("IPv4 tunnel dest on IPv6 service");
     let v6 = Destination::new(ip("2001:db8::a"), 80, ForwardMethod::Masquerade);
     ipvs.add_destination(&key, &v6).expect("IPv6 dest");
     let got = ipvs.destinations(&key).unwrap();
-    assert!(got.iter().any(|g| g.addr == d.addr && g.forward == ForwardMethod::Tunnel));
+    assert!(got
+        .iter()
+        .any(|g| g.addr == d.addr && g.forward == ForwardMethod::Tunnel));
     assert!(got.iter().any(|g| g.addr == v6.addr));
     // A mixed-family destination that is not tunnelled is refused.
     let bad = Destination::new(ip("198.51.100.10"), 80, ForwardMethod::Masquerade);
@@ -180,7 +188,8 @@ fn fwmark_service_with_destinations() {
     let net = TestNet::new();
     let mut ipvs = net.open();
     let key = ServiceKey::fwmark(0x8000_0001);
-    ipvs.add_service(&Service::new(key).with_scheduler("rr")).unwrap();
+    ipvs.add_service(&Service::new(key).with_scheduler("rr"))
+        .unwrap();
     let d = Destination::new(ip("198.51.100.2"), 0, ForwardMethod::DirectRoute);
     ipvs.add_destination(&key, &d).unwrap();
     let got = ipvs.destinations(&key).unwrap();
@@ -193,12 +202,43 @@ fn fwmark_service_with_destinations() {
 fn timeouts_set_and_get() {
     let net = TestNet::new();
     let mut ipvs = net.open();
-    assert_eq!(ipvs.timeouts().unwrap(), Timeouts { tcp: 900, tcp_fin: 120, udp: 300 });
-    ipvs.set_timeouts(&Timeouts { tcp: 10, tcp_fin: 20, udp: 30 }).unwrap();
-    assert_eq!(ipvs.timeouts().unwrap(), Timeouts { tcp: 10, tcp_fin: 20, udp: 30 });
+    assert_eq!(
+        ipvs.timeouts().unwrap(),
+        Timeouts {
+            tcp: 900,
+            tcp_fin: 120,
+            udp: 300
+        }
+    );
+    ipvs.set_timeouts(&Timeouts {
+        tcp: 10,
+        tcp_fin: 20,
+        udp: 30,
+    })
+    .unwrap();
+    assert_eq!(
+        ipvs.timeouts().unwrap(),
+        Timeouts {
+            tcp: 10,
+            tcp_fin: 20,
+            udp: 30
+        }
+    );
     // Zero keeps the current value.
-    ipvs.set_timeouts(&Timeouts { tcp: 0, tcp_fin: 0, udp: 45 }).unwrap();
-    assert_eq!(ipvs.timeouts().unwrap(), Timeouts { tcp: 10, tcp_fin: 20, udp: 45 });
+    ipvs.set_timeouts(&Timeouts {
+        tcp: 0,
+        tcp_fin: 0,
+        udp: 45,
+    })
+    .unwrap();
+    assert_eq!(
+        ipvs.timeouts().unwrap(),
+        Timeouts {
+            tcp: 10,
+            tcp_fin: 20,
+            udp: 45
+        }
+    );
 }
 
 #[test]

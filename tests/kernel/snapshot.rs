@@ -15,7 +15,11 @@ fn snapshot_of_a_thousand_services() {
         let k = ServiceKey::tcp(IpAddr::V4(Ipv4Addr::from(0xc612_0000 + i)), 80);
         changes.push(Change::AddService(Service::new(k).with_scheduler("wrr")));
         for j in 0..2u8 {
-            let d = Destination::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 10 + j)), 80, ForwardMethod::DirectRoute);
+            let d = Destination::new(
+                IpAddr::V4(Ipv4Addr::new(198, 51, 100, 10 + j)),
+                80,
+                ForwardMethod::DirectRoute,
+            );
             changes.push(Change::AddDestination(k, d.with_weight(i32::from(j) + 1)));
         }
     }
@@ -41,7 +45,8 @@ fn a_namespace_sees_only_its_own_table() {
     assert_eq!(ia.services().unwrap().len(), 1);
     assert!(ib.services().unwrap().is_empty());
     // The same key can exist independently in the other namespace.
-    ib.add_service(&Service::new(k).with_scheduler("rr")).unwrap();
+    ib.add_service(&Service::new(k).with_scheduler("rr"))
+        .unwrap();
     assert_eq!(ia.service(&k).unwrap().scheduler, "wlc");
     assert_eq!(ib.service(&k).unwrap().scheduler, "rr");
 }
