@@ -107,6 +107,14 @@ impl Change {
     }
 
     /// The request message for this change.
+    ///
+    /// ```
+    /// use ipvs::{Change, IpvsCmd, ServiceKey};
+    /// let del = Change::DeleteService(ServiceKey::tcp("192.0.2.1".parse().unwrap(), 80));
+    /// let msg = del.to_message().unwrap();
+    /// assert_eq!(msg.cmd, IpvsCmd::DelService);
+    /// assert_eq!(del.target().unwrap().to_string(), "service TCP 192.0.2.1:80");
+    /// ```
     pub fn to_message(&self) -> Result<IpvsMessage, Error> {
         let invalid = |message: String| Error::InvalidArgument {
             op: self.operation(),

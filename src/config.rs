@@ -70,6 +70,11 @@ pub struct Info {
 
 impl Info {
     /// The version as `(major, minor, patch)`.
+    ///
+    /// ```
+    /// let info = ipvs::Info { version: 0x010201, conn_tab_size: 4096 };
+    /// assert_eq!(info.version_triple(), (1, 2, 1));
+    /// ```
     pub fn version_triple(&self) -> (u32, u32, u32) {
         (
             (self.version >> 16) & 0xff,

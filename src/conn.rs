@@ -116,6 +116,16 @@ fn row(i: &str) -> IResult<&str, Row<'_>> {
 
 /// Parses one data line of `/proc/net/ip_vs_conn`. `None` when the line
 /// does not have the kernel's format.
+///
+/// ```
+/// use ipvs::conn::parse_connection_line;
+/// let c = parse_connection_line(
+///     "UDP C000020A 13C4 C0000201 13C4 C6336402 13C4 UDP             119 sip a84b4c76e66710@pc33",
+/// ).unwrap();
+/// assert_eq!((c.protocol.as_str(), c.client_port, c.expires), ("UDP", 5060, 119));
+/// assert_eq!(c.pe_name.as_deref(), Some("sip"));
+/// assert!(parse_connection_line("garbage").is_none());
+/// ```
 pub fn parse_connection_line(line: &str) -> Option<Connection> {
     let line = line.trim_end_matches(['\n', '\r']);
     let (tail, r) = row(line).ok()?;

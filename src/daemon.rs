@@ -164,6 +164,19 @@ impl std::fmt::Display for DaemonState {
 /// A connection-sync daemon's configuration. Zero / `None` fields are not
 /// sent when starting one, so the kernel applies its defaults (group
 /// 224.0.0.81, port 8848, TTL 1, maxlen from the interface MTU).
+///
+/// ```
+/// use ipvs::daemon::DaemonAttribute;
+/// use ipvs::{DaemonState, SyncDaemon};
+/// let mut d = SyncDaemon::new(DaemonState::Backup, "eth1");
+/// d.sync_id = 7;
+/// let attrs = d.to_attributes().unwrap();
+/// assert_eq!(attrs, vec![
+///     DaemonAttribute::State(2),
+///     DaemonAttribute::McastIfn("eth1".into()),
+///     DaemonAttribute::SyncId(7),
+/// ]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SyncDaemon {
     /// Master or backup.

@@ -290,6 +290,18 @@ impl From<TunnelChecksum> for u16 {
 }
 
 /// A real server of a virtual service.
+///
+/// ```
+/// use ipvs::destination::DestinationAttribute;
+/// use ipvs::{Destination, ForwardMethod, TunnelChecksum, TunnelType};
+/// let mut rs = Destination::new("198.51.100.2".parse().unwrap(), 80, ForwardMethod::Tunnel);
+/// rs.tunnel_type = TunnelType::Gue;
+/// rs.tunnel_port = 6080;
+/// rs.tunnel_flags = TunnelChecksum::Csum;
+/// let attrs = rs.to_attributes();
+/// assert!(attrs.contains(&DestinationAttribute::TunnelPort(6080)));
+/// assert!(attrs.contains(&DestinationAttribute::FwdMethod(2))); // IP_VS_CONN_F_TUNNEL
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Destination {
     /// Real server address; its family may differ from the service's only

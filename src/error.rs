@@ -293,6 +293,13 @@ impl Error {
 /// `ipvs_strerror` table). `op = None` matches only the rows that apply to
 /// any operation, which is what ipvsadm does after calls that do not
 /// record themselves (flush, get-info, get-services).
+///
+/// ```
+/// use ipvs::{errno, ipvsadm_strerror, Operation};
+/// assert_eq!(ipvsadm_strerror(Some(Operation::AddService), errno::EEXIST), "Service already exists");
+/// assert_eq!(ipvsadm_strerror(Some(Operation::AddDestination), errno::ESRCH), "Service not defined");
+/// assert_eq!(ipvsadm_strerror(None, errno::ERANGE), "Numerical result out of range");
+/// ```
 pub fn ipvsadm_strerror(op: Option<Operation>, errno: i32) -> String {
     use Operation::*;
     let specific = match (op, errno) {

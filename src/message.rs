@@ -240,6 +240,20 @@ impl IpvsAttribute {
 }
 
 /// An IPVS generic-netlink message: a command and its attributes.
+///
+/// Emitting gives the attribute bytes that follow the generic-netlink
+/// header; parsing reads them back:
+///
+/// ```
+/// use netlink_packet_core::Emitable;
+/// use ipvs::{IpvsAttribute, IpvsCmd, IpvsMessage};
+/// let m = IpvsMessage::new(IpvsCmd::SetConfig, vec![IpvsAttribute::TimeoutUdp(30)]);
+/// let mut buf = vec![0; m.buffer_len()];
+/// m.emit(&mut buf);
+/// # #[cfg(target_endian = "little")]
+/// assert_eq!(buf, [8, 0, 6, 0, 30, 0, 0, 0]); // IPVS_CMD_ATTR_TIMEOUT_UDP = 30
+/// assert_eq!(IpvsMessage::parse_body(IpvsCmd::SetConfig, &buf).unwrap(), m);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IpvsMessage {
     /// The command.
@@ -255,6 +269,19 @@ impl IpvsMessage {
     }
 
     /// Parses a message body (after the generic-netlink header) for `cmd`.
+    /// Malformed input is an error, never a panic:
+    ///
+    /// ```
+    /// use ipvs::{IpvsCmd, IpvsMessage};
+    /// assert!(IpvsMessage::parse_body(IpvsCmd::NewService, &[0xff, 0xff, 1]).is_err());
+    /// // An info reply uses its own attribute numbers.
+    /// let reply = [8, 0, 1, 0, 1, 2, 1, 0, 8, 0, 2, 0, 0, 16, 0, 0];
+    /// # #[cfg(target_endian = "little")]
+    /// assert_eq!(
+    ///     format!("{:?}", IpvsMessage::parse_body(IpvsCmd::SetInfo, &reply).unwrap().attributes),
+    ///     "[Info(Version(66049)), Info(ConnTabSize(4096))]"
+    /// );
+    /// ```
     pub fn parse_body(cmd: IpvsCmd, buf: &[u8]) -> Result<Self, DecodeError> {
         let info = matches!(cmd, IpvsCmd::SetInfo | IpvsCmd::GetInfo);
         let mut attributes = Vec::new();

@@ -249,6 +249,15 @@ impl fmt::Display for Protocol {
 
 /// What identifies a virtual service: protocol, address and port, or a
 /// firewall mark.
+///
+/// ```
+/// use ipvs::{AddressFamily, ServiceKey};
+/// let web = ServiceKey::tcp("192.0.2.1".parse().unwrap(), 80);
+/// assert_eq!(web.to_string(), "TCP 192.0.2.1:80");
+/// let v6 = ServiceKey::udp("2001:db8::1".parse().unwrap(), 53);
+/// assert_eq!(v6.to_string(), "UDP [2001:db8::1]:53");
+/// assert_eq!(ServiceKey::fwmark6(7).family(), AddressFamily::Inet6);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ServiceKey {
     /// A TCP, UDP or SCTP service on `addr:port` (`-t`, `-u`, `--sctp-service`).
@@ -436,6 +445,18 @@ impl std::ops::BitOrAssign for ServiceFlags {
 
 /// Persistence granularity (`IPVS_SVC_ATTR_NETMASK`, `ipvsadm -M`): clients
 /// whose addresses agree under this mask share a persistence template.
+///
+/// The wire format differs by family: an IPv4 mask travels as its bytes in
+/// network order, an IPv6 prefix as a host-order integer.
+///
+/// ```
+/// use ipvs::{AddressFamily, Netmask};
+/// let v4 = Netmask::Ipv4("255.255.255.0".parse().unwrap());
+/// assert_eq!(v4.to_wire(), [255, 255, 255, 0]);
+/// let v6 = Netmask::Ipv6Prefix(64);
+/// assert_eq!(Netmask::from_wire(v6.to_wire(), AddressFamily::Inet6), v6);
+/// assert_eq!(Netmask::full(AddressFamily::Inet6), Netmask::Ipv6Prefix(128));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Netmask {
     /// An IPv4 mask (any 32-bit value; the kernel does not check contiguity).
@@ -560,6 +581,19 @@ impl Service {
 
     /// The full attribute list for NEW_SERVICE / SET_SERVICE, in the order
     /// ipvsadm sends it. Fails if a name is too long for the kernel.
+    ///
+    /// ```
+    /// use ipvs::service::ServiceAttribute;
+    /// use ipvs::{Service, ServiceKey};
+    /// let s = Service::new(ServiceKey::fwmark(5)).with_scheduler("rr").with_persistence(300);
+    /// let attrs = s.to_attributes().unwrap();
+    /// assert_eq!(attrs[0], ServiceAttribute::AddressFamily(2)); // AF_INET
+    /// assert_eq!(attrs[1], ServiceAttribute::Fwmark(5));
+    /// assert_eq!(attrs[2], ServiceAttribute::SchedName("rr".into()));
+    /// assert!(attrs.contains(&ServiceAttribute::Timeout(300)));
+    /// assert!(Service::new(ServiceKey::fwmark(5)).with_scheduler("a-name-too-long-for-ipvs")
+    ///     .to_attributes().is_err());
+    /// ```
     pub fn to_attributes(&self) -> Result<Vec<ServiceAttribute>, String> {
         if self.scheduler.len() > SCHED_NAME_MAX {
             return Err(format!(

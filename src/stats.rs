@@ -159,6 +159,16 @@ impl Nla for StatsNla<'_> {
 }
 
 /// A stats nest: its attributes and the width they are emitted with.
+///
+/// ```
+/// use ipvs::stats::{StatsNest, StatsWidth};
+/// use ipvs::Stats;
+/// let s = Stats { conns: 5_000_000_000, in_bytes: 1 << 40, ..Stats::default() };
+/// // The legacy nest truncates counters to 32 bits (bytes stay 64-bit).
+/// let legacy = StatsNest::from_stats(&s, StatsWidth::Legacy32);
+/// assert_eq!(legacy.width, StatsWidth::Legacy32);
+/// assert_eq!(StatsNest::from_stats(&s, StatsWidth::Full64).to_stats(), s);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatsNest {
     /// Which nest this is.

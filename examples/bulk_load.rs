@@ -1,0 +1,49 @@
+//! Loads N services with 4 real servers each in one pipelined batch and
+//! reports how long it took, then removes them: what a daemon does when it
+//! (re)programs a large table.
+//!
+//! Run as root on a test machine (it flushes the table!):
+//! `cargo run --release --example bulk_load -- 2000`.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Instant;
+
+use ipvs::{BatchMode, Change, Destination, ForwardMethod, Ipvs, Service, ServiceKey};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let n: u32 = std::env::args()
+        .nth(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(1000);
+    let mut changes = Vec::new();
+    for i in 0..n {
+        // 198.18.0.0/15 is the benchmarking range.
+        let key = ServiceKey::tcp(IpAddr::V4(Ipv4Addr::from(0xc612_0000 + i)), 80);
+        changes.push(Change::AddService(Service::new(key).with_scheduler("wrr")));
+        for j in 1..=4u8 {
+            let rs = Destination::new(
+                IpAddr::V4(Ipv4Addr::new(198, 51, 100, j)),
+                80,
+                ForwardMethod::DirectRoute,
+            );
+            changes.push(Change::AddDestination(key, rs));
+        }
+    }
+    let mut ipvs = Ipvs::open()?;
+    ipvs.flush()?;
+    let start = Instant::now();
+    let results = ipvs.apply(&changes, BatchMode::ContinueOnError)?;
+    let elapsed = start.elapsed();
+    let failed = results.iter().filter(|r| r.is_err()).count();
+    println!(
+        "{} changes in {:.3} s ({failed} failed)",
+        changes.len(),
+        elapsed.as_secs_f64()
+    );
+    if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
+        println!("first failure: {e}");
+    }
+    ipvs.flush()?;
+    Ok(())
+}
