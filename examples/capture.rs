@@ -153,6 +153,8 @@ fn run(mut ipvs: Ipvs) -> Result<(), Box<dyn std::error::Error>> {
     step("delete_dest", &mut ipvs, &|i| {
         i.delete_destination(&v6, ip("2001:db8::a"), 443)
     });
+    // A sync daemon refuses to start while a mixed-family real server exists.
+    step("delete_service_v6", &mut ipvs, &|i| i.delete_service(&v6));
     step("add_service_exists", &mut ipvs, &|i| {
         i.add_service(&Service::new(tcp))
     });

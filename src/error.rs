@@ -147,7 +147,7 @@ pub enum Error {
     },
 
     /// The kernel rejected a request.
-    #[error("{op}{} failed: {} (errno {errno}){}", on(.target), io::Error::from_raw_os_error(*.errno), .ext_ack.as_ref().map(|m| format!(": {m}")).unwrap_or_default())]
+    #[error("{op}{} failed: {} (errno {errno}){}", on(.target), strerror(*.errno), .ext_ack.as_ref().map(|m| format!(": {m}")).unwrap_or_default())]
     Kernel {
         /// What was attempted.
         op: Operation,

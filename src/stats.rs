@@ -118,11 +118,8 @@ pub(crate) struct StatsNla<'a> {
 
 impl StatsNla<'_> {
     fn is_wide(&self) -> bool {
-        match (self.width, self.attr) {
-            (StatsWidth::Full64, _) => true,
-            (_, StatsAttribute::InBytes(_) | StatsAttribute::OutBytes(_)) => true,
-            _ => false,
-        }
+        self.width == StatsWidth::Full64
+            || matches!(self.attr, StatsAttribute::InBytes(_) | StatsAttribute::OutBytes(_))
     }
 }
 
