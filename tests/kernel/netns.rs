@@ -25,6 +25,12 @@ pub struct TestNet {
     pub name: String,
 }
 
+impl Default for TestNet {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl TestNet {
     /// Creates `ipvs-test-N` with a dummy uplink carrying default routes
     /// for IPv4 and IPv6.
