@@ -50,3 +50,25 @@ fn a_namespace_sees_only_its_own_table() {
     assert_eq!(ia.service(&k).unwrap().scheduler, "wlc");
     assert_eq!(ib.service(&k).unwrap().scheduler, "rr");
 }
+
+#[test]
+fn namespaces_by_path_and_by_descriptor() {
+    use std::os::fd::AsFd;
+    let net = TestNet::new();
+    let mut by_name = net.open();
+    let k = ServiceKey::tcp("192.0.2.9".parse().unwrap(), 443);
+    by_name.add_service(&Service::new(k)).unwrap();
+    let path = std::path::PathBuf::from(format!("/run/netns/{}", net.name));
+    let opts = ipvs::OpenOptions::default();
+    let mut by_path = ipvs::Ipvs::open_in(ipvs::Namespace::Path(&path), &opts).unwrap();
+    assert_eq!(by_path.service(&k).unwrap().key, k);
+    let file = std::fs::File::open(&path).unwrap();
+    let mut by_fd = ipvs::Ipvs::open_in(ipvs::Namespace::Fd(file.as_fd()), &opts).unwrap();
+    assert_eq!(by_fd.services().unwrap().len(), 1);
+    // The calling thread stayed where it was: the initial namespace's
+    // table does not have the service.
+    let mut here = ipvs::Ipvs::open().unwrap();
+    assert!(here.service(&k).is_err());
+    let missing = ipvs::Ipvs::open_in(ipvs::Namespace::Name("no-such-netns"), &opts).unwrap_err();
+    assert!(missing.to_string().contains("/run/netns/no-such-netns"), "{missing}");
+}
