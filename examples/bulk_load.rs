@@ -3,7 +3,7 @@
 //! (re)programs a large table.
 //!
 //! Run as root on a test machine (it flushes the table!):
-//! `cargo run --release --example bulk_load -- 2000`.
+//! `cargo run --release --example bulk_load -- 2000 [stop]`.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
@@ -16,6 +16,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|s| s.parse())
         .transpose()?
         .unwrap_or(1000);
+    // `stop` sends one request at a time (BatchMode::StopOnError).
+    let mode = match std::env::args().nth(2).as_deref() {
+        Some("stop") => BatchMode::StopOnError,
+        _ => BatchMode::ContinueOnError,
+    };
     let mut changes = Vec::new();
     for i in 0..n {
         // 198.18.0.0/15 is the benchmarking range.
@@ -33,11 +38,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut ipvs = Ipvs::open()?;
     ipvs.flush()?;
     let start = Instant::now();
-    let results = ipvs.apply(&changes, BatchMode::ContinueOnError)?;
+    let results = ipvs.apply(&changes, mode)?;
     let elapsed = start.elapsed();
     let failed = results.iter().filter(|r| r.is_err()).count();
     println!(
-        "{} changes in {:.3} s ({failed} failed)",
+        "{} changes in {:.3} s ({failed} failed, {mode:?})",
         changes.len(),
         elapsed.as_secs_f64()
     );
