@@ -1,0 +1,1 @@
+complete -c ipvsadm-save -s n -d 'Numeric output of addresses and ports.'

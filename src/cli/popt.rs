@@ -1,0 +1,372 @@
+//! A tokenizer that walks argv with the same rules as libpopt 1.19 (the
+//! option parser ipvsadm 1.31 uses), driven by [`table::OPTIONS`].
+//!
+//! Why not clap's parser: clap cannot reproduce these popt rules, all of
+//! which are visible in ipvsadm's behaviour:
+//!
+//! * options are returned **one at a time, in argv order**, and ipvsadm acts
+//!   on each before reading the next (order-dependent parsing: `-M` before
+//!   `-t`, `-r` before `-t`, `-6` after `-f`; the first bad option wins);
+//!   clap parses everything first and offers no per-option callback;
+//! * the first option must be a command, later commands are "invalid
+//!   options" named as typed (``invalid option `-LZ'``), duplicates are
+//!   reported with ipvsadm's column names, all with ipvsadm's exit codes;
+//! * an optional argument (`-p`) takes the next word only if it does not
+//!   start with `-`, while a mandatory argument takes the next word whatever
+//!   it is (`-w -1`, `-s --`); clap refuses hyphen-values by default and
+//!   its `allow_hyphen_values` is per argument, not "mandatory only";
+//! * `-t=addr` (a short option's `=` is skipped), `-n=x` (unknown option
+//!   `x`), `--numeric=x` ("option does not take an argument");
+//! * leftovers are collected (non-POSIX permutation, or stop at the first
+//!   one with `POSIXLY_CORRECT`), `--` ends options, and an argument
+//!   containing `!#:+` is replaced by the next non-option word;
+//! * error texts are popt's (`--foo: unknown option`, `-t: missing
+//!   argument`), naming the whole argv word that contained the problem.
+//!
+//! clap is still the documented option surface (see [`super::surface`]),
+//! used to generate the man pages and shell completions.
+
+use super::table::{self, ArgKind, OptionSpec};
+
+/// What popt could not parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoptError {
+    /// `POPT_ERROR_BADOPT`: unknown option.
+    BadOption,
+    /// `POPT_ERROR_NOARG`: a mandatory argument is missing.
+    NoArgument,
+    /// `POPT_ERROR_UNWANTEDARG`: a switch was given an argument.
+    UnwantedArgument,
+}
+
+impl PoptError {
+    /// popt's text for the error (`poptStrerror`).
+    pub fn text(self) -> &'static str {
+        match self {
+            PoptError::BadOption => table::msg::POPT_BADOPT,
+            PoptError::NoArgument => table::msg::POPT_NOARG,
+            PoptError::UnwantedArgument => table::msg::POPT_UNWANTEDARG,
+        }
+    }
+}
+
+/// One option found in argv.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// The option.
+    pub spec: &'static OptionSpec,
+    /// Its argument (`None` for switches and for `-p` without a value).
+    pub arg: Option<String>,
+}
+
+/// The tokenizer state (popt's context).
+#[derive(Debug)]
+pub struct Popt<'a> {
+    argv: &'a [String],
+    /// Index of the next argv word to look at.
+    next: usize,
+    /// Remaining characters of a short-option cluster: (word, byte offset).
+    /// `Some` with an offset at the end of the word is popt's non-NULL empty
+    /// `nextCharArg`.
+    next_char: Option<(usize, usize)>,
+    rest_leftover: bool,
+    posix_me_harder: bool,
+    leftovers: Vec<String>,
+    next_leftover: usize,
+    /// Words consumed by a `!#:+` expansion.
+    consumed: Vec<bool>,
+}
+
+impl<'a> Popt<'a> {
+    /// A tokenizer over `argv` (`argv[0]` is the program name and is
+    /// skipped). `posix_me_harder` is popt's reaction to the
+    /// `POSIXLY_CORRECT` / `POSIX_ME_HARDER` environment variables: the first
+    /// non-option word ends option processing.
+    pub fn new(argv: &'a [String], posix_me_harder: bool) -> Self {
+        Popt {
+            argv,
+            next: 1,
+            next_char: None,
+            rest_leftover: false,
+            posix_me_harder,
+            leftovers: Vec::new(),
+            next_leftover: 0,
+            consumed: vec![false; argv.len()],
+        }
+    }
+
+    /// The argv word popt blames in messages (`poptBadOption`): the last word
+    /// it consumed.
+    pub fn bad_option(&self) -> &str {
+        if self.next > 0 {
+            self.argv
+                .get(self.next - 1)
+                .map(String::as_str)
+                .unwrap_or("")
+        } else {
+            ""
+        }
+    }
+
+    /// The next leftover (non-option) word (`poptGetArg`).
+    pub fn next_arg(&mut self) -> Option<String> {
+        let a = self.leftovers.get(self.next_leftover).cloned();
+        if a.is_some() {
+            self.next_leftover += 1;
+        }
+        a
+    }
+
+    /// The next option (`poptGetNextOpt`): `Ok(None)` at the end of argv.
+    pub fn next_opt(&mut self) -> Result<Option<Found>, PoptError> {
+        loop {
+            if self.next_char.is_none() && self.next >= self.argv.len() {
+                return Ok(None);
+            }
+            let mut long_arg: Option<String> = None;
+            let spec: &'static OptionSpec;
+            if let Some((w, off)) = self.next_char.take() {
+                // A short option inside a cluster.
+                let word = self.argv[w].as_bytes();
+                let c = word.get(off).copied().unwrap_or(0);
+                spec = match table::find_short(c) {
+                    Some(s) if c != 0 => s,
+                    _ => return Err(PoptError::BadOption),
+                };
+                let rest = off + 1;
+                if rest < word.len() {
+                    let skip = usize::from(word[rest] == b'=');
+                    self.next_char = Some((w, rest + skip));
+                }
+            } else {
+                if self.consumed[self.next] {
+                    self.next += 1;
+                    continue;
+                }
+                let w = self.next;
+                self.next += 1;
+                let word = self.argv[w].as_str();
+                if self.rest_leftover || !word.starts_with('-') || word == "-" {
+                    if self.posix_me_harder {
+                        self.rest_leftover = true;
+                    }
+                    self.leftovers.push(word.to_string());
+                    continue;
+                }
+                if word == "--" {
+                    self.rest_leftover = true;
+                    continue;
+                }
+                if let Some(body) = word.strip_prefix("--") {
+                    let (name, arg) = match body.find('=') {
+                        Some(i) => (&body[..i], Some(body[i + 1..].to_string())),
+                        None => (body, None),
+                    };
+                    spec = table::find_long(name).ok_or(PoptError::BadOption)?;
+                    long_arg = arg;
+                } else {
+                    // Single dash: no option here is allowed with one dash,
+                    // so the word is a cluster of short options.
+                    self.next_char = Some((w, 1));
+                    continue;
+                }
+            }
+            return self.finish(spec, long_arg).map(Some);
+        }
+    }
+
+    /// Fetches the option's argument, as popt does once the option is known.
+    fn finish(
+        &mut self,
+        spec: &'static OptionSpec,
+        long_arg: Option<String>,
+    ) -> Result<Found, PoptError> {
+        match spec.arg {
+            ArgKind::None => {
+                let attached_eq = self
+                    .next_char
+                    .map(|(w, off)| self.argv[w].as_bytes().get(off) == Some(&b'='))
+                    .unwrap_or(false);
+                if long_arg.is_some() || attached_eq {
+                    return Err(PoptError::UnwantedArgument);
+                }
+                Ok(Found { spec, arg: None })
+            }
+            ArgKind::Required | ArgKind::Optional => {
+                let raw = if let Some(a) = long_arg {
+                    Some(a)
+                } else if let Some((w, off)) = self.next_char.take() {
+                    let word = &self.argv[w];
+                    let skip = usize::from(word.as_bytes().get(off) == Some(&b'='));
+                    Some(word[off + skip..].to_string())
+                } else if self.next >= self.argv.len() {
+                    if spec.arg == ArgKind::Required {
+                        return Err(PoptError::NoArgument);
+                    }
+                    None
+                } else {
+                    let word = &self.argv[self.next];
+                    if spec.arg == ArgKind::Optional && word.starts_with('-') {
+                        None
+                    } else {
+                        self.next += 1;
+                        Some(word.clone())
+                    }
+                };
+                let arg = raw.map(|a| self.expand_next_arg(&a));
+                Ok(Found { spec, arg })
+            }
+        }
+    }
+
+    /// popt's `expandNextArg`: every `!#:+` in an argument is replaced by the
+    /// next non-option word (found once and then consumed); without one, the
+    /// text stays as it is.
+    fn expand_next_arg(&mut self, s: &str) -> String {
+        const MARK: &str = "!#:+";
+        if !s.contains(MARK) {
+            return s.to_string();
+        }
+        let mut out = String::new();
+        let mut found: Option<String> = None;
+        let mut rest = s;
+        while let Some(i) = rest.find(MARK) {
+            out.push_str(&rest[..i]);
+            if found.is_none() {
+                found = self.find_next_arg();
+            }
+            match &found {
+                Some(a) => {
+                    out.push_str(a);
+                    rest = &rest[i + MARK.len()..];
+                }
+                None => {
+                    out.push('!');
+                    rest = &rest[i + 1..];
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn find_next_arg(&mut self) -> Option<String> {
+        for i in self.next..self.argv.len() {
+            if self.consumed[i] || self.argv[i].starts_with('-') {
+                continue;
+            }
+            self.consumed[i] = true;
+            return Some(self.argv[i].clone());
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::table::OptId;
+
+    fn argv(words: &[&str]) -> Vec<String> {
+        std::iter::once("ipvsadm")
+            .chain(words.iter().copied())
+            .map(String::from)
+            .collect()
+    }
+
+    type Parsed = (
+        Vec<(OptId, Option<String>)>,
+        Option<(PoptError, String)>,
+        Vec<String>,
+    );
+
+    fn all(words: &[&str]) -> Parsed {
+        let a = argv(words);
+        let mut p = Popt::new(&a, false);
+        let mut out = Vec::new();
+        let err = loop {
+            match p.next_opt() {
+                Ok(Some(f)) => out.push((f.spec.id, f.arg)),
+                Ok(None) => break None,
+                Err(e) => break Some((e, p.bad_option().to_string())),
+            }
+        };
+        let mut left = Vec::new();
+        while let Some(x) = p.next_arg() {
+            left.push(x);
+        }
+        (out, err, left)
+    }
+
+    #[test]
+    fn clusters_and_attached_values() {
+        let (o, e, _) = all(&["-Lnt", "1.2.3.4:80"]);
+        assert!(e.is_none());
+        assert_eq!(
+            o,
+            vec![
+                (OptId::List, None),
+                (OptId::Numeric, None),
+                (OptId::TcpService, Some("1.2.3.4:80".into()))
+            ]
+        );
+        let (o, _, _) = all(&["-Ltn", "x"]);
+        assert_eq!(o[1], (OptId::TcpService, Some("n".into())));
+        let (o, _, _) = all(&["-A", "-t=1.2.3.4:80", "-p100", "--scheduler=rr"]);
+        assert_eq!(o[1].1.as_deref(), Some("1.2.3.4:80"));
+        assert_eq!(o[2].1.as_deref(), Some("100"));
+        assert_eq!(o[3].1.as_deref(), Some("rr"));
+    }
+
+    #[test]
+    fn optional_and_mandatory_values() {
+        let (o, _, _) = all(&["-A", "-p", "-w", "-1"]);
+        assert_eq!(o[1], (OptId::Persistent, None));
+        assert_eq!(o[2], (OptId::Weight, Some("-1".into())));
+        let (o, _, _) = all(&["-A", "-p", "600"]);
+        assert_eq!(o[1], (OptId::Persistent, Some("600".into())));
+        let (o, _, _) = all(&["-A", "-p"]);
+        assert_eq!(o[1], (OptId::Persistent, None));
+    }
+
+    #[test]
+    fn errors_name_the_word() {
+        let (_, e, _) = all(&["-L", "--foo=1"]);
+        assert_eq!(e, Some((PoptError::BadOption, "--foo=1".into())));
+        let (_, e, _) = all(&["-A", "-t"]);
+        assert_eq!(e, Some((PoptError::NoArgument, "-t".into())));
+        let (_, e, _) = all(&["-L", "--numeric=1"]);
+        assert_eq!(e, Some((PoptError::UnwantedArgument, "--numeric=1".into())));
+        let (_, e, _) = all(&["-Ln=1"]);
+        assert_eq!(e, Some((PoptError::BadOption, "-Ln=1".into())));
+        let (_, e, _) = all(&["-L", "--lis"]);
+        assert_eq!(e, Some((PoptError::BadOption, "--lis".into())));
+    }
+
+    #[test]
+    fn leftovers_and_double_dash() {
+        let (o, _, l) = all(&["foo", "-A", "--", "-t", "bar"]);
+        assert_eq!(o, vec![(OptId::AddService, None)]);
+        assert_eq!(l, vec!["foo", "-t", "bar"]);
+        let (_, _, l) = all(&["--set", "1", "-", "3"]);
+        assert_eq!(l, vec!["1", "-", "3"]);
+    }
+
+    #[test]
+    fn posix_me_harder_stops_at_first_word() {
+        let a = argv(&["-L", "x", "-n"]);
+        let mut p = Popt::new(&a, true);
+        assert_eq!(p.next_opt().unwrap().unwrap().spec.id, OptId::List);
+        assert!(p.next_opt().unwrap().is_none());
+        assert_eq!(p.next_arg().as_deref(), Some("x"));
+        assert_eq!(p.next_arg().as_deref(), Some("-n"));
+    }
+
+    #[test]
+    fn bang_hash_expansion() {
+        let (o, _, l) = all(&["-A", "-s", "a!#:+b", "-t", "x", "rr"]);
+        assert_eq!(o[1], (OptId::Scheduler, Some("axb".into())));
+        assert_eq!(o[2], (OptId::TcpService, Some("x".into())));
+        assert_eq!(l, vec!["rr"]);
+    }
+}

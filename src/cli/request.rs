@@ -1,0 +1,878 @@
+//! argv → typed [`Request`], with every check ipvsadm 1.31 makes, in the
+//! order it makes them (so the same first error wins).
+//!
+//! Parsing mirrors ipvsadm's single pass: each option is acted on as popt
+//! returns it, into a mutable "command entry" (service, real server,
+//! timeouts, daemon), which is why `-M` before `-t`, `-r` before `-t` and
+//! `-6` before `-f` behave as they do. The result is then validated against
+//! the legality table and turned into library types.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::parse::{self, string_to_number};
+use super::popt::Popt;
+use super::sys::{self, Resolver, SystemResolver};
+use super::table::{self, limits, msg, Column, Command, Legality, OptId};
+use crate::{
+    AddressFamily, DaemonState, Destination, ForwardMethod, Netmask, Protocol, Service,
+    ServiceFlags, ServiceKey, Stats, SyncDaemon, Timeouts, TunnelChecksum, TunnelType,
+};
+
+const AF_INET: u16 = 2;
+const AF_INET6: u16 = 10;
+const IPPROTO_TCP: u16 = 6;
+const IPPROTO_UDP: u16 = 17;
+const IPPROTO_SCTP: u16 = 132;
+const FWD_MASQ: u32 = 0;
+const FWD_TUNNEL: u32 = 2;
+const FWD_DROUTE: u32 = 3;
+
+/// A command-line error: the text for stderr and the exit status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliError {
+    /// The message, without the final newline.
+    pub message: String,
+    /// The process exit status.
+    pub exit_code: i32,
+    /// Whether `-R` goes on with the next line after printing it (popt
+    /// errors after the first option); otherwise the whole process ends.
+    pub continues: bool,
+}
+
+impl CliError {
+    /// An error that ends the process (ipvsadm's `fail()`), exit 2.
+    pub fn fail(message: impl Into<String>) -> Self {
+        CliError {
+            message: message.into(),
+            exit_code: 2,
+            continues: false,
+        }
+    }
+
+    /// ``Try `prog -h' ...``, exit 255, ends the process.
+    pub fn try_help(program: &str) -> Self {
+        CliError {
+            message: msg::try_help(program),
+            exit_code: 255,
+            continues: false,
+        }
+    }
+
+    fn popt(message: String) -> Self {
+        CliError {
+            message,
+            exit_code: 255,
+            continues: true,
+        }
+    }
+}
+
+/// Output options of `-L` and `-S` (ipvsadm's `FMT_*` flags).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Format {
+    /// `-n`: no name lookups.
+    pub numeric: bool,
+    /// `--stats`.
+    pub stats: bool,
+    /// `--rate`.
+    pub rate: bool,
+    /// `--thresholds`.
+    pub thresholds: bool,
+    /// `--persistent-conn`.
+    pub persistent_conn: bool,
+    /// `--tun-info`.
+    pub tun_info: bool,
+    /// `--nosort`.
+    pub nosort: bool,
+    /// `--exact`.
+    pub exact: bool,
+    /// `-S`: rules instead of a listing.
+    pub rule: bool,
+}
+
+/// What `-L` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListTarget {
+    /// Every service (with the version header).
+    All,
+    /// One service (`-L -t ...`).
+    Service(ServiceKey),
+    /// The connection table (`-c`).
+    Connections,
+    /// `--timeout`.
+    Timeouts,
+    /// `--daemon`.
+    Daemons,
+}
+
+/// A fully parsed and validated invocation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// `-h`: usage on stdout.
+    Help,
+    /// `-v`: version on stdout.
+    Version,
+    /// `-L` (and no arguments at all).
+    List {
+        /// What to list.
+        target: ListTarget,
+        /// How.
+        format: Format,
+    },
+    /// `-S`.
+    Save {
+        /// How (only `numeric` can be set).
+        format: Format,
+    },
+    /// `-R`.
+    Restore,
+    /// `-C`.
+    Flush,
+    /// `-A`.
+    AddService(Service),
+    /// `-E`.
+    EditService(Service),
+    /// `-D`.
+    DeleteService(ServiceKey),
+    /// `-Z` (`None`: every service).
+    Zero(Option<ServiceKey>),
+    /// `-a`.
+    AddServer(ServiceKey, Destination),
+    /// `-e`.
+    EditServer(ServiceKey, Destination),
+    /// `-d`.
+    DeleteServer(ServiceKey, Destination),
+    /// `--set`.
+    SetTimeouts(Timeouts),
+    /// `--start-daemon`.
+    StartDaemon(SyncDaemon),
+    /// `--stop-daemon`.
+    StopDaemon(SyncDaemon),
+}
+
+/// How to parse: name lookups and popt's environment.
+pub struct Parser<'r> {
+    /// Host and service name lookups.
+    pub resolver: &'r dyn Resolver,
+    /// `POSIXLY_CORRECT` (or `POSIX_ME_HARDER`) is set.
+    pub posix_me_harder: bool,
+}
+
+impl Default for Parser<'static> {
+    fn default() -> Self {
+        Parser {
+            resolver: &SystemResolver,
+            posix_me_harder: std::env::var_os("POSIXLY_CORRECT").is_some()
+                || std::env::var_os("POSIX_ME_HARDER").is_some(),
+        }
+    }
+}
+
+/// Parses `argv` (with `argv[0]`) using the system resolver and the
+/// environment.
+pub fn parse(argv: &[String]) -> Result<Request, CliError> {
+    Parser::default().parse(argv)
+}
+
+/// The service part of ipvsadm's command entry.
+#[derive(Debug, Clone, Default)]
+struct Svc {
+    af: u16,
+    protocol: u16,
+    addr: [u8; 16],
+    port: u16,
+    fwmark: u32,
+    sched_name: String,
+    flags: u32,
+    timeout: u32,
+    /// IPv4: the mask as a number (255.255.255.0 = 0xffffff00); IPv6: the
+    /// prefix length.
+    netmask: u32,
+    pe_name: String,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Dest {
+    af: u16,
+    addr: [u8; 16],
+    port: u16,
+    conn_flags: u32,
+    weight: i32,
+    u_threshold: u32,
+    l_threshold: u32,
+    tun_type: u8,
+    tun_port: u16,
+    tun_flags: u16,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Daemon {
+    state: u32,
+    mcast_ifn: String,
+    syncid: u32,
+    sync_maxlen: u16,
+    mcast_group: Option<IpAddr>,
+    mcast_port: u16,
+    mcast_ttl: u8,
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    cmd: Option<Command>,
+    svc: Svc,
+    dest: Dest,
+    timeouts: Timeouts,
+    daemon: Daemon,
+    options: u64,
+    format: Format,
+    sched_flags_arg: String,
+}
+
+fn ip_to_bytes(a: IpAddr) -> (u16, [u8; 16]) {
+    let mut b = [0u8; 16];
+    match a {
+        IpAddr::V4(v4) => {
+            b[..4].copy_from_slice(&v4.octets());
+            (AF_INET, b)
+        }
+        IpAddr::V6(v6) => (AF_INET6, v6.octets()),
+    }
+}
+
+fn bytes_to_ip(af: u16, b: &[u8; 16]) -> IpAddr {
+    if af == AF_INET6 {
+        IpAddr::V6(Ipv6Addr::from(*b))
+    } else {
+        IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))
+    }
+}
+
+/// Cuts `s` to at most `max` bytes (at a character boundary: arguments are
+/// UTF-8 here, where the C tool cuts bytes).
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+impl Entry {
+    fn new() -> Self {
+        let mut e = Entry::default();
+        e.dest.weight = 1;
+        e.dest.conn_flags = FWD_DROUTE;
+        e.svc.netmask = 0xffff_ffff;
+        e
+    }
+
+    fn set_option(&mut self, column: Column) -> Result<(), CliError> {
+        if self.options & column.bit() != 0 {
+            return Err(CliError::fail(msg::multiple_options(column.name())));
+        }
+        self.options |= column.bit();
+        Ok(())
+    }
+
+    fn has(&self, column: Column) -> bool {
+        self.options & column.bit() != 0
+    }
+}
+
+impl Parser<'_> {
+    /// Parses one invocation (`argv[0]` included).
+    pub fn parse(&self, argv: &[String]) -> Result<Request, CliError> {
+        let program = argv.first().map(String::as_str).unwrap_or("ipvsadm");
+        if argv.len() <= 1 {
+            return Ok(Request::List {
+                target: ListTarget::All,
+                format: Format::default(),
+            });
+        }
+        let mut e = Entry::new();
+        let mut popt = Popt::new(argv, self.posix_me_harder);
+
+        // The first option must be a command.
+        let first = match popt.next_opt() {
+            Ok(Some(f)) => f,
+            _ => return Err(CliError::try_help(program)),
+        };
+        let cmd = match first.spec.id {
+            OptId::AddService => Command::AddService,
+            OptId::EditService => Command::EditService,
+            OptId::DeleteService => Command::DeleteService,
+            OptId::AddServer => Command::AddServer,
+            OptId::EditServer => Command::EditServer,
+            OptId::DeleteServer => Command::DeleteServer,
+            OptId::Clear => Command::Flush,
+            OptId::List | OptId::ListLower => Command::List,
+            OptId::Zero => Command::Zero,
+            OptId::Set => Command::Set,
+            OptId::Restore => Command::Restore,
+            OptId::Save => Command::Save,
+            OptId::StartDaemon | OptId::StopDaemon => {
+                let start = first.spec.id == OptId::StartDaemon;
+                e.daemon.state = match first.arg.as_deref() {
+                    Some("master") => 1,
+                    Some("backup") => 2,
+                    _ if start => return Err(CliError::fail(msg::ILLEGAL_START_DAEMON)),
+                    _ => return Err(CliError::fail(msg::ILLEGAL_STOP_DAEMON)),
+                };
+                if start {
+                    Command::StartDaemon
+                } else {
+                    Command::StopDaemon
+                }
+            }
+            OptId::Help => return Ok(Request::Help),
+            OptId::Version => return Ok(Request::Version),
+            _ => return Err(CliError::try_help(program)),
+        };
+        e.cmd = Some(cmd);
+
+        // The modifiers, acted on one at a time.
+        loop {
+            let found = match popt.next_opt() {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(err) => {
+                    return Err(CliError::popt(msg::popt_error(
+                        popt.bad_option(),
+                        err.text(),
+                    )))
+                }
+            };
+            let arg = found.arg.as_deref();
+            self.apply_option(&mut e, found.spec.id, arg, &popt)?;
+        }
+
+        // Leftover words.
+        if cmd == Command::Set {
+            let a = popt.next_arg();
+            let b = popt.next_arg();
+            let c = popt.next_arg();
+            match (a, b, c) {
+                (Some(a), Some(b), Some(c)) => {
+                    e.timeouts.tcp = set_timeout(&a)?;
+                    e.timeouts.tcp_fin = set_timeout(&b)?;
+                    e.timeouts.udp = set_timeout(&c)?;
+                }
+                _ => return Err(CliError::fail(msg::SET_NEEDS_3)),
+            }
+        }
+        if let Some(extra) = popt.next_arg() {
+            return Err(CliError::fail(msg::unexpected_argument(&extra)));
+        }
+
+        // Scheduler flags, with the final scheduler.
+        if !e.sched_flags_arg.is_empty() {
+            e.svc.flags &= !ServiceFlags::SCHED_MASK.0;
+            e.svc.flags |= sched_flags(&e.svc.sched_name, &e.sched_flags_arg)?;
+        }
+
+        check_legality(cmd, e.options)?;
+        finish(e, cmd)
+    }
+
+    fn apply_option(
+        &self,
+        e: &mut Entry,
+        id: OptId,
+        arg: Option<&str>,
+        popt: &Popt<'_>,
+    ) -> Result<(), CliError> {
+        let a = arg.unwrap_or("");
+        match id {
+            OptId::TcpService | OptId::UdpService | OptId::SctpService => {
+                e.set_option(Column::ServiceAddress)?;
+                e.svc.protocol = match id {
+                    OptId::TcpService => IPPROTO_TCP,
+                    OptId::UdpService => IPPROTO_UDP,
+                    _ => IPPROTO_SCTP,
+                };
+                let p = parse::parse_service(a, e.svc.protocol, self.resolver)
+                    .ok_or_else(|| CliError::fail(msg::ILLEGAL_VIRTUAL_SERVER))?;
+                let (af, bytes) = ip_to_bytes(p.addr);
+                e.svc.af = af;
+                e.svc.addr = bytes;
+                if af == AF_INET6 {
+                    e.svc.netmask = 128;
+                }
+                if let Some(port) = p.port {
+                    e.svc.port = port;
+                }
+            }
+            OptId::FwmarkService => {
+                e.set_option(Column::ServiceAddress)?;
+                e.svc.af = AF_INET;
+                e.svc.protocol = IPPROTO_TCP;
+                e.svc.fwmark =
+                    parse::fwmark(a).ok_or_else(|| CliError::fail(msg::invalid_fwmark(a)))?;
+            }
+            OptId::Scheduler => {
+                e.set_option(Column::Scheduler)?;
+                e.svc.sched_name = truncate(a, limits::SCHED_NAME_MAX);
+            }
+            OptId::Persistent => {
+                e.set_option(Column::Persistent)?;
+                e.svc.flags |= ServiceFlags::PERSISTENT.0;
+                e.svc.timeout = match arg {
+                    None => limits::DEFAULT_PERSISTENT_TIMEOUT,
+                    Some(t) => string_to_number(t, 1, limits::MAX_TIMEOUT)
+                        .ok_or_else(|| CliError::fail(msg::invalid_timeout(t)))?
+                        as u32,
+                };
+            }
+            OptId::Netmask => {
+                e.set_option(Column::Netmask)?;
+                if e.svc.af != AF_INET6 {
+                    let m = parse::ipv4_or_host(a, self.resolver)
+                        .ok_or_else(|| CliError::fail(msg::ILLEGAL_NETMASK))?;
+                    e.svc.netmask = u32::from(m);
+                } else {
+                    let n = parse::atoi(a);
+                    if !(1..=128).contains(&n) {
+                        return Err(CliError::fail(msg::ILLEGAL_IPV6_NETMASK));
+                    }
+                    e.svc.netmask = n as u32;
+                }
+            }
+            OptId::RealServer => {
+                e.set_option(Column::RealServer)?;
+                let p = parse::parse_service(a, e.svc.protocol, self.resolver)
+                    .ok_or_else(|| CliError::fail(msg::ILLEGAL_REAL_SERVER))?;
+                let (af, bytes) = ip_to_bytes(p.addr);
+                e.dest.af = af;
+                e.dest.addr = bytes;
+                // No port given: the service's port as known now.
+                e.dest.port = p.port.unwrap_or(e.svc.port);
+            }
+            OptId::Ipip | OptId::Gatewaying | OptId::Masquerading => {
+                e.set_option(Column::ForwardingMethod)?;
+                e.dest.conn_flags = match id {
+                    OptId::Ipip => FWD_TUNNEL,
+                    OptId::Gatewaying => FWD_DROUTE,
+                    _ => FWD_MASQ,
+                };
+            }
+            OptId::Weight => {
+                e.set_option(Column::Weight)?;
+                e.dest.weight = string_to_number(a, 0, limits::MAX_WEIGHT)
+                    .ok_or_else(|| CliError::fail(msg::ILLEGAL_WEIGHT))?
+                    as i32;
+            }
+            OptId::UThreshold => {
+                e.set_option(Column::UThreshold)?;
+                e.dest.u_threshold = string_to_number(a, 0, i64::from(i32::MAX))
+                    .ok_or_else(|| CliError::fail(msg::ILLEGAL_U_THRESHOLD))?
+                    as u32;
+            }
+            OptId::LThreshold => {
+                e.set_option(Column::LThreshold)?;
+                e.dest.l_threshold = string_to_number(a, 0, i64::from(i32::MAX))
+                    .ok_or_else(|| CliError::fail(msg::ILLEGAL_L_THRESHOLD))?
+                    as u32;
+            }
+            OptId::Connection => e.set_option(Column::Connection)?,
+            OptId::Numeric => {
+                e.set_option(Column::Numeric)?;
+                e.format.numeric = true;
+            }
+            OptId::McastInterface => {
+                e.set_option(Column::McastInterface)?;
+                e.daemon.mcast_ifn = truncate(a, limits::IFNAME_MAX);
+            }
+            OptId::SyncId => {
+                e.set_option(Column::SyncId)?;
+                e.daemon.syncid = string_to_number(a, 0, 255)
+                    .ok_or_else(|| CliError::fail(msg::ILLEGAL_SYNCID))?
+                    as u32;
+            }
+            OptId::Timeout => e.set_option(Column::Timeout)?,
+            OptId::Daemon => e.set_option(Column::Daemon)?,
+            OptId::Stats => {
+                e.set_option(Column::Stats)?;
+                e.format.stats = true;
+            }
+            OptId::Rate => {
+                e.set_option(Column::Rate)?;
+                e.format.rate = true;
+            }
+            OptId::Thresholds => {
+                e.set_option(Column::Thresholds)?;
+                e.format.thresholds = true;
+            }
+            OptId::PersistentConn => {
+                e.set_option(Column::PersistentConn)?;
+                e.format.persistent_conn = true;
+            }
+            OptId::NoSort => {
+                e.set_option(Column::NoSort)?;
+                e.format.nosort = true;
+            }
+            OptId::Sort => {}
+            OptId::Exact => {
+                e.set_option(Column::Exact)?;
+                e.format.exact = true;
+            }
+            OptId::Ipv6 => {
+                if e.svc.fwmark != 0 {
+                    e.svc.af = AF_INET6;
+                    e.svc.netmask = 128;
+                } else {
+                    return Err(CliError::fail(msg::IPV6_BEFORE_FWMARK));
+                }
+            }
+            OptId::Ops => {
+                e.set_option(Column::Ops)?;
+                e.svc.flags |= ServiceFlags::ONE_PACKET.0;
+            }
+            OptId::Pe => {
+                e.set_option(Column::Pe)?;
+                e.svc.pe_name = truncate(a, limits::PE_NAME_MAX);
+            }
+            OptId::SchedFlags => {
+                e.set_option(Column::SchedFlags)?;
+                e.sched_flags_arg = truncate(a, limits::SCHED_FLAGS_MAX);
+            }
+            OptId::McastGroup => {
+                e.set_option(Column::McastGroup)?;
+                if a.contains(':') {
+                    match sys::parse_ipv6(a) {
+                        Some(g) if g.is_multicast() => e.daemon.mcast_group = Some(IpAddr::V6(g)),
+                        _ => return Err(CliError::fail(msg::invalid_ipv6_mcast_group(a))),
+                    }
+                } else {
+                    match sys::parse_ipv4_strict(a) {
+                        Some(g) if g.is_multicast() => e.daemon.mcast_group = Some(IpAddr::V4(g)),
+                        _ => return Err(CliError::fail(msg::invalid_ipv4_mcast_group(a))),
+                    }
+                }
+            }
+            OptId::McastPort => {
+                e.set_option(Column::McastPort)?;
+                e.daemon.mcast_port = string_to_number(a, 1, 65535)
+                    .ok_or_else(|| CliError::fail(msg::ILLEGAL_MCAST_PORT))?
+                    as u16;
+            }
+            OptId::McastTtl => {
+                e.set_option(Column::McastTtl)?;
+                e.daemon.mcast_ttl = string_to_number(a, 1, 255)
+                    .ok_or_else(|| CliError::fail(msg::ILLEGAL_MCAST_TTL))?
+                    as u8;
+            }
+            OptId::SyncMaxlen => {
+                e.set_option(Column::SyncMaxlen)?;
+                e.daemon.sync_maxlen = string_to_number(a, 1, limits::MAX_SYNC_MAXLEN)
+                    .ok_or_else(|| CliError::fail(msg::ILLEGAL_SYNC_MAXLEN))?
+                    as u16;
+            }
+            OptId::TunInfo => {
+                e.set_option(Column::TunInfo)?;
+                e.format.tun_info = true;
+            }
+            OptId::TunType => {
+                e.set_option(Column::TunType)?;
+                e.dest.tun_type = table::TUNNEL_TYPES
+                    .iter()
+                    .position(|t| *t == a)
+                    .ok_or_else(|| CliError::fail(msg::ILLEGAL_TUNNEL_TYPE))?
+                    as u8;
+            }
+            OptId::TunPort => {
+                e.set_option(Column::TunPort)?;
+                e.dest.tun_port = string_to_number(a, 1, 65535)
+                    .ok_or_else(|| CliError::fail(msg::ILLEGAL_TUNNEL_PORT))?
+                    as u16;
+            }
+            OptId::TunNocsum => {
+                e.set_option(Column::TunNocsum)?;
+                e.dest.tun_flags |= 0;
+            }
+            OptId::TunCsum => {
+                e.set_option(Column::TunCsum)?;
+                e.dest.tun_flags |= 1;
+            }
+            OptId::TunRemcsum => {
+                e.set_option(Column::TunRemcsum)?;
+                e.dest.tun_flags |= 2;
+            }
+            // A command after the first option.
+            _ => return Err(CliError::fail(msg::invalid_option(popt.bad_option()))),
+        }
+        Ok(())
+    }
+}
+
+fn set_timeout(s: &str) -> Result<u32, CliError> {
+    string_to_number(s, 0, limits::MAX_TIMEOUT)
+        .map(|v| v as u32)
+        .ok_or_else(|| CliError::fail(msg::invalid_timeout(s)))
+}
+
+/// ipvsadm's `parse_sched_flags`: comma-separated names (empty items
+/// skipped) checked against the scheduler (`wlc` when none was given).
+fn sched_flags(sched: &str, arg: &str) -> Result<u32, CliError> {
+    let sched = if sched.is_empty() {
+        limits::DEFAULT_SCHEDULER
+    } else {
+        sched
+    };
+    let mut flags = 0;
+    let mut any = false;
+    for flag in arg.split(',').filter(|f| !f.is_empty()) {
+        any = true;
+        let (bit, needs) = match flag {
+            "flag-1" => (ServiceFlags::SCHED_1.0, None),
+            "flag-2" => (ServiceFlags::SCHED_2.0, None),
+            "flag-3" => (ServiceFlags::SCHED_3.0, None),
+            "sh-fallback" => (ServiceFlags::SH_FALLBACK.0, Some("sh")),
+            "sh-port" => (ServiceFlags::SH_PORT.0, Some("sh")),
+            "mh-fallback" => (ServiceFlags::MH_FALLBACK.0, Some("mh")),
+            "mh-port" => (ServiceFlags::MH_PORT.0, Some("mh")),
+            _ => return Err(CliError::fail(msg::invalid_sched_flag(flag))),
+        };
+        flags |= bit;
+        if let Some(s) = needs {
+            if sched != s {
+                return Err(CliError::fail(msg::incompatible_sched_flag(flag)));
+            }
+        }
+    }
+    if !any {
+        // Deliberate difference: ipvsadm 1.31 crashes (SIGSEGV) on a -b
+        // argument made only of commas; here it is an invalid flag.
+        return Err(CliError::fail(msg::invalid_sched_flag(arg)));
+    }
+    Ok(flags)
+}
+
+/// ipvsadm's `generic_opt_check`.
+fn check_legality(cmd: Command, options: u64) -> Result<(), CliError> {
+    let mut first_exclusive: Option<Column> = None;
+    for column in Column::ALL {
+        let given = options & column.bit() != 0;
+        match (cmd.legality(column), given) {
+            (Legality::Required, false) => {
+                return Err(CliError::fail(msg::need_option(column.name(), cmd.name())))
+            }
+            (Legality::Illegal, true) => {
+                return Err(CliError::fail(msg::illegal_option(
+                    column.name(),
+                    cmd.name(),
+                )))
+            }
+            (Legality::Exclusive, true) => match first_exclusive {
+                None => first_exclusive = Some(column),
+                Some(earlier) => {
+                    return Err(CliError::fail(msg::conflicting_options(
+                        column.name(),
+                        earlier.name(),
+                        cmd.name(),
+                    )))
+                }
+            },
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// ipvsadm's `tunnel_opt_check`.
+fn check_tunnel(tun_type: u8, options: u64) -> Result<(), CliError> {
+    let t = usize::from(tun_type);
+    let Some(type_name) = table::TUNNEL_TYPES.get(t) else {
+        return Ok(());
+    };
+    let mut first_exclusive: Option<Column> = None;
+    for (j, column) in table::TUNNEL_COLUMNS.iter().enumerate() {
+        let given = options & column.bit() != 0;
+        match (table::tunnel_legality(t, j), given) {
+            (Legality::Required, false) => {
+                return Err(CliError::fail(msg::need_tunnel_option(
+                    column.name(),
+                    type_name,
+                )))
+            }
+            (Legality::Illegal, true) => {
+                return Err(CliError::fail(msg::illegal_tunnel_option(
+                    column.name(),
+                    type_name,
+                )))
+            }
+            (Legality::Exclusive, true) => match first_exclusive {
+                None => first_exclusive = Some(*column),
+                Some(earlier) => {
+                    return Err(CliError::fail(msg::conflicting_tunnel_options(
+                        column.name(),
+                        earlier.name(),
+                        type_name,
+                    )))
+                }
+            },
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn service_key(svc: &Svc) -> ServiceKey {
+    if svc.fwmark != 0 {
+        let family = if svc.af == AF_INET6 {
+            AddressFamily::Inet6
+        } else {
+            AddressFamily::Inet
+        };
+        ServiceKey::Fwmark {
+            mark: svc.fwmark,
+            family,
+        }
+    } else {
+        ServiceKey::Addr {
+            protocol: Protocol::from(svc.protocol),
+            addr: bytes_to_ip(svc.af, &svc.addr),
+            port: svc.port,
+        }
+    }
+}
+
+fn service(svc: &Svc) -> Service {
+    let netmask = if svc.af == AF_INET6 {
+        Netmask::Ipv6Prefix(svc.netmask)
+    } else {
+        Netmask::Ipv4(Ipv4Addr::from(svc.netmask))
+    };
+    Service {
+        key: service_key(svc),
+        scheduler: svc.sched_name.clone(),
+        flags: ServiceFlags(svc.flags),
+        timeout: svc.timeout,
+        netmask,
+        pe_name: (!svc.pe_name.is_empty()).then(|| svc.pe_name.clone()),
+        stats: Stats::default(),
+    }
+}
+
+fn destination(d: &Dest) -> Destination {
+    Destination {
+        addr: bytes_to_ip(d.af, &d.addr),
+        port: d.port,
+        forward: ForwardMethod::from(d.conn_flags),
+        weight: d.weight,
+        upper_threshold: d.u_threshold,
+        lower_threshold: d.l_threshold,
+        tunnel_type: TunnelType::from(d.tun_type),
+        tunnel_port: d.tun_port,
+        tunnel_flags: TunnelChecksum::from(d.tun_flags),
+        active_conns: 0,
+        inactive_conns: 0,
+        persistent_conns: 0,
+        stats: Stats::default(),
+    }
+}
+
+fn daemon(d: &Daemon) -> SyncDaemon {
+    SyncDaemon {
+        state: DaemonState::from(d.state),
+        mcast_ifn: d.mcast_ifn.clone(),
+        sync_id: d.syncid,
+        sync_maxlen: d.sync_maxlen,
+        mcast_group: d.mcast_group,
+        mcast_port: d.mcast_port,
+        mcast_ttl: d.mcast_ttl,
+    }
+}
+
+/// ipvsadm's checks after the legality table, then the typed request.
+fn finish(mut e: Entry, cmd: Command) -> Result<Request, CliError> {
+    if matches!(cmd, Command::AddService | Command::EditService) {
+        if e.svc.fwmark == 0 && e.svc.port == 0 && e.svc.flags & ServiceFlags::PERSISTENT.0 == 0 {
+            return Err(CliError::fail(msg::ZERO_PORT));
+        }
+        if e.svc.flags & ServiceFlags::ONE_PACKET.0 != 0
+            && e.svc.fwmark == 0
+            && e.svc.protocol != IPPROTO_UDP
+        {
+            return Err(CliError::fail(msg::OPS_ONLY_UDP));
+        }
+        if e.svc.sched_name.is_empty() {
+            e.svc.sched_name = limits::DEFAULT_SCHEDULER.to_string();
+        }
+    }
+    if cmd == Command::StartDaemon && e.daemon.mcast_ifn.is_empty() {
+        e.daemon.mcast_ifn = limits::DEFAULT_MCAST_IFN.to_string();
+    }
+    if matches!(cmd, Command::AddServer | Command::EditServer) {
+        let fwd = e.dest.conn_flags & 7;
+        if e.svc.fwmark == 0 && (fwd == FWD_TUNNEL || fwd == FWD_DROUTE) {
+            e.dest.port = e.svc.port;
+        }
+        if e.dest.af != e.svc.af && fwd != FWD_TUNNEL {
+            return Err(CliError::fail(msg::DIFFERENT_AF));
+        }
+        let tunnel_columns = Column::TunType.bit()
+            | Column::TunPort.bit()
+            | Column::TunNocsum.bit()
+            | Column::TunCsum.bit()
+            | Column::TunRemcsum.bit();
+        if e.options & tunnel_columns != 0 && fwd != FWD_TUNNEL {
+            return Err(CliError::fail(msg::TUNNEL_OPTIONS_CONFLICT));
+        }
+        check_tunnel(e.dest.tun_type, e.options)?;
+    }
+
+    Ok(match cmd {
+        Command::List => {
+            let conn_like =
+                e.has(Column::Connection) || e.has(Column::Timeout) || e.has(Column::Daemon);
+            let numbers = e.has(Column::Stats) || e.has(Column::Rate) || e.has(Column::Thresholds);
+            let td = e.has(Column::Timeout) || e.has(Column::Daemon);
+            if (conn_like && numbers) || (td && e.has(Column::PersistentConn)) {
+                return Err(CliError::fail(msg::LIST_CONFLICT));
+            }
+            let target = if e.has(Column::Connection) {
+                ListTarget::Connections
+            } else if e.has(Column::ServiceAddress) {
+                ListTarget::Service(service_key(&e.svc))
+            } else if e.has(Column::Timeout) {
+                ListTarget::Timeouts
+            } else if e.has(Column::Daemon) {
+                ListTarget::Daemons
+            } else {
+                ListTarget::All
+            };
+            Request::List {
+                target,
+                format: e.format,
+            }
+        }
+        Command::Restore => Request::Restore,
+        Command::Save => {
+            let mut format = e.format;
+            format.rule = true;
+            Request::Save { format }
+        }
+        Command::Flush => Request::Flush,
+        Command::AddService => Request::AddService(service(&e.svc)),
+        Command::EditService => Request::EditService(service(&e.svc)),
+        Command::DeleteService => Request::DeleteService(service_key(&e.svc)),
+        Command::Zero => {
+            // libipvs sends no service (zero everything) unless a fwmark,
+            // a non-zero address or a port was given.
+            if e.svc.fwmark != 0 || e.svc.addr != [0u8; 16] || e.svc.port != 0 {
+                Request::Zero(Some(service_key(&e.svc)))
+            } else {
+                Request::Zero(None)
+            }
+        }
+        Command::AddServer => Request::AddServer(service_key(&e.svc), destination(&e.dest)),
+        Command::EditServer => Request::EditServer(service_key(&e.svc), destination(&e.dest)),
+        Command::DeleteServer => Request::DeleteServer(service_key(&e.svc), destination(&e.dest)),
+        Command::Set => Request::SetTimeouts(e.timeouts),
+        Command::StartDaemon => Request::StartDaemon(daemon(&e.daemon)),
+        Command::StopDaemon => Request::StopDaemon(daemon(&e.daemon)),
+    })
+}
