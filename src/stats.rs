@@ -119,7 +119,10 @@ pub(crate) struct StatsNla<'a> {
 impl StatsNla<'_> {
     fn is_wide(&self) -> bool {
         self.width == StatsWidth::Full64
-            || matches!(self.attr, StatsAttribute::InBytes(_) | StatsAttribute::OutBytes(_))
+            || matches!(
+                self.attr,
+                StatsAttribute::InBytes(_) | StatsAttribute::OutBytes(_)
+            )
     }
 }
 

@@ -70,5 +70,8 @@ fn namespaces_by_path_and_by_descriptor() {
     let mut here = ipvs::Ipvs::open().unwrap();
     assert!(here.service(&k).is_err());
     let missing = ipvs::Ipvs::open_in(ipvs::Namespace::Name("no-such-netns"), &opts).unwrap_err();
-    assert!(missing.to_string().contains("/run/netns/no-such-netns"), "{missing}");
+    assert!(
+        missing.to_string().contains("/run/netns/no-such-netns"),
+        "{missing}"
+    );
 }
