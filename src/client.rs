@@ -11,11 +11,16 @@ use crate::error::{Error, Operation, Target};
 use crate::message::{IpvsAttribute, IpvsCmd, IpvsMessage, IPVS_GENL_NAME};
 use crate::netns::Namespace;
 use crate::service::{Service, ServiceKey};
-use crate::socket::{decode_ipvs, GenlSocket, Reply, Tracer, DO_FLAGS, DUMP_FLAGS};
+use crate::socket::{decode_ipvs, top_level_attr, GenlSocket, Reply, Tracer, DO_FLAGS, DUMP_FLAGS};
 
 /// How often a dump the kernel flags as interrupted (`NLM_F_DUMP_INTR`)
 /// is retried before its last result is returned.
 const DUMP_RETRIES: usize = 8;
+
+/// `IPVS_CMD_ATTR_SERVICE` and `IPVS_CMD_ATTR_DEST`, for decoding replies
+/// without building the attribute lists.
+const IPVS_CMD_ATTR_SERVICE: u16 = 1;
+const IPVS_CMD_ATTR_DEST: u16 = 2;
 
 /// How a handle is opened.
 #[derive(Debug, Clone)]
@@ -29,6 +34,12 @@ pub struct OpenOptions {
     /// How many requests [`Ipvs::apply`] sends per `sendmsg` in
     /// [`BatchMode::ContinueOnError`]. Default 64.
     pub batch_window: usize,
+    /// Receive buffer length passed to `recvmsg`. The kernel sizes dump
+    /// datagrams after it, so the default, `min(PAGE_SIZE, 8 KiB)` (the
+    /// smallest that can never truncate), makes the many small dumps of a
+    /// listing cheapest; 32 KiB packs more services per datagram. Values
+    /// below the default are raised to it.
+    pub receive_buffer: usize,
 }
 
 impl Default for OpenOptions {
@@ -37,6 +48,7 @@ impl Default for OpenOptions {
             timeout: Duration::from_secs(10),
             modprobe: true,
             batch_window: 64,
+            receive_buffer: crate::socket::rx_buffer_size(),
         }
     }
 }
@@ -256,9 +268,11 @@ impl Ipvs {
 
     /// Opens a handle with the given options.
     pub fn open_with(options: &OpenOptions) -> Result<Self, Error> {
-        let sock = GenlSocket::open(options.timeout).map_err(|source| Error::Io {
-            op: Operation::Open,
-            source,
+        let sock = GenlSocket::open(options.timeout, options.receive_buffer).map_err(|source| {
+            Error::Io {
+                op: Operation::Open,
+                source,
+            }
         })?;
         Self::from_socket(sock, options)
     }
@@ -268,10 +282,12 @@ impl Ipvs {
     /// enters it and creates the socket.
     pub fn open_in(namespace: Namespace<'_>, options: &OpenOptions) -> Result<Self, Error> {
         let raw = crate::netns::socket_in(namespace)?;
-        let sock = GenlSocket::from_socket(raw, options.timeout).map_err(|source| Error::Io {
-            op: Operation::Open,
-            source,
-        })?;
+        let sock = GenlSocket::from_socket(raw, options.timeout, options.receive_buffer).map_err(
+            |source| Error::Io {
+                op: Operation::Open,
+                source,
+            },
+        )?;
         Self::from_socket(sock, options)
     }
 
@@ -320,10 +336,25 @@ impl Ipvs {
         msg: &IpvsMessage,
         dump: bool,
     ) -> Result<Vec<IpvsMessage>, Error> {
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let mut out = Vec::new();
+        self.collect(op, target, msg, dump, |payload| {
+            decode_ipvs(op, payload).map(Some)
+        })
+    }
+
+    /// Sends one request and decodes each reply message with `decode`
+    /// (given the generic-netlink header and attributes), keeping what it
+    /// returns. Dumps the kernel flags as interrupted are retried.
+    fn collect<T>(
+        &mut self,
+        op: Operation,
+        target: Option<Target>,
+        msg: &IpvsMessage,
+        dump: bool,
+        mut decode: impl FnMut(&[u8]) -> Result<Option<T>, Error>,
+    ) -> Result<Vec<T>, Error> {
+        let mut out = Vec::new();
+        for attempt in 1..=DUMP_RETRIES {
+            out.clear();
             self.sock.discard_tx();
             let seq = self
                 .sock
@@ -333,16 +364,37 @@ impl Ipvs {
                 self.sock
                     .receive(op, self.family, seq..=seq, |_, reply| match reply {
                         Reply::Data(payload) => {
-                            out.push(decode_ipvs(op, payload)?);
+                            out.extend(decode(payload)?);
                             Ok(false)
                         }
                         Reply::End => Ok(true),
                         Reply::Failed(errno, ext) => Err(kernel_error(op, target, errno, ext)),
                     })?;
-            if !(dump && interrupted) || attempts >= DUMP_RETRIES {
-                return Ok(out);
+            if !(dump && interrupted) || attempt == DUMP_RETRIES {
+                break;
             }
         }
+        Ok(out)
+    }
+
+    /// Decodes the service nest of each reply straight into the model.
+    fn collect_services(
+        &mut self,
+        op: Operation,
+        target: Option<Target>,
+        msg: &IpvsMessage,
+        dump: bool,
+    ) -> Result<Vec<Service>, Error> {
+        self.collect(op, target, msg, dump, |payload| {
+            top_level_attr(payload, IPVS_CMD_ATTR_SERVICE)
+                .map(|nest| {
+                    Service::from_nest(nest).map_err(|e| Error::Decode {
+                        op,
+                        message: e.to_string(),
+                    })
+                })
+                .transpose()
+        })
     }
 
     /// Version and connection-table size (`IPVS_CMD_GET_INFO`).
@@ -369,31 +421,15 @@ impl Ipvs {
         }
     }
 
-    fn services_from(op: Operation, replies: Vec<IpvsMessage>) -> Result<Vec<Service>, Error> {
-        let mut out = Vec::with_capacity(replies.len());
-        for m in replies {
-            for a in m.attributes {
-                if let IpvsAttribute::Service(attrs) = a {
-                    out.push(Service::from_attributes(&attrs).map_err(|e| Error::Decode {
-                        op,
-                        message: e.to_string(),
-                    })?);
-                }
-            }
-        }
-        Ok(out)
-    }
-
     /// Every service, in kernel order (`IPVS_CMD_GET_SERVICE` dump).
     pub fn services(&mut self) -> Result<Vec<Service>, Error> {
         let op = Operation::GetServices;
-        let replies = self.request(
+        self.collect_services(
             op,
             None,
             &IpvsMessage::new(IpvsCmd::GetService, vec![]),
             true,
-        )?;
-        Self::services_from(op, replies)
+        )
     }
 
     /// One service (`IPVS_CMD_GET_SERVICE`); a missing one is
@@ -404,8 +440,7 @@ impl Ipvs {
             IpvsCmd::GetService,
             vec![IpvsAttribute::Service(key.to_attributes())],
         );
-        let replies = self.request(op, Some(Target::Service(*key)), &msg, false)?;
-        Self::services_from(op, replies)?
+        self.collect_services(op, Some(Target::Service(*key)), &msg, false)?
             .into_iter()
             .next()
             .ok_or(Error::Kernel {
@@ -424,23 +459,17 @@ impl Ipvs {
             IpvsCmd::GetDest,
             vec![IpvsAttribute::Service(key.to_attributes())],
         );
-        let replies = self.request(op, Some(Target::Service(*key)), &msg, true)?;
-        let mut out = Vec::with_capacity(replies.len());
-        for m in replies {
-            for a in m.attributes {
-                if let IpvsAttribute::Destination(attrs) = a {
-                    out.push(
-                        Destination::from_attributes(&attrs, key.family()).map_err(|e| {
-                            Error::Decode {
-                                op,
-                                message: e.to_string(),
-                            }
-                        })?,
-                    );
-                }
-            }
-        }
-        Ok(out)
+        let family = key.family();
+        self.collect(op, Some(Target::Service(*key)), &msg, true, |payload| {
+            top_level_attr(payload, IPVS_CMD_ATTR_DEST)
+                .map(|nest| {
+                    Destination::from_nest(nest, family).map_err(|e| Error::Decode {
+                        op,
+                        message: e.to_string(),
+                    })
+                })
+                .transpose()
+        })
     }
 
     /// Every service with its real servers: one service dump and one

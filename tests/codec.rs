@@ -235,6 +235,11 @@ fn random_models_round_trip_through_the_wire() {
         };
         assert_eq!(Service::from_attributes(sa).unwrap(), s);
         assert_eq!(Destination::from_attributes(da, s.key.family()).unwrap(), d);
+        assert_eq!(Service::from_nest(&emit(sa)).unwrap(), s);
+        assert_eq!(
+            Destination::from_nest(&emit(da), s.key.family()).unwrap(),
+            d
+        );
     }
 }
 
@@ -306,6 +311,13 @@ fn decoder_never_panics_on_mutated_valid_messages() {
             ],
         );
         let mut bytes = msg_bytes(&m);
+        let mut nest_bytes = emit(&d.to_attributes());
+        for _ in 0..r.below(3) {
+            let i = r.below(nest_bytes.len() as u64) as usize;
+            nest_bytes[i] = r.next() as u8;
+        }
+        let _ = Destination::from_nest(&nest_bytes, ipvs::AddressFamily::Inet6);
+        let _ = Service::from_nest(&nest_bytes);
         for _ in 0..1 + r.below(4) {
             match r.below(3) {
                 0 if !bytes.is_empty() => {
@@ -324,6 +336,9 @@ fn decoder_never_panics_on_mutated_valid_messages() {
             for a in &m.attributes {
                 if let IpvsAttribute::Service(s) = a {
                     let _ = Service::from_attributes(s);
+                }
+                if let IpvsAttribute::Destination(d) = a {
+                    let _ = Destination::from_attributes(d, ipvs::AddressFamily::Inet);
                 }
             }
         }

@@ -291,6 +291,9 @@ fn service_replies_decode_to_the_model() {
         .iter()
         .any(|a| matches!(a, ServiceAttribute::Stats64(_))));
     let mut s = Service::from_attributes(attrs).unwrap();
+    let mut nest = vec![0; attrs.as_slice().buffer_len()];
+    attrs.as_slice().emit(&mut nest);
+    assert_eq!(Service::from_nest(&nest).unwrap(), s);
     assert!(s.flags.contains(ServiceFlags::HASHED));
     s.flags.set(ServiceFlags::HASHED, false);
     assert_eq!(s, tcp_service());
@@ -341,6 +344,13 @@ fn destination_replies_carry_every_attribute() {
             kinds.insert(std::mem::discriminant(a));
         }
         let mut d = Destination::from_attributes(attrs, AddressFamily::Inet).unwrap();
+        // The direct decoder the client uses agrees with the attribute path.
+        let mut nest = vec![0; attrs.as_slice().buffer_len()];
+        attrs.as_slice().emit(&mut nest);
+        assert_eq!(
+            Destination::from_nest(&nest, AddressFamily::Inet).unwrap(),
+            d
+        );
         d.stats = Default::default();
         dests.push(d);
     }
