@@ -32,3 +32,12 @@ fn open_reports_missing_ipvs_or_works() {
     }
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+/// The handle can move to another thread (its methods take `&mut self`, so
+/// sharing it needs a `Mutex`, which the compiler enforces).
+#[test]
+fn handle_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Ipvs>();
+    assert_send::<Error>();
+}
