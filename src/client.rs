@@ -183,7 +183,9 @@ impl Change {
                 ])],
             ),
         };
-        Ok(IpvsMessage::new(cmd, attributes))
+        let msg = IpvsMessage::new(cmd, attributes);
+        msg.check_size().map_err(invalid)?;
+        Ok(msg)
     }
 }
 
@@ -336,6 +338,11 @@ impl Ipvs {
         msg: &IpvsMessage,
         dump: bool,
     ) -> Result<Vec<IpvsMessage>, Error> {
+        msg.check_size().map_err(|message| Error::InvalidArgument {
+            op,
+            target,
+            message,
+        })?;
         self.collect(op, target, msg, dump, |payload| {
             decode_ipvs(op, payload).map(Some)
         })

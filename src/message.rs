@@ -268,6 +268,22 @@ impl IpvsMessage {
         IpvsMessage { cmd, attributes }
     }
 
+    /// Checks that the message can be encoded: netlink attribute lengths are
+    /// 16-bit, so an attribute (with everything nested in it) may hold at
+    /// most 65,531 bytes of value. Emitting a larger one is refused here
+    /// rather than producing a corrupt message.
+    pub fn check_size(&self) -> Result<(), String> {
+        const MAX_VALUE: usize = u16::MAX as usize - 4;
+        match self.attributes.iter().find(|a| a.value_len() > MAX_VALUE) {
+            Some(a) => Err(format!(
+                "attribute {} carries {} bytes, more than a netlink attribute can hold",
+                a.kind() & netlink_packet_core::NLA_TYPE_MASK,
+                a.value_len()
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Parses a message body (after the generic-netlink header) for `cmd`.
     /// Malformed input is an error, never a panic:
     ///

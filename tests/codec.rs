@@ -362,3 +362,17 @@ fn connection_reader_never_panics() {
         }
     }
 }
+
+#[test]
+fn oversized_attributes_are_refused_not_emitted() {
+    use netlink_packet_core::DefaultNla;
+    let huge = IpvsMessage::new(
+        IpvsCmd::NewService,
+        vec![IpvsAttribute::Service(vec![ServiceAttribute::Other(
+            DefaultNla::new(99, vec![0; 70_000]),
+        )])],
+    );
+    assert!(huge.check_size().is_err());
+    let fine = IpvsMessage::new(IpvsCmd::Flush, vec![]);
+    assert!(fine.check_size().is_ok());
+}
