@@ -615,9 +615,13 @@ impl Ipvs {
     /// In [`BatchMode::ContinueOnError`] the requests are pipelined: up to
     /// [`OpenOptions::batch_window`] of them go out in a single `sendmsg`,
     /// each with its own ACK, matched back by sequence number; every change
-    /// is attempted, and the result vector has one entry per change. In the
-    /// lab (TCG guest, 10,000 rules) this applies a table about 20 times
-    /// faster than one `ipvsadm` process per rule.
+    /// is attempted, and the result vector has one entry per change.
+    ///
+    /// Measured in the project's lab (qemu TCG guest, kernel 6.1, 2,000
+    /// services x 4 real servers = 10,000 changes, `examples/bulk_load.rs`,
+    /// 2026-11-21): 0.31 s pipelined, 0.71 s with [`BatchMode::StopOnError`]
+    /// (one request per round trip), against 3.1-3.3 s for `ipvsadm -R` of
+    /// the same rules on the same kernel.
     ///
     /// In [`BatchMode::StopOnError`] requests go one at a time and the
     /// vector ends with the first failure: changes after it were not sent.
