@@ -1,0 +1,381 @@
+//! labnet: the small traffic tool of the lab's forwarding cases (busybox has no UDP server
+//! or client, and cannot hold TCP connections open or choose a source port and address).
+//! Built by tests/lab/run with plain `rustc` (std only) and installed as /lab/bin/labnet.
+//!
+//!   labnet serve NAME SPEC...   SPEC is tcp:PORT or udp:PORT (IPv4 and IPv6, any address),
+//!       or PROTO:PORT@ADDR (that address only: UDP answers then come from it).
+//!       TCP: writes "NAME\n" on accept, then answers every line L with "NAME L\n" and
+//!       closes when the client does (connections stay open as long as the client wants).
+//!       UDP: answers every datagram with "NAME\n" (from the address it was sent to).
+//!   labnet ask [-n N] [-s SRC] [-p SPORT] [-w MS] [-d DATA] tcp|udp HOST PORT
+//!       N requests, one after another; prints one line per request: the name that
+//!       answered, or "none". -p: source port of the first request (+1 for each next one).
+//!       -w: how long to wait for a connection and for an answer (default 3000 ms).
+//!       -d: UDP payload (\r \n \t \\ escapes), default "hello".
+//!   labnet hold [-n N] [-s SRC] [-p SPORT] [-w MS] [-t SECS] HOST PORT
+//!       opens N TCP connections one after another, each read up to its first line (so it
+//!       is established before the next is opened), prints the name of each ("none" if it
+//!       failed), then "held PID" (its process id), and keeps them all open for SECS seconds
+//!       (default 60) or until killed.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
+use std::os::fd::FromRawFd;
+use std::process::exit;
+use std::time::Duration;
+
+fn die(msg: &str) -> ! {
+    eprintln!("labnet: {msg}");
+    exit(2);
+}
+
+fn usage() -> ! {
+    die("usage: labnet serve NAME tcp:PORT|udp:PORT... | ask [opts] tcp|udp HOST PORT | hold [opts] HOST PORT")
+}
+
+// ------------------------------------------------------------------ server
+
+fn serve_tcp(name: String, addr: Option<IpAddr>, port: u16) {
+    let listener = match addr {
+        Some(a) => TcpListener::bind((a, port)),
+        None => TcpListener::bind(("::", port)).or_else(|_| TcpListener::bind(("0.0.0.0", port))),
+    }
+    .unwrap_or_else(|e| die(&format!("tcp port {port}: {e}")));
+    for conn in listener.incoming() {
+        let Ok(mut conn) = conn else { continue };
+        let name = name.clone();
+        std::thread::spawn(move || {
+            if conn.write_all(format!("{name}\n").as_bytes()).is_err() {
+                return;
+            }
+            let Ok(read_half) = conn.try_clone() else {
+                return;
+            };
+            for line in BufReader::new(read_half).lines() {
+                let Ok(line) = line else { break };
+                if conn
+                    .write_all(format!("{name} {}\n", line.trim_end()).as_bytes())
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+fn serve_udp(name: String, addr: Option<IpAddr>, port: u16) {
+    let sock = match addr {
+        Some(a) => UdpSocket::bind((a, port)),
+        None => UdpSocket::bind(("::", port)).or_else(|_| UdpSocket::bind(("0.0.0.0", port))),
+    }
+    .unwrap_or_else(|e| die(&format!("udp port {port}: {e}")));
+    let mut buf = [0u8; 65536];
+    loop {
+        let Ok((_, peer)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
+        let _ = sock.send_to(format!("{name}\n").as_bytes(), peer);
+    }
+}
+
+fn serve(args: &[String]) -> ! {
+    if args.len() < 2 {
+        usage();
+    }
+    let name = args[0].clone();
+    let mut threads = Vec::new();
+    for spec in &args[1..] {
+        let (proto, port) = spec.split_once(':').unwrap_or_else(|| usage());
+        let (port, addr) = match port.split_once('@') {
+            Some((p, a)) => (p, Some(a.parse().unwrap_or_else(|_| usage()))),
+            None => (port, None),
+        };
+        let port: u16 = port.parse().unwrap_or_else(|_| usage());
+        let name = name.clone();
+        threads.push(match proto {
+            "tcp" => std::thread::spawn(move || serve_tcp(name, addr, port)),
+            "udp" => std::thread::spawn(move || serve_udp(name, addr, port)),
+            _ => usage(),
+        });
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+    exit(0)
+}
+
+// ------------------------------------------------------------------ client
+
+struct Opts {
+    count: u32,
+    src: Option<IpAddr>,
+    sport: u16,
+    wait: Duration,
+    data: String,
+    hold_secs: u64,
+    rest: Vec<String>,
+}
+
+fn parse_opts(args: &[String]) -> Opts {
+    let mut o = Opts {
+        count: 1,
+        src: None,
+        sport: 0,
+        wait: Duration::from_millis(3000),
+        data: "hello".into(),
+        hold_secs: 60,
+        rest: Vec::new(),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = || it.next().cloned().unwrap_or_else(|| usage());
+        match a.as_str() {
+            "-n" => o.count = val().parse().unwrap_or_else(|_| usage()),
+            "-s" => o.src = Some(val().parse().unwrap_or_else(|_| usage())),
+            "-p" => o.sport = val().parse().unwrap_or_else(|_| usage()),
+            "-w" => o.wait = Duration::from_millis(val().parse().unwrap_or_else(|_| usage())),
+            "-d" => o.data = unescape(&val()),
+            "-t" => o.hold_secs = val().parse().unwrap_or_else(|_| usage()),
+            _ => o.rest.push(a.clone()),
+        }
+    }
+    o
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('r') => out.push('\r'),
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+fn target(host: &str, port: &str) -> SocketAddr {
+    let port: u16 = port.parse().unwrap_or_else(|_| usage());
+    (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .unwrap_or_else(|| die(&format!("cannot resolve {host}")))
+}
+
+// The few libc calls std does not offer: a TCP socket bound to a chosen source address and
+// port before it connects.
+mod sys {
+    use std::ffi::c_void;
+    extern "C" {
+        pub fn socket(domain: i32, ty: i32, proto: i32) -> i32;
+        pub fn setsockopt(fd: i32, level: i32, name: i32, val: *const c_void, len: u32) -> i32;
+        pub fn bind(fd: i32, addr: *const c_void, len: u32) -> i32;
+        pub fn connect(fd: i32, addr: *const c_void, len: u32) -> i32;
+        pub fn close(fd: i32) -> i32;
+    }
+    pub const AF_INET: i32 = 2;
+    pub const AF_INET6: i32 = 10;
+    pub const SOCK_STREAM: i32 = 1;
+    pub const SOCK_CLOEXEC: i32 = 0o2000000;
+    pub const SOL_SOCKET: i32 = 1;
+    pub const SO_REUSEADDR: i32 = 2;
+    pub const SO_SNDTIMEO: i32 = 21;
+}
+
+/// A `struct sockaddr_in` / `sockaddr_in6` in memory.
+fn raw_sockaddr(a: &SocketAddr) -> Vec<u8> {
+    let mut v = Vec::new();
+    match a {
+        SocketAddr::V4(a) => {
+            v.extend_from_slice(&(sys::AF_INET as u16).to_ne_bytes());
+            v.extend_from_slice(&a.port().to_be_bytes());
+            v.extend_from_slice(&a.ip().octets());
+            v.extend_from_slice(&[0; 8]);
+        }
+        SocketAddr::V6(a) => {
+            v.extend_from_slice(&(sys::AF_INET6 as u16).to_ne_bytes());
+            v.extend_from_slice(&a.port().to_be_bytes());
+            v.extend_from_slice(&a.flowinfo().to_be_bytes());
+            v.extend_from_slice(&a.ip().octets());
+            v.extend_from_slice(&a.scope_id().to_ne_bytes());
+        }
+    }
+    v
+}
+
+fn tcp_connect(
+    dst: SocketAddr,
+    src: Option<IpAddr>,
+    sport: u16,
+    wait: Duration,
+) -> Option<TcpStream> {
+    if src.is_none() && sport == 0 {
+        return TcpStream::connect_timeout(&dst, wait).ok();
+    }
+    let domain = if dst.is_ipv4() {
+        sys::AF_INET
+    } else {
+        sys::AF_INET6
+    };
+    let local = match src {
+        Some(ip) => SocketAddr::new(ip, sport),
+        None if dst.is_ipv4() => SocketAddr::new(IpAddr::from([0u8; 4]), sport),
+        None => SocketAddr::new(IpAddr::from([0u8; 16]), sport),
+    };
+    // SAFETY: plain socket syscalls on a descriptor this function owns; the address buffers
+    // outlive the calls; on success the descriptor is handed to TcpStream, which closes it.
+    unsafe {
+        let fd = sys::socket(domain, sys::SOCK_STREAM | sys::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return None;
+        }
+        let one: i32 = 1;
+        sys::setsockopt(
+            fd,
+            sys::SOL_SOCKET,
+            sys::SO_REUSEADDR,
+            (&one as *const i32).cast(),
+            4,
+        );
+        // Linux bounds a blocking connect() by SO_SNDTIMEO.
+        let tv: [i64; 2] = [wait.as_secs() as i64, i64::from(wait.subsec_micros())];
+        sys::setsockopt(
+            fd,
+            sys::SOL_SOCKET,
+            sys::SO_SNDTIMEO,
+            tv.as_ptr().cast(),
+            16,
+        );
+        let l = raw_sockaddr(&local);
+        let d = raw_sockaddr(&dst);
+        if sys::bind(fd, l.as_ptr().cast(), l.len() as u32) != 0
+            || sys::connect(fd, d.as_ptr().cast(), d.len() as u32) != 0
+        {
+            sys::close(fd);
+            return None;
+        }
+        let s = TcpStream::from_raw_fd(fd);
+        let _ = s.set_write_timeout(None);
+        Some(s)
+    }
+}
+
+/// Connects and reads the first line: the answering server's name.
+fn tcp_open(o: &Opts, dst: SocketAddr, sport: u16) -> (String, Option<TcpStream>) {
+    let Some(mut s) = tcp_connect(dst, o.src, sport, o.wait) else {
+        return ("none".into(), None);
+    };
+    let _ = s.set_read_timeout(Some(o.wait));
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while let Ok(1) = s.read(&mut byte) {
+        if byte[0] == b'\n' {
+            break;
+        }
+        line.push(byte[0]);
+    }
+    let name = String::from_utf8_lossy(&line).trim().to_string();
+    if name.is_empty() {
+        return ("none".into(), None);
+    }
+    (name, Some(s))
+}
+
+fn udp_ask(o: &Opts, dst: SocketAddr, sport: u16) -> String {
+    let local = match o.src {
+        Some(ip) => SocketAddr::new(ip, sport),
+        None if dst.is_ipv4() => SocketAddr::new(IpAddr::from([0u8; 4]), sport),
+        None => SocketAddr::new(IpAddr::from([0u8; 16]), sport),
+    };
+    let Ok(sock) = UdpSocket::bind(local) else {
+        return "none".into();
+    };
+    if sock.connect(dst).is_err() || sock.send(o.data.as_bytes()).is_err() {
+        return "none".into();
+    }
+    let _ = sock.set_read_timeout(Some(o.wait));
+    let mut buf = [0u8; 2048];
+    match sock.recv(&mut buf) {
+        Ok(n) if n > 0 => {
+            let s = String::from_utf8_lossy(&buf[..n]).trim().to_string();
+            if s.is_empty() {
+                "none".into()
+            } else {
+                s
+            }
+        }
+        _ => "none".into(),
+    }
+}
+
+fn next_port(o: &Opts, i: u32) -> u16 {
+    if o.sport == 0 {
+        0
+    } else {
+        o.sport.wrapping_add(i as u16)
+    }
+}
+
+fn ask(args: &[String]) -> ! {
+    let o = parse_opts(args);
+    let [proto, host, port] = o.rest.as_slice() else {
+        usage()
+    };
+    let dst = target(host, port);
+    let out = std::io::stdout();
+    for i in 0..o.count {
+        let who = match proto.as_str() {
+            "tcp" => tcp_open(&o, dst, next_port(&o, i)).0,
+            "udp" => udp_ask(&o, dst, next_port(&o, i)),
+            _ => usage(),
+        };
+        let mut out = out.lock();
+        let _ = writeln!(out, "{who}");
+        let _ = out.flush();
+    }
+    exit(0)
+}
+
+fn hold(args: &[String]) -> ! {
+    let o = parse_opts(args);
+    let [host, port] = o.rest.as_slice() else {
+        usage()
+    };
+    let dst = target(host, port);
+    let mut held = Vec::new();
+    let out = std::io::stdout();
+    for i in 0..o.count {
+        let (who, s) = tcp_open(&o, dst, next_port(&o, i));
+        held.extend(s);
+        let mut out = out.lock();
+        let _ = writeln!(out, "{who}");
+        let _ = out.flush();
+    }
+    {
+        let mut out = out.lock();
+        let _ = writeln!(out, "held {}", std::process::id());
+        let _ = out.flush();
+    }
+    std::thread::sleep(Duration::from_secs(o.hold_secs));
+    drop(held);
+    exit(0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("serve") => serve(&args[1..]),
+        Some("ask") => ask(&args[1..]),
+        Some("hold") => hold(&args[1..]),
+        _ => usage(),
+    }
+}
