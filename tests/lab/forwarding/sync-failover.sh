@@ -39,7 +39,8 @@ client=${session% *}
 
 # The backup learns the connections (the master sends within about 2 s).
 n=0
-while ! ip netns exec dir2 "$IPVSADM" -Lnc | grep -q " $client "; do
+while ! ip netns exec dir2 "$IPVSADM" -Lnc | grep -q " $client " ||
+	[ "$(ip netns exec dir2 "$IPVSADM" -Lnc | grep -c " $VIP:80 ")" -lt 3 ]; do
 	n=$((n + 1))
 	[ $n -ge 40 ] && break
 	sleep 0.2
