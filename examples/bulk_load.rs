@@ -3,7 +3,7 @@
 //! (re)programs a large table.
 //!
 //! Run as root on a test machine (it flushes the table!):
-//! `cargo run --release --example bulk_load -- 2000 [stop]`.
+//! `cargo run --release --example bulk_load -- 2000 [stop|continue] [keep]`.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
@@ -49,6 +49,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(Err(e)) = results.iter().find(|r| r.is_err()) {
         println!("first failure: {e}");
     }
-    ipvs.flush()?;
+    // `keep` as the third argument leaves the table in place.
+    if std::env::args().nth(3).as_deref() != Some("keep") {
+        ipvs.flush()?;
+    }
     Ok(())
 }

@@ -1,7 +1,8 @@
-//! The [`Ipvs`] handle: one netlink socket, the family resolved once, and a
+//! The [`Ipvs`] handle: its netlink sockets, the family resolved once, and a
 //! method per IPVS operation, plus batched (pipelined) writes.
 
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::config::{Info, InfoAttribute, Timeouts};
@@ -21,6 +22,10 @@ const DUMP_RETRIES: usize = 8;
 /// without building the attribute lists.
 const IPVS_CMD_ATTR_SERVICE: u16 = 1;
 const IPVS_CMD_ATTR_DEST: u16 = 2;
+
+/// Receive buffer of the socket that dumps all services: 32 KiB, the most
+/// the kernel puts in one dump datagram.
+const BULK_RECEIVE_BUFFER: usize = 32 * 1024;
 
 /// How a handle is opened.
 #[derive(Debug, Clone)]
@@ -214,9 +219,18 @@ pub struct ServiceEntry {
 /// Every method takes `&mut self`: one handle serves one caller at a time,
 /// which the compiler enforces. The handle is `Send`, so it can move between
 /// threads; to share it, wrap it in a `Mutex` or open one handle per thread
-/// (opening is cheap: one socket and one family lookup).
+/// (opening is cheap: two sockets and one family lookup).
+///
+/// The handle has two netlink sockets: the kernel sizes each dump datagram
+/// after the largest receive buffer a socket has used, and the two kinds of
+/// dump want different sizes. The service dump restarts its walk of the
+/// service table for every datagram, so it gets 32 KiB datagrams (about
+/// 150 services each) on its own socket; everything else, notably the one
+/// small destination dump per service of a listing, uses page-sized
+/// datagrams, which the kernel allocates much faster.
 pub struct Ipvs {
     sock: GenlSocket,
+    bulk: GenlSocket,
     family: u16,
     batch_window: usize,
 }
@@ -270,30 +284,43 @@ impl Ipvs {
 
     /// Opens a handle with the given options.
     pub fn open_with(options: &OpenOptions) -> Result<Self, Error> {
-        let sock = GenlSocket::open(options.timeout, options.receive_buffer).map_err(|source| {
-            Error::Io {
-                op: Operation::Open,
-                source,
-            }
-        })?;
-        Self::from_socket(sock, options)
+        let io = |source| Error::Io {
+            op: Operation::Open,
+            source,
+        };
+        let sock = GenlSocket::open(options.timeout, options.receive_buffer).map_err(io)?;
+        let bulk = GenlSocket::open(options.timeout, BULK_RECEIVE_BUFFER).map_err(io)?;
+        Self::from_sockets(sock, bulk, options)
     }
 
     /// Opens a handle whose socket lives in another network namespace. The
     /// calling thread never changes namespace: a short-lived helper thread
     /// enters it and creates the socket.
     pub fn open_in(namespace: Namespace<'_>, options: &OpenOptions) -> Result<Self, Error> {
-        let raw = crate::netns::socket_in(namespace)?;
-        let sock = GenlSocket::from_socket(raw, options.timeout, options.receive_buffer).map_err(
-            |source| Error::Io {
-                op: Operation::Open,
-                source,
-            },
-        )?;
-        Self::from_socket(sock, options)
+        let io = |source| Error::Io {
+            op: Operation::Open,
+            source,
+        };
+        let sock = GenlSocket::from_socket(
+            crate::netns::socket_in(namespace)?,
+            options.timeout,
+            options.receive_buffer,
+        )
+        .map_err(io)?;
+        let bulk = GenlSocket::from_socket(
+            crate::netns::socket_in(namespace)?,
+            options.timeout,
+            BULK_RECEIVE_BUFFER,
+        )
+        .map_err(io)?;
+        Self::from_sockets(sock, bulk, options)
     }
 
-    fn from_socket(mut sock: GenlSocket, options: &OpenOptions) -> Result<Self, Error> {
+    fn from_sockets(
+        mut sock: GenlSocket,
+        bulk: GenlSocket,
+        options: &OpenOptions,
+    ) -> Result<Self, Error> {
         let mut family = sock.resolve_family(IPVS_GENL_NAME)?;
         if family.is_none() && options.modprobe {
             run_modprobe();
@@ -302,6 +329,7 @@ impl Ipvs {
         let family = family.ok_or(Error::NotAvailable)?;
         Ok(Ipvs {
             sock,
+            bulk,
             family,
             batch_window: options.batch_window.max(1),
         })
@@ -317,15 +345,32 @@ impl Ipvs {
     /// capturing test fixtures. It runs on the calling thread, inside the
     /// call that does the I/O.
     pub fn set_tracer(&mut self, tracer: Option<Tracer>) {
-        self.sock.tracer = tracer;
+        let Some(tracer) = tracer else {
+            self.sock.tracer = None;
+            self.bulk.tracer = None;
+            return;
+        };
+        // Both sockets report to the one callback.
+        let shared = Arc::new(Mutex::new(tracer));
+        let forward = |shared: Arc<Mutex<Tracer>>| -> Tracer {
+            Box::new(move |dir, bytes| {
+                if let Ok(mut t) = shared.lock() {
+                    t(dir, bytes)
+                }
+            })
+        };
+        self.sock.tracer = Some(forward(Arc::clone(&shared)));
+        self.bulk.tracer = Some(forward(shared));
     }
 
     /// Changes how long a single wait for the kernel may take.
     pub fn set_timeout(&mut self, timeout: Duration) -> Result<(), Error> {
-        self.sock.set_timeout(timeout).map_err(|source| Error::Io {
+        let io = |source| Error::Io {
             op: Operation::Open,
             source,
-        })
+        };
+        self.sock.set_timeout(timeout).map_err(io)?;
+        self.bulk.set_timeout(timeout).map_err(io)
     }
 
     /// Sends one request and collects the messages of its reply. `dump`
@@ -343,40 +388,40 @@ impl Ipvs {
             target,
             message,
         })?;
-        self.collect(op, target, msg, dump, |payload| {
+        self.collect(op, target, msg, dump, false, |payload| {
             decode_ipvs(op, payload).map(Some)
         })
     }
 
     /// Sends one request and decodes each reply message with `decode`
     /// (given the generic-netlink header and attributes), keeping what it
-    /// returns. Dumps the kernel flags as interrupted are retried.
+    /// returns. Dumps the kernel flags as interrupted are retried. `bulk`
+    /// selects the socket with the large receive buffer.
     fn collect<T>(
         &mut self,
         op: Operation,
         target: Option<Target>,
         msg: &IpvsMessage,
         dump: bool,
+        bulk: bool,
         mut decode: impl FnMut(&[u8]) -> Result<Option<T>, Error>,
     ) -> Result<Vec<T>, Error> {
+        let family = self.family;
+        let sock = if bulk { &mut self.bulk } else { &mut self.sock };
         let mut out = Vec::new();
         for attempt in 1..=DUMP_RETRIES {
             out.clear();
-            self.sock.discard_tx();
-            let seq = self
-                .sock
-                .queue(self.family, msg, if dump { DUMP_FLAGS } else { DO_FLAGS });
-            self.sock.flush_tx(op)?;
-            let interrupted =
-                self.sock
-                    .receive(op, self.family, seq..=seq, |_, reply| match reply {
-                        Reply::Data(payload) => {
-                            out.extend(decode(payload)?);
-                            Ok(false)
-                        }
-                        Reply::End => Ok(true),
-                        Reply::Failed(errno, ext) => Err(kernel_error(op, target, errno, ext)),
-                    })?;
+            sock.discard_tx();
+            let seq = sock.queue(family, msg, if dump { DUMP_FLAGS } else { DO_FLAGS });
+            sock.flush_tx(op)?;
+            let interrupted = sock.receive(op, family, seq..=seq, |_, reply| match reply {
+                Reply::Data(payload) => {
+                    out.extend(decode(payload)?);
+                    Ok(false)
+                }
+                Reply::End => Ok(true),
+                Reply::Failed(errno, ext) => Err(kernel_error(op, target, errno, ext)),
+            })?;
             if !(dump && interrupted) || attempt == DUMP_RETRIES {
                 break;
             }
@@ -392,7 +437,8 @@ impl Ipvs {
         msg: &IpvsMessage,
         dump: bool,
     ) -> Result<Vec<Service>, Error> {
-        self.collect(op, target, msg, dump, |payload| {
+        // The full dump goes over the socket with the large buffer.
+        self.collect(op, target, msg, dump, dump, |payload| {
             top_level_attr(payload, IPVS_CMD_ATTR_SERVICE)
                 .map(|nest| {
                     Service::from_nest(nest).map_err(|e| Error::Decode {
@@ -467,16 +513,23 @@ impl Ipvs {
             vec![IpvsAttribute::Service(key.to_attributes())],
         );
         let family = key.family();
-        self.collect(op, Some(Target::Service(*key)), &msg, true, |payload| {
-            top_level_attr(payload, IPVS_CMD_ATTR_DEST)
-                .map(|nest| {
-                    Destination::from_nest(nest, family).map_err(|e| Error::Decode {
-                        op,
-                        message: e.to_string(),
+        self.collect(
+            op,
+            Some(Target::Service(*key)),
+            &msg,
+            true,
+            false,
+            |payload| {
+                top_level_attr(payload, IPVS_CMD_ATTR_DEST)
+                    .map(|nest| {
+                        Destination::from_nest(nest, family).map_err(|e| Error::Decode {
+                            op,
+                            message: e.to_string(),
+                        })
                     })
-                })
-                .transpose()
-        })
+                    .transpose()
+            },
+        )
     }
 
     /// Every service with its real servers: one service dump and one

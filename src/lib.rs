@@ -12,7 +12,8 @@
 //! | [`message`] | commands and top-level attributes (`IPVS_CMD_*`) | |
 //! | [`conn`] | the connection table in `/proc/net/ip_vs_conn` | `-L -c` |
 //!
-//! The [`Ipvs`] handle owns one netlink socket and resolves the family once;
+//! The [`Ipvs`] handle owns its netlink sockets (one for requests, one with
+//! a large buffer for the service dump) and resolves the family once;
 //! every method waits at most the handle's timeout. [`Ipvs::apply`] sends
 //! many changes per `sendmsg` (the way a bulk restore becomes fast).
 //!
