@@ -30,9 +30,10 @@ const IPPROTO_SCTP: u16 = libc::IPPROTO_SCTP as u16;
 
 /// `IP_VS_SCHEDNAME_MAXLEN`: scheduler names are at most 15 bytes.
 pub const SCHED_NAME_MAX: usize = 15;
-/// `IP_VS_PENAME_MAXLEN`: persistence-engine names are at most 15 bytes
-/// plus the NUL the kernel copies with them.
-pub const PE_NAME_MAX: usize = 15;
+/// `IP_VS_PENAME_MAXLEN`: persistence-engine names are at most 16 bytes
+/// (the kernel's policy for `IPVS_SVC_ATTR_PE_NAME` is a NUL-terminated
+/// string of up to 16 characters; ipvsadm sends 16 and gets `ENOENT`).
+pub const PE_NAME_MAX: usize = 16;
 
 /// The `{flags, mask}` pair of `IPVS_SVC_ATTR_FLAGS` (`struct ip_vs_flags`,
 /// host byte order). The kernel computes `new = (old & !mask) | (flags & mask)`.

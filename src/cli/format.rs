@@ -923,6 +923,11 @@ pub fn connections_to(
 
 /// One row of the connection listing; `None` for a line without any field.
 fn connection_line(line: &[u8], format: &Format, resolver: &dyn Resolver) -> Option<Vec<u8>> {
+    // The C tool scans the line as a C string: it ends at a NUL byte.
+    let line = match line.iter().position(|&b| b == 0) {
+        Some(nul) => &line[..nul],
+        None => line,
+    };
     let mut out = Vec::new();
     let mut sc = Scan { b: line, i: 0 };
     let protocol = sc.word()?;

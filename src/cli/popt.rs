@@ -15,8 +15,8 @@
 //!   start with `-`, while a mandatory argument takes the next word whatever
 //!   it is (`-w -1`, `-s --`); clap refuses hyphen-values by default and
 //!   its `allow_hyphen_values` is per argument, not "mandatory only";
-//! * `-t=addr` (a short option's `=` is skipped), `-n=x` (unknown option
-//!   `x`), `--numeric=x` ("option does not take an argument");
+//! * `-t=addr` (a short option's `=` is skipped), `-Ln=x` ("option does
+//!   not take an argument", as `--numeric=x`);
 //! * leftovers are collected (non-POSIX permutation, or stop at the first
 //!   one with `POSIXLY_CORRECT`), `--` ends options, and an argument
 //!   containing `!#:+` is replaced by the next non-option word;
@@ -133,10 +133,12 @@ impl<'a> Popt<'a> {
                     Some(s) if c != 0 => s,
                     _ => return Err(PoptError::BadOption),
                 };
+                // The rest of the cluster, '=' included: a switch followed by
+                // '=' is an unwanted argument (`-Ln=1`), while an argument
+                // taken from here skips the '=' (`-t=addr`).
                 let rest = off + 1;
                 if rest < word.len() {
-                    let skip = usize::from(word[rest] == b'=');
-                    self.next_char = Some((w, rest + skip));
+                    self.next_char = Some((w, rest));
                 }
             } else {
                 if self.consumed[self.next] {
@@ -337,8 +339,12 @@ mod tests {
         assert_eq!(e, Some((PoptError::NoArgument, "-t".into())));
         let (_, e, _) = all(&["-L", "--numeric=1"]);
         assert_eq!(e, Some((PoptError::UnwantedArgument, "--numeric=1".into())));
+        // Verified against the oracle: a switch followed by '=' in a cluster.
         let (_, e, _) = all(&["-Ln=1"]);
-        assert_eq!(e, Some((PoptError::BadOption, "-Ln=1".into())));
+        assert_eq!(e, Some((PoptError::UnwantedArgument, "-Ln=1".into())));
+        let (o, e, _) = all(&["-L=n"]);
+        assert_eq!(o, vec![]);
+        assert_eq!(e, Some((PoptError::UnwantedArgument, "-L=n".into())));
         let (_, e, _) = all(&["-L", "--lis"]);
         assert_eq!(e, Some((PoptError::BadOption, "--lis".into())));
     }

@@ -259,9 +259,10 @@ impl<'a> Session<'a> {
         let code = match self.process(parsed, stdin, false) {
             Ok(Outcome::Done(c)) | Ok(Outcome::Exit(c)) => c,
             Err(e) => {
+                // Reported once; the final flush would only fail again.
                 let text = msg::write_error(&self.program, &io_error_text(&e));
                 self.eprintln(&text);
-                1
+                return 1;
             }
         };
         if let Err(e) = self.out.flush() {

@@ -7,9 +7,10 @@
 //! * `ipvsadm-restore` reads stdin, drops lines starting with `#` (`grep -v
 //!   '^#'`), runs `ipvsadm -C`, then feeds the rest to `ipvsadm -R` (as
 //!   `echo "$(...)"` does: trailing newlines trimmed, one added); its status
-//!   is that of `ipvsadm -R`.
+//!   is that of `ipvsadm -R`. The input is filtered as a stream and spooled
+//!   to an unnamed temporary file, so large inputs do not sit in memory.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 
 use super::run::{posix_me_harder, KernelBackend, Session};
 use super::sys;
@@ -35,36 +36,133 @@ pub fn save_arguments(program: &str, args: &[String]) -> Result<bool, String> {
 
 /// What `ipvsadm-restore` feeds to `ipvsadm -R`: the input without lines
 /// that start with `#`, trailing newlines removed and one newline added
-/// (`echo "$(grep -v '^#')"` under bash).
+/// (`echo "$(grep -v '^#')"` under bash), for a whole input in memory.
 pub fn restore_input(raw: &[u8]) -> Vec<u8> {
-    let mut kept = Vec::with_capacity(raw.len());
-    for line in raw.split_inclusive(|&b| b == b'\n') {
-        if line.first() == Some(&b'#') {
-            continue;
-        }
-        kept.extend_from_slice(line);
-        if line.last() != Some(&b'\n') {
-            kept.push(b'\n');
+    let mut out = Vec::new();
+    let mut filter = RestoreFilter::new(raw);
+    filter
+        .read_to_end(&mut out)
+        .expect("reading from memory cannot fail");
+    out
+}
+
+/// `echo "$(grep -v '^#')"` as a stream: lines starting with `#` dropped,
+/// NUL bytes dropped (command substitution ignores them), trailing newlines
+/// dropped and one added by `echo`, and bash's `echo` taking an input that
+/// is a single word like `-n` or `-eE` as its options. Only one line is held
+/// in memory (plus a count of pending empty lines), so `ipvsadm-restore`
+/// streams large inputs into `ipvsadm -R` like any other.
+#[derive(Debug)]
+pub struct RestoreFilter<R> {
+    input: R,
+    /// Bytes ready to be read.
+    ready: Vec<u8>,
+    pos: usize,
+    /// Newlines not yet emitted: they count only if content follows.
+    pending_newlines: usize,
+    /// A first line that looks like echo options, held back until it is
+    /// known whether anything follows it.
+    held: Option<Vec<u8>>,
+    emitted: bool,
+    done: bool,
+}
+
+impl<R: BufRead> RestoreFilter<R> {
+    /// A filter over `input`.
+    pub fn new(input: R) -> Self {
+        RestoreFilter {
+            input,
+            ready: Vec::new(),
+            pos: 0,
+            pending_newlines: 0,
+            held: None,
+            emitted: false,
+            done: false,
         }
     }
-    // Command substitution drops NUL bytes and every trailing newline.
-    kept.retain(|&b| b != 0);
-    while kept.last() == Some(&b'\n') {
-        kept.pop();
+
+    fn is_echo_option(word: &[u8]) -> bool {
+        word.len() > 1
+            && word[0] == b'-'
+            && word[1..].iter().all(|b| matches!(b, b'n' | b'e' | b'E'))
     }
-    // bash's echo takes a lone "-n"/"-e"/"-E" style word as options.
-    let is_echo_option = kept.len() > 1
-        && kept[0] == b'-'
-        && kept[1..].iter().all(|b| matches!(b, b'n' | b'e' | b'E'));
-    if is_echo_option {
-        return if kept.contains(&b'n') {
-            Vec::new()
-        } else {
-            b"\n".to_vec()
+
+    fn emit_line(&mut self, line: Vec<u8>) {
+        if let Some(held) = self.held.take() {
+            self.ready.extend_from_slice(&held);
+            self.pending_newlines = 1;
+        }
+        if !self.emitted && self.pending_newlines == 0 && Self::is_echo_option(&line) {
+            self.held = Some(line);
+            self.emitted = true;
+            return;
+        }
+        self.ready
+            .extend(std::iter::repeat_n(b'\n', self.pending_newlines));
+        self.ready.extend_from_slice(&line);
+        self.pending_newlines = 1;
+        self.emitted = true;
+    }
+
+    /// Produces the next bytes into `ready`; false at the end.
+    fn refill(&mut self) -> io::Result<bool> {
+        self.ready.clear();
+        self.pos = 0;
+        while self.ready.is_empty() {
+            if self.done {
+                return Ok(false);
+            }
+            let mut line = Vec::new();
+            if self.input.read_until(b'\n', &mut line)? == 0 {
+                self.done = true;
+                match self.held.take() {
+                    // The whole input was one echo-option word.
+                    Some(word) if !word.contains(&b'n') => self.ready.push(b'\n'),
+                    Some(_) => {}
+                    None => self.ready.push(b'\n'),
+                }
+                continue;
+            }
+            if line.first() == Some(&b'#') {
+                continue;
+            }
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            line.retain(|&b| b != 0);
+            if line.is_empty() {
+                self.pending_newlines += 1;
+            } else {
+                self.emit_line(line);
+            }
+        }
+        Ok(true)
+    }
+}
+
+impl<R: BufRead> Read for RestoreFilter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = {
+            let avail = self.fill_buf()?;
+            let n = avail.len().min(buf.len());
+            buf[..n].copy_from_slice(&avail[..n]);
+            n
         };
+        self.consume(n);
+        Ok(n)
     }
-    kept.push(b'\n');
-    kept
+}
+
+impl<R: BufRead> BufRead for RestoreFilter<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos >= self.ready.len() && !self.refill()? {
+            return Ok(&[]);
+        }
+        Ok(&self.ready[self.pos..])
+    }
+    fn consume(&mut self, n: usize) {
+        self.pos += n;
+    }
 }
 
 fn run_ipvsadm(args: &[&str], stdin: &mut dyn io::BufRead) -> i32 {
@@ -112,14 +210,46 @@ pub fn save_main() -> i32 {
 /// `ipvsadm-restore`'s `main`.
 pub fn restore_main() -> i32 {
     sys::default_sigpipe();
-    let mut raw = Vec::new();
-    if let Err(e) = io::stdin().lock().read_to_end(&mut raw) {
-        let _ = writeln!(io::stderr(), "ipvsadm-restore: {e}");
-        return 1;
-    }
-    let input = restore_input(&raw);
+    // Like the script, read all of the input before the table is cleared
+    // (`ipvsadm-save | ipvsadm-restore` must see the old table), but spool
+    // it to an unnamed temporary file rather than holding it in memory.
+    let stdin = io::stdin();
+    let mut filtered = RestoreFilter::new(stdin.lock());
+    let mut input = match spool(&mut filtered) {
+        Ok(i) => i,
+        Err(e) => {
+            let _ = writeln!(io::stderr(), "ipvsadm-restore: {e}");
+            return 1;
+        }
+    };
     run_ipvsadm(&["-C"], &mut io::empty());
-    run_ipvsadm(&["-R"], &mut input.as_slice())
+    run_ipvsadm(&["-R"], &mut *input)
+}
+
+/// All of `input`, in an unnamed temporary file (or in memory when no
+/// temporary file can be made), ready to be read from the start.
+fn spool(input: &mut dyn Read) -> io::Result<Box<dyn BufRead>> {
+    use std::io::Seek;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = std::env::temp_dir();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_TMPFILE)
+        .mode(0o600)
+        .open(&dir);
+    match file {
+        Ok(mut f) => {
+            io::copy(input, &mut f)?;
+            f.seek(io::SeekFrom::Start(0))?;
+            Ok(Box::new(io::BufReader::new(f)))
+        }
+        Err(_) => {
+            let mut all = Vec::new();
+            input.read_to_end(&mut all)?;
+            Ok(Box::new(io::Cursor::new(all)))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -151,5 +281,12 @@ mod tests {
         assert_eq!(restore_input(b"-C  "), b"-C  \n");
         assert_eq!(restore_input(b""), b"\n");
         assert_eq!(restore_input(b"-n\n"), b"");
+        assert_eq!(restore_input(b"-e\n\n"), b"\n");
+        assert_eq!(restore_input(b"#x\n-neE"), b"");
+        assert_eq!(restore_input(b"-n\n-C\n"), b"-n\n-C\n");
+        assert_eq!(restore_input(b"\n\n-C\n\n#\n\n"), b"\n\n-C\n");
+        assert_eq!(restore_input(b"-C\0\n\0\n-Z"), b"-C\n\n-Z\n");
+        assert_eq!(restore_input(b"-n -A\n"), b"-n -A\n");
+        assert_eq!(restore_input(b"\n-n\n"), b"\n-n\n");
     }
 }
