@@ -3,7 +3,7 @@
 //! (re)programs a large table.
 //!
 //! Run as root on a test machine (it flushes the table!):
-//! `cargo run --release --example bulk_load -- 2000 [stop|continue] [keep]`.
+//! `cargo run --release --example bulk_load -- 2000 [stop|continue] [keep|flush] [errors-only]`.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
@@ -35,7 +35,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             changes.push(Change::AddDestination(key, rs));
         }
     }
+    // `errors-only` as the fourth argument asks for ACKs only at the end of
+    // each window (BatchAcks::ErrorsOnly).
     let mut ipvs = Ipvs::open()?;
+    if std::env::args().nth(4).as_deref() == Some("errors-only") {
+        ipvs.set_batch_acks(ipvs::BatchAcks::ErrorsOnly);
+    }
     ipvs.flush()?;
     let start = Instant::now();
     let results = ipvs.apply(&changes, mode)?;

@@ -45,6 +45,25 @@ pub struct OpenOptions {
     /// listing cheapest; 32 KiB packs more services per datagram. Values
     /// below the default are raised to it.
     pub receive_buffer: usize,
+    /// Which requests of a pipelined batch ask for an acknowledgement.
+    /// Default [`BatchAcks::Every`].
+    pub batch_acks: BatchAcks,
+}
+
+/// Which requests of a pipelined batch ([`BatchMode::ContinueOnError`])
+/// carry `NLM_F_ACK`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BatchAcks {
+    /// Every request asks for an ACK: one reply per change.
+    #[default]
+    Every,
+    /// Only the last request of each `sendmsg` asks for an ACK. The kernel
+    /// answers every failed request with its error whether or not it asked
+    /// for an ACK, and handles the requests of one `sendmsg` in order, so
+    /// when the last one is acknowledged every earlier change without an
+    /// error has succeeded. Same results, one reply per window instead of
+    /// one per change.
+    ErrorsOnly,
 }
 
 impl Default for OpenOptions {
@@ -54,6 +73,7 @@ impl Default for OpenOptions {
             modprobe: true,
             batch_window: 64,
             receive_buffer: crate::socket::rx_buffer_size(),
+            batch_acks: BatchAcks::Every,
         }
     }
 }
@@ -233,6 +253,7 @@ pub struct Ipvs {
     bulk: GenlSocket,
     family: u16,
     batch_window: usize,
+    batch_acks: BatchAcks,
 }
 
 impl std::fmt::Debug for Ipvs {
@@ -332,6 +353,7 @@ impl Ipvs {
             bulk,
             family,
             batch_window: options.batch_window.max(1),
+            batch_acks: options.batch_acks,
         })
     }
 
@@ -361,6 +383,11 @@ impl Ipvs {
         };
         self.sock.tracer = Some(forward(Arc::clone(&shared)));
         self.bulk.tracer = Some(forward(shared));
+    }
+
+    /// Changes which requests of a pipelined batch ask for an ACK.
+    pub fn set_batch_acks(&mut self, acks: BatchAcks) {
+        self.batch_acks = acks;
     }
 
     /// Changes how long a single wait for the kernel may take.
@@ -696,10 +723,15 @@ impl Ipvs {
             // Encode the chunk; changes that cannot be encoded fail locally.
             let mut pending: Vec<Option<u32>> = Vec::with_capacity(chunk.len());
             self.sock.discard_tx();
-            for change in chunk {
+            let last_index = chunk.len() - 1;
+            for (i, change) in chunk.iter().enumerate() {
+                let flags = match self.batch_acks {
+                    BatchAcks::ErrorsOnly if i != last_index => 0,
+                    _ => DO_FLAGS,
+                };
                 match change.to_message() {
                     Ok(msg) => {
-                        pending.push(Some(self.sock.queue(self.family, &msg, DO_FLAGS)));
+                        pending.push(Some(self.sock.queue(self.family, &msg, flags)));
                         results.push(Ok(()));
                     }
                     Err(e) => {
@@ -712,7 +744,6 @@ impl Ipvs {
             if let (Some(&first), Some(&last)) = (seqs.first(), seqs.last()) {
                 let op = chunk[0].operation();
                 self.sock.flush_tx(op)?;
-                let mut outstanding = seqs.len();
                 let results_ref = &mut results;
                 let pending_ref = &pending;
                 self.sock
@@ -729,8 +760,9 @@ impl Ipvs {
                                     Err(kernel_error(c.operation(), c.target(), errno, ext));
                             }
                         }
-                        outstanding -= 1;
-                        Ok(outstanding == 0)
+                        // Replies come in request order: the last request's
+                        // reply comes after every earlier one.
+                        Ok(seq == last)
                     })?;
             }
             if mode == BatchMode::StopOnError {

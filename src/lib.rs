@@ -54,7 +54,7 @@ mod wire;
 #[cfg(feature = "cli")]
 pub mod cli;
 
-pub use client::{BatchMode, Change, Ipvs, OpenOptions, ServiceEntry};
+pub use client::{BatchAcks, BatchMode, Change, Ipvs, OpenOptions, ServiceEntry};
 pub use config::{Info, Timeouts};
 pub use daemon::{DaemonState, SyncDaemon};
 pub use destination::{Destination, ForwardMethod, TunnelChecksum, TunnelType};

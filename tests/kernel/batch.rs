@@ -92,3 +92,28 @@ fn destinations_and_edits_in_one_batch() {
     assert_eq!((dests[0].addr, dests[0].weight), (d(2).addr, 5));
     assert_eq!(ipvs.service(&k).unwrap().scheduler, "sh");
 }
+
+#[test]
+fn errors_only_acks_give_the_same_results() {
+    let net = TestNet::new();
+    let mut ipvs = net.open();
+    ipvs.set_batch_acks(ipvs::BatchAcks::ErrorsOnly);
+    // Failures in the middle of a window, at its end, and at the very end.
+    let mut changes = changes_with_failure_in_middle(200, 100);
+    changes[63] = changes[100].clone();
+    changes.push(changes[100].clone());
+    let results = ipvs
+        .apply(&changes, BatchMode::ContinueOnError)
+        .expect("batch");
+    assert_eq!(results.len(), 201);
+    for (i, r) in results.iter().enumerate() {
+        let should_fail = i == 63 || i == 100 || i == 200;
+        assert_eq!(r.is_err(), should_fail, "change {i}: {r:?}");
+        if let Err(e) = r {
+            assert_eq!(e.errno(), Some(libc::ESRCH));
+        }
+    }
+    assert_eq!(ipvs.services().unwrap().len(), 198);
+    // The socket is in step afterwards: a plain request still works.
+    assert!(ipvs.info().is_ok());
+}
