@@ -10,8 +10,8 @@ use super::restore::LineReader;
 use super::sys::{self, Resolver};
 use super::table::{self, limits, msg};
 use crate::{
-    ipvsadm_strerror, BatchMode, Change, Destination, Info, Ipvs, OpenOptions, Operation, Service,
-    ServiceKey, SyncDaemon, Timeouts,
+    ipvsadm_strerror, BatchAcks, BatchMode, Change, Destination, Info, Ipvs, OpenOptions,
+    Operation, Service, ServiceKey, SyncDaemon, Timeouts,
 };
 
 /// The kernel side of the command line: the library calls ipvsadm makes.
@@ -56,6 +56,10 @@ impl KernelBackend {
     fn try_init(&mut self) -> Result<Info, i32> {
         let options = OpenOptions {
             modprobe: false,
+            // -R's batches: the kernel reports every failed request anyway,
+            // so only the last request of each sendmsg needs an ACK.
+            batch_acks: BatchAcks::ErrorsOnly,
+            batch_window: restore_window(),
             ..OpenOptions::default()
         };
         let mut ipvs = Ipvs::open_with(&options).map_err(|e| match e {
@@ -66,6 +70,15 @@ impl KernelBackend {
         self.ipvs = Some(ipvs);
         Ok(info)
     }
+}
+
+/// Requests per `sendmsg` for `-R` (IPVS_RESTORE_WINDOW overrides it, for
+/// measurements).
+fn restore_window() -> usize {
+    std::env::var("IPVS_RESTORE_WINDOW")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64)
 }
 
 /// `fork` + `execv("/sbin/modprobe", "--", "ip_vs")` with inherited output,

@@ -111,6 +111,11 @@ impl Resolver for SystemResolver {
 
 /// glibc `inet_pton(AF_INET6, s)`.
 pub fn parse_ipv6(s: &str) -> Option<Ipv6Addr> {
+    // Every IPv6 text form has a ':'; skip the C call (and the CString)
+    // for the IPv4 addresses and host names of a large restore.
+    if !s.contains(':') {
+        return None;
+    }
     let c = CString::new(s).ok()?;
     let mut b = [0u8; 16];
     // SAFETY: `c` is NUL-terminated and `b` has room for an in6_addr.
