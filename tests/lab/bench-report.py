@@ -4,6 +4,7 @@
 usage: bench-report.py RAW KERNEL DATE OUT_MD OUT_SVG
 RAW lines: @@BENCH <services> <rules> <op> <oracle_s> <ours_s> <identical> <ours_maxrss_kb>
 """
+import math
 import sys
 
 raw, kernel, date, out_md, out_svg = sys.argv[1:6]
@@ -46,15 +47,22 @@ open(out_md, "w").write("\n".join(md) + "\n")
 W, H, L, R, T, B = 760, 440, 70, 170, 30, 50
 ns = sorted({r["n"] for r in rows})
 vals = [v for r in rows for v in (r["oracle"], r["ours"]) if v > 0]
-import math
 
 ymin = 10 ** math.floor(math.log10(min(vals)))
 ymax = 10 ** math.ceil(math.log10(max(vals)))
 xmax = max(ns)
 
 
+xmin = min(ns)
+
+
 def x(n):
-    return L + (W - L - R) * n / xmax
+    # Log scale (with a margin), so equal ratios are equal distances and
+    # linear growth shows as a slope of one decade per decade.
+    if xmax == xmin:
+        return (L + W - R) / 2
+    lo, hi = math.log10(xmin) - 0.05, math.log10(xmax) + 0.05
+    return L + (W - L - R) * (math.log10(n) - lo) / (hi - lo)
 
 
 def y(v):
@@ -76,7 +84,7 @@ while d <= ymax * 1.0001:
 for n in ns:
     svg.append(f'<line x1="{x(n):.1f}" x2="{x(n):.1f}" y1="{T}" y2="{H - B}" stroke="#eee"/>')
     svg.append(f'<text x="{x(n):.1f}" y="{H - B + 16}" text-anchor="middle">{n:,}</text>')
-svg.append(f'<text x="{(L + W - R) / 2}" y="{H - 10}" text-anchor="middle">services (x 4 real servers)</text>')
+svg.append(f'<text x="{(L + W - R) / 2}" y="{H - 10}" text-anchor="middle">services (x 4 real servers), log scale</text>')
 svg.append(f'<line x1="{L}" x2="{L}" y1="{T}" y2="{H - B}" stroke="black"/>')
 svg.append(f'<line x1="{L}" x2="{W - R}" y1="{H - B}" y2="{H - B}" stroke="black"/>')
 ly = T + 10
