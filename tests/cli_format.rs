@@ -718,3 +718,50 @@ fn service_name_family_checks() {
     assert_eq!(got, "-A --xxx-service 10.0.0.9:1 -s rr\n");
     assert_eq!(s.key.family(), AddressFamily::Inet);
 }
+
+/// The position-sorting merge sort gives exactly the order of sorting the
+/// elements themselves with glibc's top-down merge, even with ipvsadm's
+/// overflowing (non-transitive) comparators.
+#[test]
+fn merge_sort_matches_the_element_merge_sort() {
+    fn reference(v: &mut [u32], cmp: fn(&u32, &u32) -> i32) {
+        let n = v.len();
+        if n <= 1 {
+            return;
+        }
+        let n1 = n / 2;
+        reference(&mut v[..n1], cmp);
+        reference(&mut v[n1..], cmp);
+        let mut merged = Vec::with_capacity(n);
+        let (mut i, mut j) = (0, n1);
+        while i < n1 && j < n {
+            if cmp(&v[i], &v[j]) <= 0 {
+                merged.push(v[i]);
+                i += 1;
+            } else {
+                merged.push(v[j]);
+                j += 1;
+            }
+        }
+        merged.extend_from_slice(&v[i..n1]);
+        merged.extend_from_slice(&v[j..n]);
+        v.copy_from_slice(&merged);
+    }
+    // ipvsadm's fwmark comparator: u32 subtraction read as int.
+    let cmp: fn(&u32, &u32) -> i32 = |a, b| a.wrapping_sub(*b) as i32;
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for len in [0usize, 1, 2, 3, 7, 64, 100, 1000] {
+        let v: Vec<u32> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u32
+            })
+            .collect();
+        let (mut a, mut b) = (v.clone(), v);
+        reference(&mut a, cmp);
+        ipvs::cli::format::merge_sort_by(&mut b, cmp);
+        assert_eq!(a, b, "length {len}");
+    }
+}

@@ -92,7 +92,7 @@ pub fn addrport(
     resolver: &dyn Resolver,
 ) -> Vec<u8> {
     let v4 = addr.is_ipv4();
-    let mut s = Vec::new();
+    let mut s = Vec::with_capacity(48);
     if !v4 {
         s.push(b'[');
     }
@@ -111,7 +111,14 @@ pub fn addrport(
     } else {
         proto_name(proto).and_then(|p| resolver.port_to_service(port, p))
     };
-    s.extend_from_slice(service.unwrap_or_else(|| port.to_string()).as_bytes());
+    match service {
+        Some(name) => s.extend_from_slice(name.as_bytes()),
+        None => {
+            let mut digits = String::with_capacity(5);
+            sys::push_decimal(&mut digits, u32::from(port));
+            s.extend_from_slice(digits.as_bytes());
+        }
+    }
     cut(s, limits::ADDRPORT_MAX)
 }
 
@@ -405,7 +412,7 @@ pub fn destination_line(
     if !format.rule && !d.addr.is_ipv6() {
         name.truncate(limits::DEST_NAME_WIDTH);
     }
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(96);
     if format.rule {
         out.extend_from_slice(b"-a ");
         out.extend_from_slice(svc_name);
@@ -508,6 +515,7 @@ pub fn service_entry(
     }
     let name = service_name(svc, format, resolver);
     let mut out = service_line(svc, &name, format);
+    out.reserve(96 * dests.len());
     let proto = protocol_raw(&svc.key);
     for d in dests.iter() {
         out.extend_from_slice(&destination_line(d, &name, proto, format, resolver));
@@ -595,27 +603,45 @@ pub fn daemon_lines(daemons: &[SyncDaemon]) -> Vec<u8> {
 /// when `cmp <= 0`. With ipvsadm's non-transitive comparators only this
 /// exact algorithm reproduces its order.
 pub fn merge_sort_by<T: Clone>(v: &mut [T], cmp: impl Fn(&T, &T) -> i32 + Copy) {
+    if v.len() <= 1 {
+        return;
+    }
+    // Sort positions with one scratch buffer, then move each element once:
+    // the same merges in the same order as sorting the elements themselves,
+    // without cloning services (and their strings) at every level.
+    let mut order: Vec<usize> = (0..v.len()).collect();
+    let mut scratch = Vec::with_capacity(v.len());
+    merge_positions(&mut order, &mut scratch, &|a: &usize, b: &usize| {
+        cmp(&v[*a], &v[*b])
+    });
+    let sorted: Vec<T> = order.iter().map(|&i| v[i].clone()).collect();
+    v.clone_from_slice(&sorted);
+}
+
+/// glibc's top-down merge sort over positions: split `n` into `n / 2` and
+/// `n - n / 2`, sort each, merge taking the left element when `cmp <= 0`.
+fn merge_positions(v: &mut [usize], scratch: &mut Vec<usize>, cmp: &dyn Fn(&usize, &usize) -> i32) {
     let n = v.len();
     if n <= 1 {
         return;
     }
     let n1 = n / 2;
-    merge_sort_by(&mut v[..n1], cmp);
-    merge_sort_by(&mut v[n1..], cmp);
-    let mut merged: Vec<T> = Vec::with_capacity(n);
+    merge_positions(&mut v[..n1], scratch, cmp);
+    merge_positions(&mut v[n1..], scratch, cmp);
+    scratch.clear();
     let (mut i, mut j) = (0, n1);
     while i < n1 && j < n {
         if cmp(&v[i], &v[j]) <= 0 {
-            merged.push(v[i].clone());
+            scratch.push(v[i]);
             i += 1;
         } else {
-            merged.push(v[j].clone());
+            scratch.push(v[j]);
             j += 1;
         }
     }
-    merged.extend_from_slice(&v[i..n1]);
-    merged.extend_from_slice(&v[j..n]);
-    v.clone_from_slice(&merged);
+    scratch.extend_from_slice(&v[i..n1]);
+    scratch.extend_from_slice(&v[j..n]);
+    v.copy_from_slice(scratch);
 }
 
 fn addr_union(a: &IpAddr) -> [u8; 16] {

@@ -215,7 +215,13 @@ impl<'a> Popt<'a> {
                         Some(word.clone())
                     }
                 };
-                let arg = raw.map(|a| self.expand_next_arg(&a));
+                let arg = raw.map(|a| {
+                    if a.contains("!#:+") {
+                        self.expand_next_arg(&a)
+                    } else {
+                        a
+                    }
+                });
                 Ok(Found { spec, arg })
             }
         }

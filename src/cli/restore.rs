@@ -25,6 +25,11 @@ pub struct Line {
 pub struct LineReader<R> {
     input: R,
     peeked: Option<Option<u8>>,
+    /// Bytes taken from `input` and not yet looked at (`chunk[pos..]`):
+    /// the reader walks bytes one at a time, so it reads in chunks rather
+    /// than asking `input` for every byte.
+    chunk: Vec<u8>,
+    pos: usize,
 }
 
 fn is_sep(b: u8) -> bool {
@@ -37,6 +42,8 @@ impl<R: BufRead> LineReader<R> {
         LineReader {
             input,
             peeked: None,
+            chunk: Vec::new(),
+            pos: 0,
         }
     }
 
@@ -44,12 +51,17 @@ impl<R: BufRead> LineReader<R> {
         if let Some(p) = self.peeked {
             return Ok(p);
         }
-        let b = {
+        if self.pos == self.chunk.len() {
+            self.chunk.clear();
+            self.pos = 0;
             let buf = self.input.fill_buf()?;
-            buf.first().copied()
-        };
+            self.chunk.extend_from_slice(buf);
+            let n = buf.len();
+            self.input.consume(n);
+        }
+        let b = self.chunk.get(self.pos).copied();
         if b.is_some() {
-            self.input.consume(1);
+            self.pos += 1;
         }
         self.peeked = Some(b);
         Ok(b)

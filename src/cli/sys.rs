@@ -111,10 +111,13 @@ impl Resolver for SystemResolver {
 
 /// glibc `inet_pton(AF_INET6, s)`.
 pub fn parse_ipv6(s: &str) -> Option<Ipv6Addr> {
-    // Every IPv6 text form has a ':'; skip the C call (and the CString)
-    // for the IPv4 addresses and host names of a large restore.
-    if !s.contains(':') {
-        return None;
+    // Every IPv6 text form has a ':', and a dotted quad can only follow the
+    // last one: skip the C call (and the CString) for IPv4 `addr:port` and
+    // host names, the bulk of a large restore.
+    match (s.find(':'), s.find('.')) {
+        (None, _) => return None,
+        (Some(colon), Some(dot)) if dot < colon => return None,
+        _ => {}
     }
     let c = CString::new(s).ok()?;
     let mut b = [0u8; 16];
@@ -132,11 +135,39 @@ pub fn parse_ipv4_strict(s: &str) -> Option<Ipv4Addr> {
     (r > 0).then(|| Ipv4Addr::from(b))
 }
 
+/// Appends `n` in decimal.
+pub fn push_decimal(out: &mut String, n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
+    }
+}
+
 /// glibc `inet_ntop` (lower-case, `::` compression, `::a.b.c.d` and
 /// `::ffff:a.b.c.d` forms).
 pub fn format_ip(addr: IpAddr) -> String {
     let (bytes, af): (Vec<u8>, c_int) = match addr {
-        IpAddr::V4(a) => return a.to_string(),
+        IpAddr::V4(a) => {
+            // Dotted quad without the formatting machinery (hot in listings).
+            let mut out = String::with_capacity(15);
+            for (i, octet) in a.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_decimal(&mut out, u32::from(octet));
+            }
+            return out;
+        }
         IpAddr::V6(a) => (a.octets().to_vec(), libc::AF_INET6),
     };
     let mut buf = [0 as c_char; 64];
@@ -202,5 +233,27 @@ pub fn legacy_init_errno() -> i32 {
         } else {
             e
         }
+    }
+}
+
+#[cfg(test)]
+mod ipv6_fast_path_tests {
+    use super::parse_ipv6;
+
+    #[test]
+    fn dotted_quads_only_after_the_last_colon() {
+        assert_eq!(
+            parse_ipv6("::ffff:1.2.3.4")
+                .map(|a| a.to_string())
+                .as_deref(),
+            Some("::ffff:1.2.3.4")
+        );
+        assert_eq!(
+            parse_ipv6("2001:db8::1").map(|a| a.to_string()).as_deref(),
+            Some("2001:db8::1")
+        );
+        assert!(parse_ipv6("1.2.3.4:80").is_none());
+        assert!(parse_ipv6("1.2.3.4").is_none());
+        assert!(parse_ipv6("host.example:http").is_none());
     }
 }
