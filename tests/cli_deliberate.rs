@@ -5,29 +5,10 @@
 
 mod cli_support;
 
-use std::net::IpAddr;
 use std::process::Command;
 
-use cli_support::{ipvsadm, FakeKernel, Outcome};
-use ipvs::cli::sys::Resolver;
+use cli_support::{ipvsadm, FakeKernel, Numeric, Outcome};
 use ipvs::{Destination, ForwardMethod, Service, ServiceKey, Stats};
-
-struct Numeric;
-
-impl Resolver for Numeric {
-    fn host_to_ipv4(&self, _: &str) -> Option<std::net::Ipv4Addr> {
-        None
-    }
-    fn service_to_port(&self, _: &str, _: &str) -> Option<u16> {
-        None
-    }
-    fn addr_to_host(&self, _: IpAddr) -> Option<String> {
-        None
-    }
-    fn port_to_service(&self, _: u16, _: &str) -> Option<String> {
-        None
-    }
-}
 
 fn run(k: &mut FakeKernel, line: &str, stdin: &str) -> Outcome {
     let args: Vec<String> = line.split_whitespace().map(String::from).collect();

@@ -5,31 +5,15 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
 
+mod cli_support;
+
+use cli_support::Numeric;
 use ipvs::cli::run::{Backend, Session};
-use ipvs::cli::sys::Resolver;
 use ipvs::{
     errno, Change, Destination, ForwardMethod, Info, Operation, Service, ServiceKey, SyncDaemon,
     Timeouts,
 };
-
-struct Numeric;
-
-impl Resolver for Numeric {
-    fn host_to_ipv4(&self, _: &str) -> Option<Ipv4Addr> {
-        None
-    }
-    fn service_to_port(&self, _: &str, _: &str) -> Option<u16> {
-        None
-    }
-    fn addr_to_host(&self, _: IpAddr) -> Option<String> {
-        None
-    }
-    fn port_to_service(&self, _: u16, _: &str) -> Option<String> {
-        None
-    }
-}
 
 #[derive(Default)]
 struct Fake {

@@ -614,3 +614,22 @@ pub fn v6(s: &str) -> IpAddr {
 pub fn flags(bits: u32) -> ServiceFlags {
     ServiceFlags(bits)
 }
+
+/// A resolver that knows no names: every address and port stays numeric,
+/// every host or service name fails to resolve.
+pub struct Numeric;
+
+impl Resolver for Numeric {
+    fn host_to_ipv4(&self, _: &str) -> Option<std::net::Ipv4Addr> {
+        None
+    }
+    fn service_to_port(&self, _: &str, _: &str) -> Option<u16> {
+        None
+    }
+    fn addr_to_host(&self, _: std::net::IpAddr) -> Option<String> {
+        None
+    }
+    fn port_to_service(&self, _: u16, _: &str) -> Option<String> {
+        None
+    }
+}
