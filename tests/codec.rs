@@ -212,19 +212,24 @@ fn random_destination(r: &mut Rng) -> Destination {
     d
 }
 
+/// NEW_DEST for `d` on `s`, as the client would send it.
+fn new_dest_message(s: &Service, d: &Destination) -> IpvsMessage {
+    IpvsMessage::new(
+        IpvsCmd::NewDest,
+        vec![
+            IpvsAttribute::Service(s.to_attributes().unwrap()),
+            IpvsAttribute::Destination(d.to_attributes()),
+        ],
+    )
+}
+
 #[test]
 fn random_models_round_trip_through_the_wire() {
     let mut r = Rng(0x9e37_79b9_7f4a_7c15);
     for _ in 0..2000 {
         let s = random_service(&mut r);
         let d = random_destination(&mut r);
-        let m = IpvsMessage::new(
-            IpvsCmd::NewDest,
-            vec![
-                IpvsAttribute::Service(s.to_attributes().unwrap()),
-                IpvsAttribute::Destination(d.to_attributes()),
-            ],
-        );
+        let m = new_dest_message(&s, &d);
         let bytes = msg_bytes(&m);
         let back = IpvsMessage::parse_body(IpvsCmd::NewDest, &bytes).unwrap();
         assert_eq!(back, m);
@@ -303,13 +308,7 @@ fn decoder_never_panics_on_mutated_valid_messages() {
     for _ in 0..3000 {
         let s = random_service(&mut r);
         let d = random_destination(&mut r);
-        let m = IpvsMessage::new(
-            IpvsCmd::NewDest,
-            vec![
-                IpvsAttribute::Service(s.to_attributes().unwrap()),
-                IpvsAttribute::Destination(d.to_attributes()),
-            ],
-        );
+        let m = new_dest_message(&s, &d);
         let mut bytes = msg_bytes(&m);
         let mut nest_bytes = emit(&d.to_attributes());
         for _ in 0..r.below(3) {
