@@ -576,8 +576,10 @@ impl Ipvs {
 
     /// Applies one change and waits for the kernel's ACK.
     pub fn change(&mut self, change: &Change) -> Result<(), Error> {
+        // to_message has checked the size already.
         let msg = change.to_message()?;
-        self.request(change.operation(), change.target(), &msg, false)
+        let op = change.operation();
+        self.collect(op, change.target(), &msg, false, false, |_| Ok(None::<()>))
             .map(drop)
     }
 

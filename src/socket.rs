@@ -155,27 +155,36 @@ impl GenlSocket {
     /// Appends one request to the transmit buffer and returns its sequence
     /// number.
     pub(crate) fn queue(&mut self, family: u16, msg: &IpvsMessage, flags: u16) -> u32 {
-        let seq = self.next_seq();
-        let body = msg.buffer_len();
-        let len = NLMSG_HDRLEN + GENL_HDRLEN + body;
-        let start = self.tx.len();
-        self.tx.resize(start + len, 0);
-        let b = &mut self.tx[start..];
-        b[0..4].copy_from_slice(&(len as u32).to_ne_bytes());
-        b[4..6].copy_from_slice(&family.to_ne_bytes());
-        b[6..8].copy_from_slice(&(NLM_F_REQUEST | flags).to_ne_bytes());
-        b[8..12].copy_from_slice(&seq.to_ne_bytes());
-        b[12..16].copy_from_slice(&0u32.to_ne_bytes());
-        b[16] = msg.cmd.into();
-        b[17] = IPVS_GENL_VERSION;
-        b[18..20].fill(0);
-        msg.emit(&mut b[20..]);
+        let (seq, body) = self.queue_header(
+            family,
+            flags,
+            msg.cmd.into(),
+            IPVS_GENL_VERSION,
+            msg.buffer_len(),
+        );
+        msg.emit(body);
         seq
     }
 
     fn queue_raw(&mut self, ty: u16, flags: u16, genl_cmd: u8, genl_ver: u8, attrs: &[u8]) -> u32 {
+        let (seq, body) = self.queue_header(ty, flags, genl_cmd, genl_ver, attrs.len());
+        body.copy_from_slice(attrs);
+        seq
+    }
+
+    /// Appends a request's netlink and generic-netlink headers to the
+    /// transmit buffer; returns its sequence number and the `body_len`
+    /// bytes after the headers, for the caller to fill.
+    fn queue_header(
+        &mut self,
+        ty: u16,
+        flags: u16,
+        genl_cmd: u8,
+        genl_ver: u8,
+        body_len: usize,
+    ) -> (u32, &mut [u8]) {
         let seq = self.next_seq();
-        let len = NLMSG_HDRLEN + GENL_HDRLEN + attrs.len();
+        let len = NLMSG_HDRLEN + GENL_HDRLEN + body_len;
         let start = self.tx.len();
         self.tx.resize(start + len, 0);
         let b = &mut self.tx[start..];
@@ -187,8 +196,7 @@ impl GenlSocket {
         b[16] = genl_cmd;
         b[17] = genl_ver;
         b[18..20].fill(0);
-        b[20..].copy_from_slice(attrs);
-        seq
+        (seq, &mut b[NLMSG_HDRLEN + GENL_HDRLEN..])
     }
 
     /// Sends everything queued in one `send` call.
