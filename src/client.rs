@@ -9,19 +9,18 @@ use crate::config::{Info, InfoAttribute, Timeouts};
 use crate::daemon::{DaemonState, SyncDaemon};
 use crate::destination::Destination;
 use crate::error::{Error, Operation, Target};
-use crate::message::{IpvsAttribute, IpvsCmd, IpvsMessage, IPVS_GENL_NAME};
+use crate::message::{
+    IpvsAttribute, IpvsCmd, IpvsMessage, IPVS_CMD_ATTR_DEST, IPVS_CMD_ATTR_SERVICE, IPVS_GENL_NAME,
+};
 use crate::netns::Namespace;
 use crate::service::{Service, ServiceKey};
 use crate::socket::{decode_ipvs, top_level_attr, GenlSocket, Reply, Tracer, DO_FLAGS, DUMP_FLAGS};
+use crate::wire::NlaWriter;
+use netlink_packet_core::Emitable;
 
 /// How often a dump the kernel flags as interrupted (`NLM_F_DUMP_INTR`)
 /// is retried before its last result is returned.
 const DUMP_RETRIES: usize = 8;
-
-/// `IPVS_CMD_ATTR_SERVICE` and `IPVS_CMD_ATTR_DEST`, for decoding replies
-/// without building the attribute lists.
-const IPVS_CMD_ATTR_SERVICE: u16 = 1;
-const IPVS_CMD_ATTR_DEST: u16 = 2;
 
 /// Receive buffer of the socket that dumps all services: 32 KiB, the most
 /// the kernel puts in one dump datagram.
@@ -211,6 +210,79 @@ impl Change {
         let msg = IpvsMessage::new(cmd, attributes);
         msg.check_size().map_err(invalid)?;
         Ok(msg)
+    }
+}
+
+impl Change {
+    /// Appends the request's attributes (what follows the generic-netlink
+    /// header) to `out` and returns its command. Service and real-server
+    /// changes, the bulk of any restore, are written straight from the
+    /// model; the others go through [`Change::to_message`]. The bytes are
+    /// the same either way (tests check it). On error `out` is unchanged.
+    pub fn encode(&self, out: &mut Vec<u8>) -> Result<IpvsCmd, Error> {
+        let start = out.len();
+        // Room for any service or real-server request at once.
+        out.reserve(256);
+        let result = self.encode_unchecked(out);
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
+    fn encode_unchecked(&self, out: &mut Vec<u8>) -> Result<IpvsCmd, Error> {
+        let invalid = |message: String| Error::InvalidArgument {
+            op: self.operation(),
+            target: self.target(),
+            message,
+        };
+        let mut w = NlaWriter::new(out);
+        let key = |w: &mut NlaWriter<'_>, k: &ServiceKey| {
+            let nest = w.start_nest(IPVS_CMD_ATTR_SERVICE);
+            k.emit_attributes(w);
+            w.end_nest(nest);
+        };
+        Ok(match self {
+            Change::AddService(s) | Change::EditService(s) => {
+                let nest = w.start_nest(IPVS_CMD_ATTR_SERVICE);
+                s.emit_attributes(&mut w).map_err(invalid)?;
+                w.end_nest(nest);
+                if matches!(self, Change::AddService(_)) {
+                    IpvsCmd::NewService
+                } else {
+                    IpvsCmd::SetService
+                }
+            }
+            Change::DeleteService(k) => {
+                key(&mut w, k);
+                IpvsCmd::DelService
+            }
+            Change::AddDestination(k, d) | Change::EditDestination(k, d) => {
+                key(&mut w, k);
+                let nest = w.start_nest(IPVS_CMD_ATTR_DEST);
+                d.emit_attributes(&mut w);
+                w.end_nest(nest);
+                if matches!(self, Change::AddDestination(..)) {
+                    IpvsCmd::NewDest
+                } else {
+                    IpvsCmd::SetDest
+                }
+            }
+            Change::DeleteDestination(k, d) => {
+                key(&mut w, k);
+                let nest = w.start_nest(IPVS_CMD_ATTR_DEST);
+                d.emit_identity(&mut w);
+                w.end_nest(nest);
+                IpvsCmd::DelDest
+            }
+            _ => {
+                let msg = self.to_message()?;
+                let at = out.len();
+                out.resize(at + msg.buffer_len(), 0);
+                msg.emit(&mut out[at..]);
+                msg.cmd
+            }
+        })
     }
 }
 
@@ -731,9 +803,9 @@ impl Ipvs {
                     BatchAcks::ErrorsOnly if i != last_index => 0,
                     _ => DO_FLAGS,
                 };
-                match change.to_message() {
-                    Ok(msg) => {
-                        pending.push(Some(self.sock.queue(self.family, &msg, flags)));
+                match self.sock.queue_change(self.family, flags, change) {
+                    Ok(seq) => {
+                        pending.push(Some(seq));
                         results.push(Ok(()));
                     }
                     Err(e) => {

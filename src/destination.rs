@@ -8,7 +8,7 @@ use netlink_packet_core::{DecodeError, DefaultNla, Nla, NlaBuffer, NlasIterator,
 
 use crate::service::AddressFamily;
 use crate::stats::{stats_from_nest, Stats, StatsNest, StatsWidth};
-use crate::wire::{u16_be, u16_ne, u32_ne, u8_of, InetAddr};
+use crate::wire::{u16_be, u16_ne, u32_ne, u8_of, InetAddr, NlaWriter};
 
 const IPVS_DEST_ATTR_ADDR: u16 = 1;
 const IPVS_DEST_ATTR_PORT: u16 = 2;
@@ -380,6 +380,26 @@ impl Destination {
             A::UpperThreshold(self.upper_threshold),
             A::LowerThreshold(self.lower_threshold),
         ]
+    }
+
+    /// Writes the attributes [`Destination::to_attributes`] lists, in the
+    /// same order.
+    pub(crate) fn emit_attributes(&self, w: &mut NlaWriter<'_>) {
+        self.emit_identity(w);
+        w.u32_ne(IPVS_DEST_ATTR_FWD_METHOD, self.forward.into());
+        w.u32_ne(IPVS_DEST_ATTR_WEIGHT, self.weight as u32);
+        w.u8(IPVS_DEST_ATTR_TUN_TYPE, self.tunnel_type.into());
+        w.u16_be(IPVS_DEST_ATTR_TUN_PORT, self.tunnel_port);
+        w.u16_ne(IPVS_DEST_ATTR_TUN_FLAGS, self.tunnel_flags.into());
+        w.u32_ne(IPVS_DEST_ATTR_U_THRESH, self.upper_threshold);
+        w.u32_ne(IPVS_DEST_ATTR_L_THRESH, self.lower_threshold);
+    }
+
+    /// Writes the attributes [`Destination::identity_attributes`] lists.
+    pub(crate) fn emit_identity(&self, w: &mut NlaWriter<'_>) {
+        w.u16_ne(IPVS_DEST_ATTR_ADDR_FAMILY, self.family().to_raw());
+        w.addr(IPVS_DEST_ATTR_ADDR, InetAddr::from(self.addr).0);
+        w.u16_be(IPVS_DEST_ATTR_PORT, self.port);
     }
 
     /// The identity attributes (family, address, port) for DEL_DEST.

@@ -37,8 +37,10 @@ const IPVS_CMD_GET_INFO: u8 = 15;
 const IPVS_CMD_ZERO: u8 = 16;
 const IPVS_CMD_FLUSH: u8 = 17;
 
-const IPVS_CMD_ATTR_SERVICE: u16 = 1;
-const IPVS_CMD_ATTR_DEST: u16 = 2;
+/// `IPVS_CMD_ATTR_SERVICE`: a nested service.
+pub(crate) const IPVS_CMD_ATTR_SERVICE: u16 = 1;
+/// `IPVS_CMD_ATTR_DEST`: a nested real server.
+pub(crate) const IPVS_CMD_ATTR_DEST: u16 = 2;
 const IPVS_CMD_ATTR_DAEMON: u16 = 3;
 const IPVS_CMD_ATTR_TIMEOUT_TCP: u16 = 4;
 const IPVS_CMD_ATTR_TIMEOUT_TCP_FIN: u16 = 5;

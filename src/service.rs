@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use netlink_packet_core::{DecodeError, DefaultNla, Nla, NlaBuffer, NlasIterator, Parseable};
 
 use crate::stats::{stats_from_nest, Stats, StatsNest, StatsWidth};
-use crate::wire::{c_string, emit_c_string, fixed, u16_be, u16_ne, u32_ne, InetAddr};
+use crate::wire::{c_string, emit_c_string, fixed, u16_be, u16_ne, u32_ne, InetAddr, NlaWriter};
 
 const IPVS_SVC_ATTR_AF: u16 = 1;
 const IPVS_SVC_ATTR_PROTOCOL: u16 = 2;
@@ -331,6 +331,24 @@ impl ServiceKey {
         }
     }
 
+    /// Writes the key's attributes, the ones [`ServiceKey::to_attributes`]
+    /// lists, in the same order.
+    pub(crate) fn emit_attributes(&self, w: &mut NlaWriter<'_>) {
+        w.u16_ne(IPVS_SVC_ATTR_AF, self.family().to_raw());
+        match *self {
+            ServiceKey::Fwmark { mark, .. } => w.u32_ne(IPVS_SVC_ATTR_FWMARK, mark),
+            ServiceKey::Addr {
+                protocol,
+                addr,
+                port,
+            } => {
+                w.u16_ne(IPVS_SVC_ATTR_PROTOCOL, protocol.into());
+                w.addr(IPVS_SVC_ATTR_ADDR, InetAddr::from(addr).0);
+                w.u16_be(IPVS_SVC_ATTR_PORT, port);
+            }
+        }
+    }
+
     /// The identity attributes (family plus fwmark, or protocol, address
     /// and port), as sent to select a service.
     pub fn to_attributes(&self) -> Vec<ServiceAttribute> {
@@ -596,21 +614,10 @@ impl Service {
     ///     .to_attributes().is_err());
     /// ```
     pub fn to_attributes(&self) -> Result<Vec<ServiceAttribute>, String> {
-        if self.scheduler.len() > SCHED_NAME_MAX {
-            return Err(format!(
-                "scheduler name {:?} is longer than {SCHED_NAME_MAX} bytes",
-                self.scheduler
-            ));
-        }
-        if self.scheduler.contains('\0') {
-            return Err("scheduler name contains a NUL byte".into());
-        }
+        self.check_names()?;
         let mut attrs = self.key.to_attributes();
         attrs.push(ServiceAttribute::SchedName(self.scheduler.clone()));
         if let Some(pe) = &self.pe_name {
-            if pe.len() > PE_NAME_MAX || pe.contains('\0') {
-                return Err(format!("persistence engine name {pe:?} is invalid"));
-            }
             attrs.push(ServiceAttribute::PeName(pe.clone()));
         }
         attrs.push(ServiceAttribute::Flags(FlagsWithMask {
@@ -620,6 +627,43 @@ impl Service {
         attrs.push(ServiceAttribute::Timeout(self.timeout));
         attrs.push(ServiceAttribute::Netmask(self.netmask.to_wire()));
         Ok(attrs)
+    }
+
+    /// The names the kernel takes must fit its buffers and have no NUL.
+    fn check_names(&self) -> Result<(), String> {
+        if self.scheduler.len() > SCHED_NAME_MAX {
+            return Err(format!(
+                "scheduler name {:?} is longer than {SCHED_NAME_MAX} bytes",
+                self.scheduler
+            ));
+        }
+        if self.scheduler.contains('\0') {
+            return Err("scheduler name contains a NUL byte".into());
+        }
+        if let Some(pe) = &self.pe_name {
+            if pe.len() > PE_NAME_MAX || pe.contains('\0') {
+                return Err(format!("persistence engine name {pe:?} is invalid"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the attributes [`Service::to_attributes`] lists, in the same
+    /// order, with the same checks.
+    pub(crate) fn emit_attributes(&self, w: &mut NlaWriter<'_>) -> Result<(), String> {
+        self.check_names()?;
+        self.key.emit_attributes(w);
+        w.c_string(IPVS_SVC_ATTR_SCHED_NAME, &self.scheduler);
+        if let Some(pe) = &self.pe_name {
+            w.c_string(IPVS_SVC_ATTR_PE_NAME, pe);
+        }
+        let mut flags = [0u8; 8];
+        flags[..4].copy_from_slice(&self.flags.0.to_ne_bytes());
+        flags[4..].copy_from_slice(&u32::MAX.to_ne_bytes());
+        w.bytes(IPVS_SVC_ATTR_FLAGS, &flags);
+        w.u32_ne(IPVS_SVC_ATTR_TIMEOUT, self.timeout);
+        w.bytes(IPVS_SVC_ATTR_NETMASK, &self.netmask.to_wire());
+        Ok(())
     }
 
     /// Builds the model from a service nest received from the kernel.

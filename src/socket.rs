@@ -166,6 +166,38 @@ impl GenlSocket {
         seq
     }
 
+    /// Appends the request for `change` to the transmit buffer and returns
+    /// its sequence number; nothing is queued if it cannot be encoded.
+    pub(crate) fn queue_change(
+        &mut self,
+        family: u16,
+        flags: u16,
+        change: &crate::Change,
+    ) -> Result<u32, Error> {
+        let start = self.tx.len();
+        self.tx.resize(start + NLMSG_HDRLEN + GENL_HDRLEN, 0);
+        match change.encode(&mut self.tx) {
+            Ok(cmd) => {
+                let seq = self.next_seq();
+                let len = self.tx.len() - start;
+                write_header(
+                    &mut self.tx[start..],
+                    len,
+                    family,
+                    flags,
+                    seq,
+                    cmd.into(),
+                    IPVS_GENL_VERSION,
+                );
+                Ok(seq)
+            }
+            Err(e) => {
+                self.tx.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
     fn queue_raw(&mut self, ty: u16, flags: u16, genl_cmd: u8, genl_ver: u8, attrs: &[u8]) -> u32 {
         let (seq, body) = self.queue_header(ty, flags, genl_cmd, genl_ver, attrs.len());
         body.copy_from_slice(attrs);
@@ -188,14 +220,7 @@ impl GenlSocket {
         let start = self.tx.len();
         self.tx.resize(start + len, 0);
         let b = &mut self.tx[start..];
-        b[0..4].copy_from_slice(&(len as u32).to_ne_bytes());
-        b[4..6].copy_from_slice(&ty.to_ne_bytes());
-        b[6..8].copy_from_slice(&(NLM_F_REQUEST | flags).to_ne_bytes());
-        b[8..12].copy_from_slice(&seq.to_ne_bytes());
-        b[12..16].fill(0);
-        b[16] = genl_cmd;
-        b[17] = genl_ver;
-        b[18..20].fill(0);
+        write_header(b, len, ty, flags, seq, genl_cmd, genl_ver);
         (seq, &mut b[NLMSG_HDRLEN + GENL_HDRLEN..])
     }
 
@@ -368,6 +393,19 @@ impl GenlSocket {
             message: "family reply without CTRL_ATTR_FAMILY_ID".into(),
         })
     }
+}
+
+/// Writes a request's netlink and generic-netlink headers at the start of
+/// `b`, for a message of `len` bytes in all.
+fn write_header(b: &mut [u8], len: usize, ty: u16, flags: u16, seq: u32, cmd: u8, ver: u8) {
+    b[0..4].copy_from_slice(&(len as u32).to_ne_bytes());
+    b[4..6].copy_from_slice(&ty.to_ne_bytes());
+    b[6..8].copy_from_slice(&(NLM_F_REQUEST | flags).to_ne_bytes());
+    b[8..12].copy_from_slice(&seq.to_ne_bytes());
+    b[12..16].fill(0);
+    b[16] = cmd;
+    b[17] = ver;
+    b[18..20].fill(0);
 }
 
 fn parse_header(buf: &[u8]) -> Option<RawMsg<'_>> {

@@ -375,3 +375,59 @@ fn oversized_attributes_are_refused_not_emitted() {
     let fine = IpvsMessage::new(IpvsCmd::Flush, vec![]);
     assert!(fine.check_size().is_ok());
 }
+
+/// The direct encoder `Change::encode` (what `Ipvs::apply` sends) writes
+/// exactly the bytes of the attribute-list encoder `Change::to_message`, for
+/// every kind of change, and fails where it fails, leaving the buffer as it
+/// was.
+#[test]
+fn direct_encoder_matches_the_attribute_encoder() {
+    use ipvs::{Change, Timeouts};
+    let mut r = Rng(0x5eed_cafe);
+    for i in 0..6000 {
+        let mut s = random_service(&mut r);
+        match r.below(10) {
+            0 => s.scheduler = "a-scheduler-name-too-long".into(),
+            1 => s.scheduler = "r\0r".into(),
+            2 => s.pe_name = Some("p".repeat(r.below(40) as usize)),
+            3 => s.scheduler = String::new(),
+            _ => {}
+        }
+        let d = random_destination(&mut r);
+        let k = s.key;
+        let change = match i % 11 {
+            0 => Change::AddService(s),
+            1 => Change::EditService(s),
+            2 => Change::DeleteService(k),
+            3 => Change::AddDestination(k, d),
+            4 => Change::EditDestination(k, d),
+            5 => Change::DeleteDestination(k, d),
+            6 => Change::Zero((r.below(2) == 0).then_some(k)),
+            7 => Change::Flush,
+            8 => Change::SetTimeouts(Timeouts {
+                tcp: r.below(3) as u32,
+                tcp_fin: r.next() as u32,
+                udp: r.below(2) as u32,
+            }),
+            9 => Change::StopDaemon(DaemonState::Backup),
+            _ => Change::StartDaemon(SyncDaemon::new(DaemonState::Master, "eth0")),
+        };
+        let prefix = [1u8, 2, 3, 4];
+        let mut direct = prefix.to_vec();
+        let encoded = change.encode(&mut direct);
+        match change.to_message() {
+            Ok(m) => {
+                assert_eq!(encoded.unwrap(), m.cmd, "{change:?}");
+                assert_eq!(&direct[..4], &prefix);
+                assert_eq!(direct[4..], msg_bytes(&m)[..], "{change:?}");
+            }
+            Err(e) => {
+                assert_eq!(encoded.unwrap_err().to_string(), e.to_string());
+                assert_eq!(
+                    direct, prefix,
+                    "a failed encoding leaves the buffer as it was"
+                );
+            }
+        }
+    }
+}
