@@ -129,7 +129,8 @@ fn strtoul0(b: &[u8]) -> Option<(u64, usize)> {
 pub fn inet_aton(s: &str) -> Option<Ipv4Addr> {
     const MAX: [u64; 4] = [0xffff_ffff, 0xff_ffff, 0xffff, 0xff];
     let b = s.as_bytes();
-    let mut parts: Vec<u8> = Vec::new();
+    let mut parts = [0u8; 3];
+    let mut n_parts = 0;
     let mut i = 0;
     let val;
     loop {
@@ -142,10 +143,11 @@ pub fn inet_aton(s: &str) -> Option<Ipv4Addr> {
         }
         i += n;
         if i < b.len() && b[i] == b'.' {
-            if parts.len() > 2 || v > 0xff {
+            if n_parts > 2 || v > 0xff {
                 return None;
             }
-            parts.push(v as u8);
+            parts[n_parts] = v as u8;
+            n_parts += 1;
             i += 1;
         } else {
             val = v;
@@ -155,11 +157,11 @@ pub fn inet_aton(s: &str) -> Option<Ipv4Addr> {
     if i < b.len() && !(b[i].is_ascii() && is_c_space(b[i])) {
         return None;
     }
-    if val > MAX[parts.len()] {
+    if val > MAX[n_parts] {
         return None;
     }
     let mut word = [0u8; 4];
-    word[..parts.len()].copy_from_slice(&parts);
+    word[..n_parts].copy_from_slice(&parts[..n_parts]);
     let base = u32::from_be_bytes(word);
     Some(Ipv4Addr::from(base | val as u32))
 }
@@ -194,6 +196,10 @@ pub fn proto_name(proto: u16) -> Option<&'static str> {
 /// `host[:port]`, `[v6]:port` or a bare IPv6 literal; ports by number or by
 /// service name for the protocol known at that moment (`proto`, 0 = none).
 pub fn parse_service(text: &str, proto: u16, resolver: &dyn Resolver) -> Option<ParsedService> {
+    plain_ipv4_service(text.as_bytes()).or_else(|| parse_service_general(text, proto, resolver))
+}
+
+fn parse_service_general(text: &str, proto: u16, resolver: &dyn Resolver) -> Option<ParsedService> {
     if text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -228,6 +234,51 @@ pub fn parse_service(text: &str, proto: u16, resolver: &dyn Resolver) -> Option<
     Some(ParsedService { addr, port })
 }
 
+/// The common case of [`parse_service`], without the general path's
+/// lookups: `a.b.c.d` or `a.b.c.d:port`, in plain decimal (address parts
+/// 0-255 without leading zeros, which `inet_aton` would read as octal; a
+/// port of one to five digits up to 65535). The general path gives the same
+/// result for these; anything else is left to it (`None`).
+pub fn plain_ipv4_service(b: &[u8]) -> Option<ParsedService> {
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        let start = i;
+        let mut v: u32 = 0;
+        while i < b.len() && b[i].is_ascii_digit() && i - start < 3 {
+            v = v * 10 + u32::from(b[i] - b'0');
+            i += 1;
+        }
+        let digits = i - start;
+        if digits == 0 || v > 255 || (digits > 1 && b[start] == b'0') {
+            return None;
+        }
+        *octet = v as u8;
+        if k < 3 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+    }
+    let addr = IpAddr::V4(Ipv4Addr::from(octets));
+    let port = match &b[i..] {
+        [] => None,
+        [b':', digits @ ..] if (1..=5).contains(&digits.len()) => {
+            let mut port = 0u32;
+            for &d in digits {
+                if !d.is_ascii_digit() {
+                    return None;
+                }
+                port = port * 10 + u32::from(d - b'0');
+            }
+            Some(u16::try_from(port).ok()?)
+        }
+        _ => return None,
+    };
+    Some(ParsedService { addr, port })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,6 +298,106 @@ mod tests {
         assert_eq!(atoi("64abc"), 64);
         assert_eq!(atoi("4294967360"), 64);
         assert_eq!(atoi("x"), 0);
+    }
+
+    /// Names resolve to nothing: the general path then only takes numbers.
+    struct NoNames;
+    impl Resolver for NoNames {
+        fn host_to_ipv4(&self, _: &str) -> Option<Ipv4Addr> {
+            None
+        }
+        fn service_to_port(&self, _: &str, _: &str) -> Option<u16> {
+            None
+        }
+        fn addr_to_host(&self, _: IpAddr) -> Option<String> {
+            None
+        }
+        fn port_to_service(&self, _: u16, _: &str) -> Option<String> {
+            None
+        }
+    }
+
+    /// The plain-IPv4 shortcut answers exactly as the general path does,
+    /// whenever it answers: random texts over the characters that matter,
+    /// plus the edge cases.
+    #[test]
+    fn plain_ipv4_shortcut_agrees_with_the_general_path() {
+        let mut texts: Vec<String> = [
+            "1.2.3.4",
+            "1.2.3.4:80",
+            "0.0.0.0:0",
+            "255.255.255.255:65535",
+            "1.2.3.4:65536",
+            "1.2.3.4:",
+            "01.2.3.4:80",
+            "1.2.3.04",
+            "1.2.3.4:080",
+            "1.2.3.4:000080",
+            "256.1.1.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1.2.3.4:8:0",
+            "1.2.3.4 :80",
+            "1.2.3.4:+80",
+            "1234.1.1.1",
+            "1.2.3.4:99999",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut x: u64 = 0x1234_5678_9abc_def1;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        // Address-like texts: parts of 0-4 random characters, mostly
+        // digits, joined by dots, sometimes a port; now and then one
+        // character replaced by an odd one.
+        for _ in 0..100_000 {
+            let mut t = String::new();
+            let parts = if next() % 4 == 0 { 1 + next() % 5 } else { 4 };
+            for p in 0..parts {
+                if p > 0 {
+                    t.push('.');
+                }
+                let len = if next() % 8 == 0 {
+                    next() % 5
+                } else {
+                    1 + next() % 3
+                };
+                for _ in 0..len {
+                    t.push((b'0' + (next() % 10) as u8) as char);
+                }
+            }
+            if next() % 2 == 0 {
+                t.push(':');
+                for _ in 0..next() % 7 {
+                    t.push((b'0' + (next() % 10) as u8) as char);
+                }
+            }
+            if next() % 8 == 0 && !t.is_empty() {
+                let at = (next() % t.len() as u64) as usize;
+                let odd = [" ", "x", ":", "+", "-", "[", "0x"][(next() % 7) as usize];
+                t.replace_range(at..at + 1, odd);
+            }
+            texts.push(t);
+        }
+        let mut answered = 0;
+        for t in &texts {
+            if let Some(fast) = plain_ipv4_service(t.as_bytes()) {
+                answered += 1;
+                for proto in [0, 6, 17] {
+                    assert_eq!(
+                        Some(fast),
+                        parse_service_general(t, proto, &NoNames),
+                        "{t:?}"
+                    );
+                }
+            }
+        }
+        assert!(answered > 1000, "only {answered} texts took the shortcut");
     }
 
     #[test]

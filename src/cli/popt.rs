@@ -26,6 +26,8 @@
 //! clap is still the documented option surface (see [`super::surface`]),
 //! used to generate the man pages and shell completions.
 
+use std::borrow::Cow;
+
 use super::table::{self, ArgKind, OptionSpec};
 
 /// What popt could not parse.
@@ -52,17 +54,18 @@ impl PoptError {
 
 /// One option found in argv.
 #[derive(Debug, Clone)]
-pub struct Found {
+pub struct Found<'a> {
     /// The option.
     pub spec: &'static OptionSpec,
-    /// Its argument (`None` for switches and for `-p` without a value).
-    pub arg: Option<String>,
+    /// Its argument (`None` for switches and for `-p` without a value);
+    /// borrowed from argv unless a `!#:+` expansion made a new one.
+    pub arg: Option<Cow<'a, str>>,
 }
 
 /// The tokenizer state (popt's context).
 #[derive(Debug)]
-pub struct Popt<'a> {
-    argv: &'a [String],
+pub struct Popt<'a, S> {
+    argv: &'a [S],
     /// Index of the next argv word to look at.
     next: usize,
     /// Remaining characters of a short-option cluster: (word, byte offset).
@@ -71,18 +74,18 @@ pub struct Popt<'a> {
     next_char: Option<(usize, usize)>,
     rest_leftover: bool,
     posix_me_harder: bool,
-    leftovers: Vec<String>,
+    leftovers: Vec<&'a str>,
     next_leftover: usize,
-    /// Words consumed by a `!#:+` expansion.
+    /// Words consumed by a `!#:+` expansion (empty until one happens).
     consumed: Vec<bool>,
 }
 
-impl<'a> Popt<'a> {
+impl<'a, S: AsRef<str>> Popt<'a, S> {
     /// A tokenizer over `argv` (`argv[0]` is the program name and is
     /// skipped). `posix_me_harder` is popt's reaction to the
     /// `POSIXLY_CORRECT` / `POSIX_ME_HARDER` environment variables: the first
     /// non-option word ends option processing.
-    pub fn new(argv: &'a [String], posix_me_harder: bool) -> Self {
+    pub fn new(argv: &'a [S], posix_me_harder: bool) -> Self {
         Popt {
             argv,
             next: 1,
@@ -91,26 +94,32 @@ impl<'a> Popt<'a> {
             posix_me_harder,
             leftovers: Vec::new(),
             next_leftover: 0,
-            consumed: vec![false; argv.len()],
+            consumed: Vec::new(),
         }
+    }
+
+    fn word(&self, i: usize) -> &'a str {
+        let argv: &'a [S] = self.argv;
+        argv[i].as_ref()
+    }
+
+    fn is_consumed(&self, i: usize) -> bool {
+        self.consumed.get(i).copied().unwrap_or(false)
     }
 
     /// The argv word popt blames in messages (`poptBadOption`): the last word
     /// it consumed.
-    pub fn bad_option(&self) -> &str {
-        if self.next > 0 {
-            self.argv
-                .get(self.next - 1)
-                .map(String::as_str)
-                .unwrap_or("")
+    pub fn bad_option(&self) -> &'a str {
+        if self.next > 0 && self.next - 1 < self.argv.len() {
+            self.word(self.next - 1)
         } else {
             ""
         }
     }
 
     /// The next leftover (non-option) word (`poptGetArg`).
-    pub fn next_arg(&mut self) -> Option<String> {
-        let a = self.leftovers.get(self.next_leftover).cloned();
+    pub fn next_arg(&mut self) -> Option<&'a str> {
+        let a = self.leftovers.get(self.next_leftover).copied();
         if a.is_some() {
             self.next_leftover += 1;
         }
@@ -118,16 +127,16 @@ impl<'a> Popt<'a> {
     }
 
     /// The next option (`poptGetNextOpt`): `Ok(None)` at the end of argv.
-    pub fn next_opt(&mut self) -> Result<Option<Found>, PoptError> {
+    pub fn next_opt(&mut self) -> Result<Option<Found<'a>>, PoptError> {
         loop {
             if self.next_char.is_none() && self.next >= self.argv.len() {
                 return Ok(None);
             }
-            let mut long_arg: Option<String> = None;
+            let mut long_arg: Option<&'a str> = None;
             let spec: &'static OptionSpec;
             if let Some((w, off)) = self.next_char.take() {
                 // A short option inside a cluster.
-                let word = self.argv[w].as_bytes();
+                let word = self.word(w).as_bytes();
                 let c = word.get(off).copied().unwrap_or(0);
                 spec = match table::find_short(c) {
                     Some(s) if c != 0 => s,
@@ -141,18 +150,18 @@ impl<'a> Popt<'a> {
                     self.next_char = Some((w, rest));
                 }
             } else {
-                if self.consumed[self.next] {
+                if self.is_consumed(self.next) {
                     self.next += 1;
                     continue;
                 }
                 let w = self.next;
                 self.next += 1;
-                let word = self.argv[w].as_str();
+                let word = self.word(w);
                 if self.rest_leftover || !word.starts_with('-') || word == "-" {
                     if self.posix_me_harder {
                         self.rest_leftover = true;
                     }
-                    self.leftovers.push(word.to_string());
+                    self.leftovers.push(word);
                     continue;
                 }
                 if word == "--" {
@@ -161,7 +170,7 @@ impl<'a> Popt<'a> {
                 }
                 if let Some(body) = word.strip_prefix("--") {
                     let (name, arg) = match body.find('=') {
-                        Some(i) => (&body[..i], Some(body[i + 1..].to_string())),
+                        Some(i) => (&body[..i], Some(&body[i + 1..])),
                         None => (body, None),
                     };
                     spec = table::find_long(name).ok_or(PoptError::BadOption)?;
@@ -181,13 +190,13 @@ impl<'a> Popt<'a> {
     fn finish(
         &mut self,
         spec: &'static OptionSpec,
-        long_arg: Option<String>,
-    ) -> Result<Found, PoptError> {
+        long_arg: Option<&'a str>,
+    ) -> Result<Found<'a>, PoptError> {
         match spec.arg {
             ArgKind::None => {
                 let attached_eq = self
                     .next_char
-                    .map(|(w, off)| self.argv[w].as_bytes().get(off) == Some(&b'='))
+                    .map(|(w, off)| self.word(w).as_bytes().get(off) == Some(&b'='))
                     .unwrap_or(false);
                 if long_arg.is_some() || attached_eq {
                     return Err(PoptError::UnwantedArgument);
@@ -198,28 +207,28 @@ impl<'a> Popt<'a> {
                 let raw = if let Some(a) = long_arg {
                     Some(a)
                 } else if let Some((w, off)) = self.next_char.take() {
-                    let word = &self.argv[w];
+                    let word = self.word(w);
                     let skip = usize::from(word.as_bytes().get(off) == Some(&b'='));
-                    Some(word[off + skip..].to_string())
+                    Some(&word[off + skip..])
                 } else if self.next >= self.argv.len() {
                     if spec.arg == ArgKind::Required {
                         return Err(PoptError::NoArgument);
                     }
                     None
                 } else {
-                    let word = &self.argv[self.next];
+                    let word = self.word(self.next);
                     if spec.arg == ArgKind::Optional && word.starts_with('-') {
                         None
                     } else {
                         self.next += 1;
-                        Some(word.clone())
+                        Some(word)
                     }
                 };
                 let arg = raw.map(|a| {
-                    if a.contains("!#:+") {
-                        self.expand_next_arg(&a)
+                    if a.as_bytes().contains(&b'!') && a.contains("!#:+") {
+                        Cow::Owned(self.expand_next_arg(a))
                     } else {
-                        a
+                        Cow::Borrowed(a)
                     }
                 });
                 Ok(Found { spec, arg })
@@ -236,7 +245,7 @@ impl<'a> Popt<'a> {
             return s.to_string();
         }
         let mut out = String::new();
-        let mut found: Option<String> = None;
+        let mut found: Option<&'a str> = None;
         let mut rest = s;
         while let Some(i) = rest.find(MARK) {
             out.push_str(&rest[..i]);
@@ -258,13 +267,16 @@ impl<'a> Popt<'a> {
         out
     }
 
-    fn find_next_arg(&mut self) -> Option<String> {
+    fn find_next_arg(&mut self) -> Option<&'a str> {
         for i in self.next..self.argv.len() {
-            if self.consumed[i] || self.argv[i].starts_with('-') {
+            if self.is_consumed(i) || self.word(i).starts_with('-') {
                 continue;
             }
+            if self.consumed.is_empty() {
+                self.consumed = vec![false; self.argv.len()];
+            }
             self.consumed[i] = true;
-            return Some(self.argv[i].clone());
+            return Some(self.word(i));
         }
         None
     }
@@ -294,14 +306,14 @@ mod tests {
         let mut out = Vec::new();
         let err = loop {
             match p.next_opt() {
-                Ok(Some(f)) => out.push((f.spec.id, f.arg)),
+                Ok(Some(f)) => out.push((f.spec.id, f.arg.map(String::from))),
                 Ok(None) => break None,
                 Err(e) => break Some((e, p.bad_option().to_string())),
             }
         };
         let mut left = Vec::new();
         while let Some(x) = p.next_arg() {
-            left.push(x);
+            left.push(x.to_string());
         }
         (out, err, left)
     }
@@ -370,8 +382,8 @@ mod tests {
         let mut p = Popt::new(&a, true);
         assert_eq!(p.next_opt().unwrap().unwrap().spec.id, OptId::List);
         assert!(p.next_opt().unwrap().is_none());
-        assert_eq!(p.next_arg().as_deref(), Some("x"));
-        assert_eq!(p.next_arg().as_deref(), Some("-n"));
+        assert_eq!(p.next_arg(), Some("x"));
+        assert_eq!(p.next_arg(), Some("-n"));
     }
 
     #[test]

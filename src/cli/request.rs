@@ -12,9 +12,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use super::parse::{self, string_to_number};
 use super::popt::Popt;
 use super::sys::{self, Resolver, SystemResolver};
-use super::table::{self, limits, msg, Column, Command, Legality, OptId};
+use super::table::{self, limits, msg, ArgKind, Column, Command, Legality, OptId};
 use crate::{
-    AddressFamily, DaemonState, Destination, ForwardMethod, Netmask, Protocol, Service,
+    AddressFamily, Change, DaemonState, Destination, ForwardMethod, Netmask, Protocol, Service,
     ServiceFlags, ServiceKey, Stats, SyncDaemon, Timeouts, TunnelChecksum, TunnelType,
 };
 
@@ -284,8 +284,8 @@ impl Entry {
 
 impl Parser<'_> {
     /// Parses one invocation (`argv[0]` included).
-    pub fn parse(&self, argv: &[String]) -> Result<Request, CliError> {
-        let program = argv.first().map(String::as_str).unwrap_or("ipvsadm");
+    pub fn parse<S: AsRef<str>>(&self, argv: &[S]) -> Result<Request, CliError> {
+        let program = argv.first().map(AsRef::as_ref).unwrap_or("ipvsadm");
         if argv.len() <= 1 {
             return Ok(Request::List {
                 target: ListTarget::All,
@@ -346,7 +346,7 @@ impl Parser<'_> {
                 }
             };
             let arg = found.arg.as_deref();
-            self.apply_option(&mut e, found.spec.id, arg, &popt)?;
+            self.apply_option(&mut e, found.spec.id, arg, popt.bad_option())?;
         }
 
         // Leftover words.
@@ -356,25 +356,66 @@ impl Parser<'_> {
             let c = popt.next_arg();
             match (a, b, c) {
                 (Some(a), Some(b), Some(c)) => {
-                    e.timeouts.tcp = set_timeout(&a)?;
-                    e.timeouts.tcp_fin = set_timeout(&b)?;
-                    e.timeouts.udp = set_timeout(&c)?;
+                    e.timeouts.tcp = set_timeout(a)?;
+                    e.timeouts.tcp_fin = set_timeout(b)?;
+                    e.timeouts.udp = set_timeout(c)?;
                 }
                 _ => return Err(CliError::fail(msg::SET_NEEDS_3)),
             }
         }
         if let Some(extra) = popt.next_arg() {
-            return Err(CliError::fail(msg::unexpected_argument(&extra)));
+            return Err(CliError::fail(msg::unexpected_argument(extra)));
         }
 
-        // Scheduler flags, with the final scheduler.
-        if !e.sched_flags_arg.is_empty() {
-            e.svc.flags &= !ServiceFlags::SCHED_MASK.0;
-            e.svc.flags |= sched_flags(&e.svc.sched_name, &e.sched_flags_arg)?;
-        }
+        conclude(e, cmd)
+    }
 
-        check_legality(cmd, e.options)?;
-        finish(e, cmd)
+    /// The quick path of `-R` for the lines `ipvsadm-save` writes (and
+    /// most written by hand): a command among `-A -E -D -a -e -d`, then
+    /// options written as separate words of the form `-X`, all separated by
+    /// single spaces (see [`PlainWords`]). Returns what [`Parser::parse`]
+    /// returns for the line's words (errors included), or `None` to leave
+    /// the line to it.
+    ///
+    /// The words are read as popt would read them (a mandatory value is the
+    /// next word whatever it is, `-p` takes the next word unless it starts
+    /// with `-`) and then go through the same option handling and checks as
+    /// in [`Parser::parse`]; whatever popt would treat differently (clusters,
+    /// `=`, long options, leftover words) is left to the general path.
+    pub fn parse_plain_line(&self, raw: &[u8]) -> Option<Result<Request, CliError>> {
+        let plain = PlainWords::split(raw)?;
+        let mut words = (0..plain.len()).map(|i| plain.get(i).unwrap_or(""));
+        let cmd = match words.next()? {
+            "-A" => Command::AddService,
+            "-E" => Command::EditService,
+            "-D" => Command::DeleteService,
+            "-a" => Command::AddServer,
+            "-e" => Command::EditServer,
+            "-d" => Command::DeleteServer,
+            _ => return None,
+        };
+        let mut e = Entry::new();
+        e.cmd = Some(cmd);
+        let mut words = words.peekable();
+        while let Some(word) = words.next() {
+            let spec = match word.as_bytes() {
+                [b'-', c] => table::find_short(*c)?,
+                _ => return None,
+            };
+            // A command (or -6, --sort): left to the general path.
+            spec.column?;
+            let arg = match spec.arg {
+                ArgKind::None => None,
+                ArgKind::Required => Some(words.next()?),
+                ArgKind::Optional => words.next_if(|next| !next.starts_with('-')),
+            };
+            // popt blames the last word it took.
+            let last_word = arg.unwrap_or(word);
+            if let Err(err) = self.apply_option(&mut e, spec.id, arg, last_word) {
+                return Some(Err(err));
+            }
+        }
+        Some(conclude(e, cmd))
     }
 
     fn apply_option(
@@ -382,7 +423,7 @@ impl Parser<'_> {
         e: &mut Entry,
         id: OptId,
         arg: Option<&str>,
-        popt: &Popt<'_>,
+        bad_option: &str,
     ) -> Result<(), CliError> {
         let a = arg.unwrap_or("");
         match id {
@@ -601,7 +642,7 @@ impl Parser<'_> {
                 e.dest.tun_flags |= 2;
             }
             // A command after the first option.
-            _ => return Err(CliError::fail(msg::invalid_option(popt.bad_option()))),
+            _ => return Err(CliError::fail(msg::invalid_option(bad_option))),
         }
         Ok(())
     }
@@ -611,6 +652,245 @@ fn set_timeout(s: &str) -> Result<u32, CliError> {
     string_to_number(s, 0, limits::MAX_TIMEOUT)
         .map(|v| v as u32)
         .ok_or_else(|| CliError::fail(msg::invalid_timeout(s)))
+}
+
+/// A `-R` line cut into words for the quick paths, when its words are
+/// exactly what the `-R` reader would make of it: separated by single
+/// spaces (the reader also splits at tabs and carriage returns, cuts words
+/// at NUL and drops `ipvsadm`), valid UTF-8 (the reader replaces invalid
+/// bytes), no `!` (popt's `!#:+` expansion), short, and not too many.
+pub struct PlainWords<'a> {
+    raw: &'a [u8],
+    /// Where each word ends in `raw`.
+    ends: [u16; PlainWords::MAX],
+    len: usize,
+}
+
+impl<'a> PlainWords<'a> {
+    const MAX: usize = 16;
+    const MAX_WORD: usize = 64;
+
+    /// The line's words, or `None` if it is not plain.
+    pub fn split(raw: &'a [u8]) -> Option<Self> {
+        if raw.len() > Self::MAX * (Self::MAX_WORD + 1) {
+            return None;
+        }
+        let mut ends = [0u16; Self::MAX];
+        let mut n = 0;
+        let mut start = 0;
+        let mut end_word = |i: usize, start: &mut usize| -> Option<()> {
+            let w = &raw[*start..i];
+            if n == Self::MAX || w.is_empty() || w.len() > Self::MAX_WORD || w == b"ipvsadm" {
+                return None;
+            }
+            ends[n] = i as u16;
+            n += 1;
+            *start = i + 1;
+            Some(())
+        };
+        for (i, &b) in raw.iter().enumerate() {
+            match b {
+                b' ' => end_word(i, &mut start)?,
+                b'\t' | b'\r' | 0 | b'!' => return None,
+                _ => {}
+            }
+        }
+        end_word(raw.len(), &mut start)?;
+        if !raw.is_ascii() {
+            std::str::from_utf8(raw).ok()?;
+        }
+        Some(PlainWords { raw, ends, len: n })
+    }
+
+    /// How many words there are.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are none (never: a plain line has a word).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The `i`th word's bytes.
+    pub fn bytes(&self, i: usize) -> Option<&'a [u8]> {
+        if i >= self.len {
+            return None;
+        }
+        let start = if i == 0 {
+            0
+        } else {
+            usize::from(self.ends[i - 1]) + 1
+        };
+        Some(&self.raw[start..usize::from(self.ends[i])])
+    }
+
+    /// The `i`th word.
+    pub fn get(&self, i: usize) -> Option<&'a str> {
+        // The line is valid UTF-8 and words end at spaces.
+        std::str::from_utf8(self.bytes(i)?).ok()
+    }
+}
+
+/// The quickest path of `-R`, for the lines `ipvsadm-save -n` writes for
+/// IPv4 and firewall-mark services and their real servers:
+///
+/// * `-A|-E  -t|-u ADDR:PORT | -f MARK  [-s SCHED] [-p [TIMEOUT]]`
+/// * `-a|-e  -t|-u ADDR:PORT | -f MARK  -r ADDR[:PORT] [-g|-m|-i] [-w N] [-x N] [-y N]`
+///
+/// (service first, the other options in any order, each once; plain
+/// decimal addresses). Builds the change directly, without the general
+/// parser's bookkeeping, and returns it only when [`Parser::parse`] would
+/// give the same change for the line (the tests check it on random
+/// lines); anything else, errors included, is `None`.
+pub fn quick_change(raw: &[u8]) -> Option<Change> {
+    let words = PlainWords::split(raw)?;
+    let (server, edit) = match words.bytes(0)? {
+        b"-A" => (false, false),
+        b"-E" => (false, true),
+        b"-a" => (true, false),
+        b"-e" => (true, true),
+        _ => return None,
+    };
+    let mut svc = Svc {
+        af: AF_INET,
+        netmask: 0xffff_ffff,
+        ..Svc::default()
+    };
+    let service_option = words.bytes(1)?;
+    match service_option {
+        b"-t" | b"-u" => {
+            let p = parse::plain_ipv4_service(words.bytes(2)?)?;
+            svc.protocol = if service_option == b"-t" {
+                IPPROTO_TCP
+            } else {
+                IPPROTO_UDP
+            };
+            svc.addr = ip_to_bytes(p.addr).1;
+            svc.port = p.port.unwrap_or(0);
+        }
+        b"-f" => {
+            svc.protocol = IPPROTO_TCP;
+            svc.fwmark = parse::fwmark(words.get(2)?)?;
+        }
+        _ => return None,
+    }
+    let mut dest = Dest {
+        af: AF_INET,
+        weight: 1,
+        conn_flags: FWD_DROUTE,
+        ..Dest::default()
+    };
+    // Each option at most once (the general path reports repeats).
+    let mut seen = 0u64;
+    let mut once = |column: Column| {
+        let first = seen & column.bit() == 0;
+        seen |= column.bit();
+        first.then_some(())
+    };
+    let value = |i: &mut usize| -> Option<&[u8]> {
+        let v = words.bytes(*i)?;
+        *i += 1;
+        Some(v)
+    };
+    let number = |v: &[u8], max: i64| -> Option<i64> {
+        string_to_number(std::str::from_utf8(v).ok()?, 0, max)
+    };
+    let mut have_real_server = false;
+    let mut i = 3;
+    while i < words.len() {
+        let opt = words.bytes(i)?;
+        i += 1;
+        match (server, opt) {
+            (false, b"-s") => {
+                once(Column::Scheduler)?;
+                let v = words.get(i)?;
+                i += 1;
+                if v.len() > limits::SCHED_NAME_MAX || v.starts_with('-') {
+                    return None;
+                }
+                svc.sched_name = v.to_string();
+            }
+            (false, b"-p") => {
+                once(Column::Persistent)?;
+                svc.flags |= ServiceFlags::PERSISTENT.0;
+                svc.timeout = limits::DEFAULT_PERSISTENT_TIMEOUT;
+                // An optional value: the next word unless it is an option.
+                if let Some(v) = words.get(i).filter(|v| !v.starts_with('-')) {
+                    i += 1;
+                    svc.timeout = string_to_number(v, 1, limits::MAX_TIMEOUT)? as u32;
+                }
+            }
+            (true, b"-r") => {
+                once(Column::RealServer)?;
+                let p = parse::plain_ipv4_service(value(&mut i)?)?;
+                dest.addr = ip_to_bytes(p.addr).1;
+                dest.port = p.port.unwrap_or(svc.port);
+                have_real_server = true;
+            }
+            (true, b"-g" | b"-m" | b"-i") => {
+                once(Column::ForwardingMethod)?;
+                dest.conn_flags = match opt {
+                    b"-g" => FWD_DROUTE,
+                    b"-m" => FWD_MASQ,
+                    _ => FWD_TUNNEL,
+                };
+            }
+            (true, b"-w") => {
+                once(Column::Weight)?;
+                dest.weight = number(value(&mut i)?, limits::MAX_WEIGHT)? as i32;
+            }
+            (true, b"-x") => {
+                once(Column::UThreshold)?;
+                dest.u_threshold = number(value(&mut i)?, i64::from(i32::MAX))? as u32;
+            }
+            (true, b"-y") => {
+                once(Column::LThreshold)?;
+                dest.l_threshold = number(value(&mut i)?, i64::from(i32::MAX))? as u32;
+            }
+            _ => return None,
+        }
+    }
+    let key = service_key(&svc);
+    if server {
+        if !have_real_server {
+            return None;
+        }
+        if svc.fwmark == 0 && matches!(dest.conn_flags, FWD_TUNNEL | FWD_DROUTE) {
+            dest.port = svc.port;
+        }
+        let d = destination(&dest);
+        Some(if edit {
+            Change::EditDestination(key, d)
+        } else {
+            Change::AddDestination(key, d)
+        })
+    } else {
+        let persistent = svc.flags & ServiceFlags::PERSISTENT.0 != 0;
+        if svc.fwmark == 0 && svc.port == 0 && !persistent {
+            return None;
+        }
+        if svc.sched_name.is_empty() {
+            svc.sched_name = limits::DEFAULT_SCHEDULER.to_string();
+        }
+        let s = service(&svc);
+        Some(if edit {
+            Change::EditService(s)
+        } else {
+            Change::AddService(s)
+        })
+    }
+}
+
+/// What ipvsadm checks once every option is read: scheduler flags (with
+/// the final scheduler), the legality table, then the command's own rules.
+fn conclude(mut e: Entry, cmd: Command) -> Result<Request, CliError> {
+    if !e.sched_flags_arg.is_empty() {
+        e.svc.flags &= !ServiceFlags::SCHED_MASK.0;
+        e.svc.flags |= sched_flags(&e.svc.sched_name, &e.sched_flags_arg)?;
+    }
+    check_legality(cmd, e.options)?;
+    finish(e, cmd)
 }
 
 /// ipvsadm's `parse_sched_flags`: comma-separated names (empty items
@@ -652,6 +932,15 @@ fn sched_flags(sched: &str, arg: &str) -> Result<u32, CliError> {
 
 /// ipvsadm's `generic_opt_check`.
 fn check_legality(cmd: Command, options: u64) -> Result<(), CliError> {
+    // Quick test first: no rule broken (the walk below finds the message
+    // ipvsadm prints for the first broken one).
+    let [required, illegal, exclusive] = cmd.legality_masks();
+    if options & required == required
+        && options & illegal == 0
+        && (options & exclusive).count_ones() <= 1
+    {
+        return Ok(());
+    }
     let mut first_exclusive: Option<Column> = None;
     for column in Column::ALL {
         let given = options & column.bit() != 0;

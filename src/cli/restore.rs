@@ -11,130 +11,255 @@ use std::io::{self, BufRead};
 
 use super::table::limits;
 
-/// One line of `-R` input.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One line of `-R` input: its tokens (without the `ipvsadm` ones), kept
+/// in one string so that reading a line allocates nothing once the buffers
+/// have grown.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Line {
-    /// The tokens, without the `ipvsadm` ones.
-    pub tokens: Vec<String>,
+    /// The tokens, one after the other.
+    text: String,
+    /// Where each token ends in `text`.
+    ends: Vec<usize>,
     /// The line's first word started with `#`.
     pub comment: bool,
+}
+
+impl Line {
+    /// The tokens, in order.
+    pub fn tokens(&self) -> impl Iterator<Item = &str> + '_ {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let t = &self.text[start..end];
+            start = end;
+            t
+        })
+    }
+
+    /// How many tokens the line has.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether the line has no tokens.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+        self.comment = false;
+    }
+
+    /// Adds `word`; `valid` is the same bytes as a `str` when they are
+    /// known to be UTF-8 (else they are converted, invalid bytes replaced).
+    fn push(&mut self, word: &[u8], valid: Option<&str>) {
+        match valid {
+            Some(w) => self.text.push_str(w),
+            None => self.text.push_str(&String::from_utf8_lossy(word)),
+        }
+        self.ends.push(self.text.len());
+    }
 }
 
 /// Reads `-R` input line by line.
 #[derive(Debug)]
 pub struct LineReader<R> {
     input: R,
-    peeked: Option<Option<u8>>,
-    /// Bytes taken from `input` and not yet looked at (`chunk[pos..]`):
-    /// the reader walks bytes one at a time, so it reads in chunks rather
-    /// than asking `input` for every byte.
-    chunk: Vec<u8>,
+    /// Input read and not yet tokenized: `buf[pos..]`.
+    buf: Vec<u8>,
     pos: usize,
+    /// `input` has nothing more.
+    eof: bool,
 }
 
 fn is_sep(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
+const SEPARATOR: u8 = 1;
+const NUL: u8 = 2;
+
+/// [`SEPARATOR`] for the token separators, [`NUL`] for NUL, 0 otherwise.
+const BYTE_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b' ' as usize] = SEPARATOR;
+    t[b'\t' as usize] = SEPARATOR;
+    t[b'\n' as usize] = SEPARATOR;
+    t[b'\r' as usize] = SEPARATOR;
+    t[0] = NUL;
+    t
+};
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Eight bytes as one little-endian word.
+fn word_at(c: &[u8]) -> u64 {
+    u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
+}
+
+/// The high bit of each byte of `w` that equals `byte` is set, and below
+/// the first such byte no bit is (higher bits may be false alarms, so only
+/// the lowest one counts).
+fn matches_in(w: u64, byte: u8) -> u64 {
+    let x = w ^ (ONES * u64::from(byte));
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// Where `needle` first occurs in `hay`: eight bytes at a time, which
+/// matters under emulation, where every load is costly.
+pub fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    let mut chunks = hay.chunks_exact(8);
+    let mut base = 0;
+    for c in &mut chunks {
+        let m = matches_in(word_at(c), needle);
+        if m != 0 {
+            return Some(base + (m.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == needle)
+        .map(|i| base + i)
+}
+
+/// How many bytes are read from the input at a time.
+const CHUNK: usize = 64 * 1024;
+
 impl<R: BufRead> LineReader<R> {
     /// A reader over `input`.
     pub fn new(input: R) -> Self {
         LineReader {
             input,
-            peeked: None,
-            chunk: Vec::new(),
+            buf: Vec::new(),
             pos: 0,
+            eof: false,
         }
     }
 
-    fn peek(&mut self) -> io::Result<Option<u8>> {
-        if let Some(p) = self.peeked {
-            return Ok(p);
-        }
-        if self.pos == self.chunk.len() {
-            self.chunk.clear();
-            self.pos = 0;
-            let buf = self.input.fill_buf()?;
-            self.chunk.extend_from_slice(buf);
-            let n = buf.len();
+    /// Makes `buf[pos..]` hold a whole line; returns where it ends (the
+    /// index of its newline, or the end of the input).
+    fn fill_line(&mut self) -> io::Result<(usize, bool)> {
+        let mut scanned = self.pos;
+        loop {
+            if let Some(i) = find_byte(&self.buf[scanned..], b'\n') {
+                return Ok((scanned + i, true));
+            }
+            if self.eof {
+                return Ok((self.buf.len(), false));
+            }
+            // Keep only the unread part, then append the next chunk.
+            if self.pos > 0 {
+                self.buf.drain(..self.pos);
+                self.pos = 0;
+            }
+            scanned = self.buf.len();
+            let data = loop {
+                match self.input.fill_buf() {
+                    Ok(d) => break d,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            };
+            if data.is_empty() {
+                self.eof = true;
+                continue;
+            }
+            let n = data.len().min(CHUNK);
+            self.buf.extend_from_slice(&data[..n]);
             self.input.consume(n);
         }
-        let b = self.chunk.get(self.pos).copied();
-        if b.is_some() {
-            self.pos += 1;
-        }
-        self.peeked = Some(b);
-        Ok(b)
     }
 
-    fn get(&mut self) -> io::Result<Option<u8>> {
-        let b = self.peek()?;
-        self.peeked = None;
-        Ok(b)
+    /// The next line as it was read: its bytes (without the newline) and
+    /// whether a newline ended it; `None` at the end of the input.
+    pub fn raw_line(&mut self) -> io::Result<Option<(&[u8], bool)>> {
+        let (end, newline) = self.fill_line()?;
+        let start = self.pos;
+        if start == end && !newline {
+            return Ok(None);
+        }
+        self.pos = if newline { end + 1 } else { end };
+        Ok(Some((&self.buf[start..end], newline)))
+    }
+
+    /// Reads the next line into `line`; `false` at the end of the input
+    /// (including the C reader's early ends).
+    pub fn read_line(&mut self, line: &mut Line) -> io::Result<bool> {
+        Ok(match self.raw_line()? {
+            Some((raw, newline)) => tokenize(raw, newline, line),
+            None => {
+                line.clear();
+                false
+            }
+        })
     }
 
     /// The next line; `None` at the end of the input (including the C
     /// reader's early ends).
     pub fn next_line(&mut self) -> io::Result<Option<Line>> {
-        let mut tokens = Vec::new();
-        let mut comment = false;
-        let mut first = true;
-        loop {
-            let c = match self.peek()? {
-                None => break,
-                Some(c) => c,
-            };
-            if is_sep(c) {
-                // No token here: skip white space up to a newline.
-                loop {
-                    match self.get()? {
-                        None => return Ok(None),
-                        Some(b'\n') => return Ok(Some(Line { tokens, comment })),
-                        Some(b' ' | b'\t' | b'\r') => {}
-                        Some(other) => {
-                            self.peeked = Some(Some(other));
-                            break;
-                        }
-                    }
-                }
-                continue;
-            }
-            let mut word = Vec::new();
-            while word.len() < limits::RESTORE_TOKEN_MAX {
-                match self.peek()? {
-                    Some(b) if !is_sep(b) => {
-                        word.push(b);
-                        self.get()?;
-                    }
-                    _ => break,
-                }
-            }
-            let tail = match self.peek()? {
-                Some(b) if is_sep(b) => {
-                    self.get()?;
-                    Some(b)
-                }
-                _ => None,
-            };
-            if let Some(nul) = word.iter().position(|&b| b == 0) {
-                word.truncate(nul);
-            }
-            let word = String::from_utf8_lossy(&word).into_owned();
-            if first {
-                comment = word.starts_with('#');
-                first = false;
-            }
-            if word != "ipvsadm" {
-                tokens.push(word);
-            }
-            if tail == Some(b'\n') {
-                return Ok(Some(Line { tokens, comment }));
-            }
+        let mut line = Line::default();
+        Ok(self.read_line(&mut line)?.then_some(line))
+    }
+}
+
+/// Splits one raw line (see [`LineReader::raw_line`]) into `line` with the
+/// C tool's rules; `false` when the C reader would have lost it (the last
+/// line, without a newline, ending in two or more white-space characters,
+/// or with nothing in it).
+pub fn tokenize(s: &[u8], newline: bool, line: &mut Line) -> bool {
+    line.clear();
+    // Checked once for the whole line: its words are then valid too,
+    // unless cut inside a character (at the word size limit).
+    let text = std::str::from_utf8(s).ok();
+    let mut i = 0;
+    let mut first = true;
+    loop {
+        if i == s.len() {
+            // A newline ends the line; the end of the input ends it
+            // too, unless nothing is left of it.
+            return newline || !line.is_empty();
         }
-        if tokens.is_empty() {
-            return Ok(None);
+        if is_sep(s[i]) {
+            // White space up to a newline, or to the end of the input
+            // (where the C reader gives up and the line is lost).
+            while i < s.len() && is_sep(s[i]) {
+                i += 1;
+            }
+            if i == s.len() {
+                return newline;
+            }
+            continue;
         }
-        Ok(Some(Line { tokens, comment }))
+        // The word: up to a separator or the size limit; its text ends
+        // at its first NUL, if any.
+        let word_start = i;
+        let limit = (i + limits::RESTORE_TOKEN_MAX).min(s.len());
+        let mut nul = limit;
+        while i < limit {
+            match BYTE_CLASS[usize::from(s[i])] {
+                SEPARATOR => break,
+                NUL if nul == limit => nul = i,
+                _ => {}
+            }
+            i += 1;
+        }
+        let word = &s[word_start..nul.min(i)];
+        // One separator after the word belongs to it.
+        if i < s.len() && is_sep(s[i]) {
+            i += 1;
+        }
+        if first {
+            line.comment = word.first() == Some(&b'#');
+            first = false;
+        }
+        if word != b"ipvsadm" {
+            let valid = text.and_then(|t| t.get(word_start..word_start + word.len()));
+            line.push(word, valid);
+        }
     }
 }
 
@@ -146,7 +271,7 @@ mod tests {
         let mut r = LineReader::new(input.as_bytes());
         let mut out = Vec::new();
         while let Some(l) = r.next_line().unwrap() {
-            out.push(l.tokens);
+            out.push(l.tokens().map(String::from).collect());
         }
         out
     }
@@ -164,6 +289,167 @@ mod tests {
         assert_eq!(lines("-C\n-L "), vec![vec!["-C"], vec!["-L"]]);
         assert_eq!(lines("-C\n-L  "), vec![vec!["-C"]]);
         assert_eq!(lines("-C\nipvsadm"), vec![vec!["-C"]]);
+    }
+
+    /// The C tool's reader, transcribed byte by byte (getc and ungetc on
+    /// a stream): the reference the buffered reader must match.
+    fn reference_lines(input: &[u8]) -> Vec<(Vec<String>, bool)> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        let peek = |at: usize| input.get(at).copied();
+        'lines: loop {
+            let mut tokens = Vec::new();
+            let mut comment = false;
+            let mut first = true;
+            while let Some(c) = peek(at) {
+                if is_sep(c) {
+                    loop {
+                        match peek(at) {
+                            None => break 'lines,
+                            Some(b'\n') => {
+                                at += 1;
+                                out.push((tokens, comment));
+                                continue 'lines;
+                            }
+                            Some(b' ' | b'\t' | b'\r') => at += 1,
+                            Some(_) => break,
+                        }
+                    }
+                    continue;
+                }
+                let mut word = Vec::new();
+                while word.len() < limits::RESTORE_TOKEN_MAX {
+                    match peek(at) {
+                        Some(b) if !is_sep(b) => {
+                            word.push(b);
+                            at += 1;
+                        }
+                        _ => break,
+                    }
+                }
+                let tail = match peek(at) {
+                    Some(b) if is_sep(b) => {
+                        at += 1;
+                        Some(b)
+                    }
+                    _ => None,
+                };
+                if let Some(nul) = word.iter().position(|&b| b == 0) {
+                    word.truncate(nul);
+                }
+                let word = String::from_utf8_lossy(&word).into_owned();
+                if first {
+                    comment = word.starts_with('#');
+                    first = false;
+                }
+                if word != "ipvsadm" {
+                    tokens.push(word);
+                }
+                if tail == Some(b'\n') {
+                    out.push((tokens, comment));
+                    continue 'lines;
+                }
+            }
+            if !tokens.is_empty() {
+                out.push((tokens, comment));
+            }
+            break;
+        }
+        out
+    }
+
+    /// Random inputs made of the pieces that matter (separators, NUL,
+    /// `#`, `ipvsadm`, invalid UTF-8, words near the size limit), read
+    /// through a reader that hands out few bytes at a time: the same lines
+    /// as the reference.
+    #[test]
+    fn matches_the_reference_reader() {
+        /// Hands out at most `step` bytes per `fill_buf`.
+        struct Trickle<'a> {
+            data: &'a [u8],
+            step: usize,
+        }
+        impl io::Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.data.len().min(self.step).min(buf.len());
+                buf[..n].copy_from_slice(&self.data[..n]);
+                self.data = &self.data[n..];
+                Ok(n)
+            }
+        }
+        impl BufRead for Trickle<'_> {
+            fn fill_buf(&mut self) -> io::Result<&[u8]> {
+                let n = self.data.len().min(self.step);
+                Ok(&self.data[..n])
+            }
+            fn consume(&mut self, n: usize) {
+                self.data = &self.data[n..];
+            }
+        }
+        let pieces: [&[u8]; 14] = [
+            b" ",
+            b"\t",
+            b"\r",
+            b"\n",
+            b"\0",
+            b"#",
+            b"ipvsadm",
+            b"-A",
+            b"x",
+            b"\xff",
+            b"\xc3\xa9",
+            b"  ",
+            b"\n\n",
+            b"-t 192.0.2.1:80",
+        ];
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for case in 0..3000 {
+            let mut input = Vec::new();
+            for _ in 0..next() % 40 {
+                input.extend_from_slice(pieces[(next() % pieces.len() as u64) as usize]);
+            }
+            if case % 50 == 0 {
+                // A word around the size limit, with a multi-byte
+                // character across the cut.
+                let n = limits::RESTORE_TOKEN_MAX - 2 + (next() % 4) as usize;
+                input.extend(std::iter::repeat_n(b'w', n));
+                input.extend_from_slice("\u{e9}tail".as_bytes());
+            }
+            let want = reference_lines(&input);
+            let step = 1 + (next() % 9) as usize;
+            let mut r = LineReader::new(Trickle { data: &input, step });
+            let mut got = Vec::new();
+            while let Some(l) = r.next_line().unwrap() {
+                got.push((l.tokens().map(String::from).collect::<Vec<_>>(), l.comment));
+            }
+            assert_eq!(got, want, "input {:?}", String::from_utf8_lossy(&input));
+        }
+    }
+
+    #[test]
+    fn word_at_a_time_search() {
+        let mut x: u64 = 99;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 40) as usize;
+            let hay: Vec<u8> = (0..len)
+                .map(|k| [b'a', b' ', b'\n', 0, 0xff, b'!', 0x0a ^ 0x80][((x >> k) % 7) as usize])
+                .collect();
+            for needle in [b' ', b'\n', 0, 0xff, b'!', b'z'] {
+                assert_eq!(
+                    find_byte(&hay, needle),
+                    hay.iter().position(|&b| b == needle)
+                );
+            }
+        }
     }
 
     #[test]

@@ -5,8 +5,8 @@
 use std::io::{self, BufRead, Write};
 
 use super::format::{self, ConnListingError};
-use super::request::{CliError, Format, ListTarget, Parser, Request};
-use super::restore::LineReader;
+use super::request::{quick_change, CliError, Format, ListTarget, Parser, Request};
+use super::restore::{tokenize, Line, LineReader};
 use super::sys::{self, Resolver};
 use super::table::{self, limits, msg};
 use crate::{
@@ -78,8 +78,15 @@ fn restore_window() -> usize {
     std::env::var("IPVS_RESTORE_WINDOW")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(64)
+        .unwrap_or(RESTORE_WINDOW)
 }
+
+/// Requests per `sendmsg` for `-R`. Only failed requests are answered
+/// (errors-only ACKs), so a window where every request fails must still
+/// fit its error replies (each about 1 KiB of receive-buffer accounting)
+/// in the socket's default receive buffer (about 208 KiB): 128 does, with
+/// room to spare, and halves the system calls of the usual 64.
+const RESTORE_WINDOW: usize = 128;
 
 /// `fork` + `execv("/sbin/modprobe", "--", "ip_vs")` with inherited output,
 /// as ipvsadm does when the first contact with the kernel fails.
@@ -172,12 +179,18 @@ fn io_error_text(e: &io::Error) -> String {
     }
 }
 
-/// How many `-R` changes are sent per batch at most.
-const RESTORE_BATCH: usize = 4096;
+/// How many `-R` changes are collected before they are sent (in windows
+/// of the handle's batch size): enough to keep the pipeline full, few enough
+/// that the pending changes stay in a few pages of memory.
+const RESTORE_BATCH: usize = 256;
 
-/// The kernel change a request makes, if it is one.
-pub fn change_of(request: &Request) -> Option<Change> {
-    Some(match request.clone() {
+/// The kernel change a request makes, or the request back if it makes
+/// none.
+// Both variants are about the same size (a service or a real server):
+// nothing to gain from boxing either.
+#[allow(clippy::result_large_err)]
+pub fn change_of(request: Request) -> Result<Change, Request> {
+    Ok(match request {
         Request::Flush => Change::Flush,
         Request::AddService(s) => Change::AddService(s),
         Request::EditService(s) => Change::EditService(s),
@@ -193,7 +206,7 @@ pub fn change_of(request: &Request) -> Option<Change> {
         | Request::Version
         | Request::List { .. }
         | Request::Save { .. }
-        | Request::Restore => return None,
+        | Request::Restore => return Err(request),
     })
 }
 
@@ -360,13 +373,16 @@ impl<'a> Session<'a> {
         if let Some(o) = self.ensure_init() {
             return Ok(o);
         }
-        if let Some(change) = change_of(&request) {
-            self.set_marker(&change);
-            return Ok(match self.backend.change(&change) {
-                Ok(()) => Outcome::Done(0),
-                Err(e) => Outcome::Done(self.kernel_failed(&e)),
-            });
-        }
+        let request = match change_of(request) {
+            Ok(change) => {
+                self.set_marker(&change);
+                return Ok(match self.backend.change(&change) {
+                    Ok(()) => Outcome::Done(0),
+                    Err(e) => Outcome::Done(self.kernel_failed(&e)),
+                });
+            }
+            Err(request) => request,
+        };
         match request {
             Request::List { target, format } => self.list(target, &format),
             Request::Save { format } => self.list_all(&format),
@@ -492,10 +508,12 @@ impl<'a> Session<'a> {
     /// run.
     fn restore(&mut self, stdin: &mut dyn BufRead) -> io::Result<Outcome> {
         let mut reader = LineReader::new(stdin);
-        let mut pending: Vec<Change> = Vec::new();
+        let mut line = Line::default();
+        let program = self.program.clone();
+        let mut pending: Vec<Change> = Vec::with_capacity(RESTORE_BATCH);
         let mut result = 0;
         loop {
-            let line = match reader.next_line() {
+            let (raw, newline) = match reader.raw_line() {
                 Ok(Some(line)) => line,
                 Ok(None) => break,
                 Err(e) => {
@@ -503,20 +521,41 @@ impl<'a> Session<'a> {
                     return Err(e);
                 }
             };
-            if line.tokens.is_empty() || line.comment {
-                continue;
-            }
-            let mut argv = Vec::with_capacity(line.tokens.len() + 1);
-            argv.push(self.program.clone());
-            argv.extend(line.tokens);
-            let parsed = self.parser.parse(&argv);
-            if let Some(change) = parsed.as_ref().ok().and_then(change_of) {
+            // Most lines take one of the quick paths, which answer as the
+            // general one would.
+            if let Some(change) = quick_change(raw) {
                 pending.push(change);
                 if pending.len() >= RESTORE_BATCH {
                     result = self.apply_pending(&mut pending);
                 }
                 continue;
             }
+            let parsed = match self.parser.parse_plain_line(raw) {
+                Some(parsed) => parsed,
+                None => {
+                    if !tokenize(raw, newline, &mut line) {
+                        break;
+                    }
+                    if line.is_empty() || line.comment {
+                        continue;
+                    }
+                    let mut argv: Vec<&str> = Vec::with_capacity(line.len() + 1);
+                    argv.push(&program);
+                    argv.extend(line.tokens());
+                    self.parser.parse(&argv)
+                }
+            };
+            let parsed = match parsed.map(change_of) {
+                Ok(Ok(change)) => {
+                    pending.push(change);
+                    if pending.len() >= RESTORE_BATCH {
+                        result = self.apply_pending(&mut pending);
+                    }
+                    continue;
+                }
+                Ok(Err(request)) => Ok(request),
+                Err(e) => Err(e),
+            };
             if !pending.is_empty() {
                 self.apply_pending(&mut pending);
             }
@@ -535,16 +574,16 @@ impl<'a> Session<'a> {
     /// Sends the batched changes, prints each failure in order, and returns
     /// the status of the last one.
     fn apply_pending(&mut self, pending: &mut Vec<Change>) -> i32 {
-        let changes = std::mem::take(pending);
-        let results = self.backend.apply(&changes);
+        let results = self.backend.apply(pending);
         let mut last = 0;
-        for (change, r) in changes.iter().zip(results) {
+        for (change, r) in pending.iter().zip(results) {
             self.set_marker(change);
             last = match r {
                 Ok(()) => 0,
                 Err(e) => self.kernel_failed(&e),
             };
         }
+        pending.clear();
         last
     }
 }
@@ -557,6 +596,9 @@ impl<'a> Session<'a> {
 pub fn stdout() -> Box<dyn Write> {
     Box::new(io::BufWriter::new(io::stdout()))
 }
+
+/// Bytes read from standard input at a time.
+const STDIN_BUFFER: usize = 64 * 1024;
 
 /// Whether popt's `POSIXLY_CORRECT` behaviour is on.
 pub fn posix_me_harder() -> bool {
@@ -578,8 +620,9 @@ pub fn main() -> i32 {
     let resolver = sys::SystemResolver;
     let mut out = stdout();
     let mut err = io::stderr();
-    let stdin = io::stdin();
-    let mut input = stdin.lock();
+    // Large reads: a big `-R` input then takes a few system calls rather
+    // than one per 8 KiB (reads this large bypass stdin's own buffer).
+    let mut input = io::BufReader::with_capacity(STDIN_BUFFER, io::stdin());
     let mut session = Session::new(
         &program,
         &mut backend,

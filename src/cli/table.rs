@@ -92,6 +92,12 @@ impl Command {
         Command::ALL.iter().position(|c| *c == self).unwrap_or(0)
     }
 
+    /// The legality table's row for this command as column bit sets:
+    /// required, illegal, exclusive.
+    pub fn legality_masks(self) -> [u64; 3] {
+        LEGALITY_MASKS[self.index()]
+    }
+
     /// What the legality table says about `column` for this command.
     pub fn legality(self, column: Column) -> Legality {
         let row = LEGALITY[self.index()].as_bytes();
@@ -301,6 +307,28 @@ pub const LEGALITY: [&str; 14] = [
     " xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", // save
     "xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", // zero
 ];
+
+/// [`LEGALITY`] as bit sets per command (required, illegal, exclusive),
+/// for the quick check that an invocation breaks no rule.
+const LEGALITY_MASKS: [[u64; 3]; 14] = {
+    let mut out = [[0u64; 3]; 14];
+    let mut c = 0;
+    while c < LEGALITY.len() {
+        let row = LEGALITY[c].as_bytes();
+        let mut i = 0;
+        while i < row.len() {
+            match row[i] {
+                b'+' => out[c][0] |= 1 << i,
+                b'x' => out[c][1] |= 1 << i,
+                b'1' => out[c][2] |= 1 << i,
+                _ => {}
+            }
+            i += 1;
+        }
+        c += 1;
+    }
+    out
+};
 
 /// Tunnel types, indexed by the kernel's tunnel type number.
 pub const TUNNEL_TYPES: [&str; 3] = ["ipip", "gue", "gre"];
@@ -612,8 +640,26 @@ pub fn find_long(name: &str) -> Option<&'static OptionSpec> {
 
 /// Finds an option by its short name.
 pub fn find_short(c: u8) -> Option<&'static OptionSpec> {
-    OPTIONS.iter().find(|o| o.short == Some(c))
+    match SHORT_INDEX.get(usize::from(c)) {
+        Some(&i) if i != 0 => Some(&OPTIONS[usize::from(i) - 1]),
+        _ => None,
+    }
 }
+
+/// For each byte, 1 + the index in [`OPTIONS`] of the first option with
+/// that short name (0: none).
+const SHORT_INDEX: [u8; 256] = {
+    let mut out = [0u8; 256];
+    let mut i = OPTIONS.len();
+    // Backwards, so the first option with a given name wins.
+    while i > 0 {
+        i -= 1;
+        if let Some(c) = OPTIONS[i].short {
+            out[c as usize] = (i + 1) as u8;
+        }
+    }
+    out
+};
 
 /// The option's spec.
 pub fn spec(id: OptId) -> &'static OptionSpec {
