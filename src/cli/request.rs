@@ -744,8 +744,11 @@ impl<'a> PlainWords<'a> {
 /// give the same change for the line (the tests check it on random
 /// lines); anything else, errors included, is `None`.
 pub fn quick_change(raw: &[u8]) -> Option<Change> {
-    let words = PlainWords::split(raw)?;
-    let (server, edit) = match words.bytes(0)? {
+    let mut words = QuickWords {
+        rest: raw,
+        bad: false,
+    };
+    let (server, edit) = match words.next()? {
         b"-A" => (false, false),
         b"-E" => (false, true),
         b"-a" => (true, false),
@@ -757,10 +760,11 @@ pub fn quick_change(raw: &[u8]) -> Option<Change> {
         netmask: 0xffff_ffff,
         ..Svc::default()
     };
-    let service_option = words.bytes(1)?;
+    let service_option = words.next()?;
+    let service_value = words.next()?;
     match service_option {
         b"-t" | b"-u" => {
-            let p = parse::plain_ipv4_service(words.bytes(2)?)?;
+            let p = parse::plain_ipv4_service(service_value)?;
             svc.protocol = if service_option == b"-t" {
                 IPPROTO_TCP
             } else {
@@ -771,7 +775,7 @@ pub fn quick_change(raw: &[u8]) -> Option<Change> {
         }
         b"-f" => {
             svc.protocol = IPPROTO_TCP;
-            svc.fwmark = parse::fwmark(words.get(2)?)?;
+            svc.fwmark = decimal(service_value, u64::from(u32::MAX)).filter(|&m| m > 0)? as u32;
         }
         _ => return None,
     }
@@ -788,42 +792,31 @@ pub fn quick_change(raw: &[u8]) -> Option<Change> {
         seen |= column.bit();
         first.then_some(())
     };
-    let value = |i: &mut usize| -> Option<&[u8]> {
-        let v = words.bytes(*i)?;
-        *i += 1;
-        Some(v)
-    };
-    let number = |v: &[u8], max: i64| -> Option<i64> {
-        string_to_number(std::str::from_utf8(v).ok()?, 0, max)
-    };
+    let i32_max = i32::MAX as u64;
     let mut have_real_server = false;
-    let mut i = 3;
-    while i < words.len() {
-        let opt = words.bytes(i)?;
-        i += 1;
+    while let Some(opt) = words.next() {
         match (server, opt) {
             (false, b"-s") => {
                 once(Column::Scheduler)?;
-                let v = words.get(i)?;
-                i += 1;
-                if v.len() > limits::SCHED_NAME_MAX || v.starts_with('-') {
+                let v = words.next()?;
+                if v.len() > limits::SCHED_NAME_MAX || v.first() == Some(&b'-') {
                     return None;
                 }
-                svc.sched_name = v.to_string();
+                svc.sched_name = String::from_utf8(v.to_vec()).ok()?;
             }
             (false, b"-p") => {
                 once(Column::Persistent)?;
                 svc.flags |= ServiceFlags::PERSISTENT.0;
                 svc.timeout = limits::DEFAULT_PERSISTENT_TIMEOUT;
                 // An optional value: the next word unless it is an option.
-                if let Some(v) = words.get(i).filter(|v| !v.starts_with('-')) {
-                    i += 1;
-                    svc.timeout = string_to_number(v, 1, limits::MAX_TIMEOUT)? as u32;
+                if let Some(v) = words.next_if(|v| v.first() != Some(&b'-')) {
+                    let max = limits::MAX_TIMEOUT as u64;
+                    svc.timeout = decimal(v, max).filter(|&t| t > 0)? as u32;
                 }
             }
             (true, b"-r") => {
                 once(Column::RealServer)?;
-                let p = parse::plain_ipv4_service(value(&mut i)?)?;
+                let p = parse::plain_ipv4_service(words.next()?)?;
                 dest.addr = ip_to_bytes(p.addr).1;
                 dest.port = p.port.unwrap_or(svc.port);
                 have_real_server = true;
@@ -838,18 +831,21 @@ pub fn quick_change(raw: &[u8]) -> Option<Change> {
             }
             (true, b"-w") => {
                 once(Column::Weight)?;
-                dest.weight = number(value(&mut i)?, limits::MAX_WEIGHT)? as i32;
+                dest.weight = decimal(words.next()?, limits::MAX_WEIGHT as u64)? as i32;
             }
             (true, b"-x") => {
                 once(Column::UThreshold)?;
-                dest.u_threshold = number(value(&mut i)?, i64::from(i32::MAX))? as u32;
+                dest.u_threshold = decimal(words.next()?, i32_max)? as u32;
             }
             (true, b"-y") => {
                 once(Column::LThreshold)?;
-                dest.l_threshold = number(value(&mut i)?, i64::from(i32::MAX))? as u32;
+                dest.l_threshold = decimal(words.next()?, i32_max)? as u32;
             }
             _ => return None,
         }
+    }
+    if words.bad {
+        return None;
     }
     let key = service_key(&svc);
     if server {
@@ -880,6 +876,75 @@ pub fn quick_change(raw: &[u8]) -> Option<Change> {
             Change::AddService(s)
         })
     }
+}
+
+/// The words of a line for [`quick_change`], one at a time. A word that the
+/// `-R` reader or popt would not take as it is (empty, long, `ipvsadm`, or
+/// with a tab, carriage return, NUL, `!` or a non-ASCII byte in it) sets
+/// `bad`, and the line is then left to the other paths.
+struct QuickWords<'a> {
+    rest: &'a [u8],
+    bad: bool,
+}
+
+impl<'a> QuickWords<'a> {
+    /// The next word, `None` at the end of the line (or once it is bad).
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.bad || self.rest.is_empty() {
+            return None;
+        }
+        let mut end = 0;
+        while end < self.rest.len() {
+            match self.rest[end] {
+                b' ' => break,
+                b'"'..=b'~' => end += 1,
+                // White space the reader splits at, NUL, control bytes,
+                // non-ASCII, and `!` (popt's `!#:+` expansion).
+                _ => {
+                    self.bad = true;
+                    return None;
+                }
+            }
+        }
+        let word = &self.rest[..end];
+        // Past the word and its space; a space at the very end leaves an
+        // empty last word, which is bad.
+        self.rest = match self.rest.get(end..) {
+            Some([b' ', rest @ ..]) if rest.is_empty() => {
+                self.bad = true;
+                rest
+            }
+            Some([b' ', rest @ ..]) => rest,
+            _ => &[],
+        };
+        if word.is_empty() || word.len() > 64 || word == b"ipvsadm" {
+            self.bad = true;
+            return None;
+        }
+        Some(word)
+    }
+
+    /// The next word if `accept` takes it (popt's optional value).
+    fn next_if(&mut self, accept: impl Fn(&[u8]) -> bool) -> Option<&'a [u8]> {
+        let saved = (self.rest, self.bad);
+        match self.next() {
+            Some(w) if accept(w) => Some(w),
+            _ => {
+                (self.rest, self.bad) = saved;
+                None
+            }
+        }
+    }
+}
+
+/// A plain decimal number (digits only, at most ten) up to `max`: the
+/// numbers `string_to_number` takes without signs or spaces.
+fn decimal(v: &[u8], max: u64) -> Option<u64> {
+    if v.is_empty() || v.len() > 10 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    (n <= max).then_some(n)
 }
 
 /// What ipvsadm checks once every option is read: scheduler flags (with

@@ -83,10 +83,12 @@ fn restore_window() -> usize {
 
 /// Requests per `sendmsg` for `-R`. Only failed requests are answered
 /// (errors-only ACKs), so a window where every request fails must still
-/// fit its error replies (each about 1 KiB of receive-buffer accounting)
-/// in the socket's default receive buffer (about 208 KiB): 128 does, with
-/// room to spare, and halves the system calls of the usual 64.
-const RESTORE_WINDOW: usize = 128;
+/// fit its error replies in the socket's receive buffer: with capped ACKs
+/// each takes about 0.75 KiB of it, and the handle asks for 1 MiB (the
+/// kernel grants at least twice `net.core.rmem_max`, 416 KiB by default),
+/// so 256 leaves room to spare even at a 208 KiB buffer. Bigger windows
+/// save only system calls, which stopped mattering at this size.
+const RESTORE_WINDOW: usize = 256;
 
 /// `fork` + `execv("/sbin/modprobe", "--", "ip_vs")` with inherited output,
 /// as ipvsadm does when the first contact with the kernel fails.
