@@ -3,13 +3,17 @@
 # N services x 4 real servers: restore (-R), list (-Ln) and save (-Sn). Prints one
 # machine-readable line per measurement:
 #   @@BENCH <services> <rules> <op> <oracle_s> <ours_s> <identical:yes|no> <ours_maxrss_kb>
+#   @@FLOOR <services> <rules> restore <floor_s> <identical:yes|no>   (minimal C client, if built)
 # Times are wall-clock seconds from GNU time (10 ms resolution); ours is the best of
 # lab.bench_repeat runs, the oracle's a single run (it is 10-20x slower).
 #
-# Every restore runs in a fresh network namespace: IPVS keeps deleted real servers in a
-# per-namespace trash list that each later add scans, so restoring into a namespace
-# that was just flushed is slower, and measuring one tool after the other there would
-# favour whichever ran first.
+# Every restore runs alone: in a fresh network namespace, with no other table loaded, and
+# the namespace is flushed and removed (and the kernel left to finish freeing it, see
+# settle) before the next one. IPVS keeps deleted real servers in a per-namespace trash
+# list that each later add scans, and every loaded table slows the kernel's allocators,
+# so restoring after another restore, or while another namespace holds a table, is
+# slower; measuring the tools one after the other that way would favour whichever ran
+# first.
 . /lab/lib.sh
 
 lab_banner "bench: oracle vs ours, restore / list / save"
@@ -62,15 +66,67 @@ timed() {
 	cat "$_p.time"
 }
 
+# settle: waits until the CPU has been at least 90% idle for a fifth of a second, at most
+# two minutes: a removed namespace's tables are freed by the kernel in the background,
+# for several seconds when they are large, and that work must not land in a measurement.
+settle() {
+	_i=0
+	while [ "$_i" -lt 600 ]; do
+		_a=$(head -n 1 /proc/stat)
+		sleep 0.2
+		_b=$(head -n 1 /proc/stat)
+		printf '%s\n%s\n' "$_a" "$_b" | awk '
+			{ t = 0; for (i = 2; i <= NF; i++) t += $i; total[NR] = t; idle[NR] = $5 + $6 }
+			END { d = total[2] - total[1]; exit !(d > 0 && (idle[2] - idle[1]) / d >= 0.9) }' && return 0
+		_i=$((_i + 1))
+	done
+	echo "bench: the CPU did not settle" >&2
+}
+
+# restore_alone TAG CMD... : times CMD restoring /tmp/rules into a fresh namespace,
+# keeps the resulting table in /tmp/state-TAG, then removes the namespace; prints
+# "seconds maxrss_kb".
+restore_alone() {
+	_tag=$1
+	shift
+	NS=bench-restore
+	fresh_ns "$NS"
+	STDIN=/tmp/rules
+	_r=$(timed "/tmp/bench-$_tag-restore" "$@")
+	STDIN=/dev/null
+	ip netns exec "$NS" $O -Sn >"/tmp/state-$_tag"
+	ip netns exec "$NS" $O -C
+	ip netns del "$NS"
+	settle
+	echo "$_r"
+}
+
+# best_of CMD... : best "seconds maxrss_kb" of $repeat runs of CMD (which prints one).
+best_of() {
+	_best=""
+	_k=0
+	while [ "$_k" -lt "$repeat" ]; do
+		_r=$("$@")
+		_best=$(printf '%s\n%s\n' "$_best" "$_r" | awk 'NF == 2 && (b == "" || $1 < b) { b = $1; m = $2 } END { print b, m }')
+		_k=$((_k + 1))
+	done
+	echo "$_best"
+}
+
+# ours_restore: one restore_alone of ours; a run whose table, output or messages differ
+# from the oracle's leaves /tmp/restore-differs (runs happen in subshells).
+ours_restore() {
+	_o=$(restore_alone ours "$U" -R)
+	cmp -s /tmp/state-oracle /tmp/state-ours && cmp -s /tmp/bench-oracle-restore.out /tmp/bench-ours-restore.out &&
+		cmp -s /tmp/bench-oracle-restore.err /tmp/bench-ours-restore.err || : >/tmp/restore-differs
+	echo "$_o"
+}
+
 # best IMPL_BIN OP... : best time of $repeat runs (and the max RSS of that run).
 best() {
 	_best=""
 	_k=0
 	while [ "$_k" -lt "$repeat" ]; do
-		if [ "$OP" = restore ]; then
-			NS=bench-ours-$_k
-			fresh_ns "$NS"
-		fi
 		_r=$(timed "/tmp/bench-ours-$OP" "$@")
 		_best=$(printf '%s\n%s\n' "$_best" "$_r" | awk 'NF == 2 && (b == "" || $1 < b) { b = $1; m = $2 } END { print b, m }')
 		_k=$((_k + 1))
@@ -93,17 +149,33 @@ report() {
 for n in $sizes; do
 	rules "$n" >/tmp/rules
 	echo "bench: $n services, $(wc -l </tmp/rules) rules"
+	settle
 
-	# restore: oracle, then remember the resulting table
-	STDIN=/tmp/rules
-	OP=restore
-	NS=bench-oracle
+	# Restores, each alone (see above); ours must leave the oracle's table and print what
+	# the oracle prints, in every run.
+	ro=$(restore_alone oracle "$O" -R)
+	rm -f /tmp/restore-differs
+	ru=$(best_of ours_restore)
+	[ -e /tmp/restore-differs ] && rid=no || rid=yes
+
+	# The floor: a minimal C client building the same table in memory (no parsing), best
+	# of $repeat runs, each alone; its table must be the oracle's too.
+	if [ -x /lab/bin/floor ]; then
+		fbest=$(best_of restore_alone floor /lab/bin/floor "$n" 256 errors)
+		cmp -s /tmp/state-oracle /tmp/state-floor && fid=yes || fid=no
+		fbest=${fbest% *}
+		echo "@@FLOOR $n $((n * 5)) restore $fbest $fid"
+		echo "bench: $n services restore floor (minimal C client, 256 requests per sendmsg): $fbest s, same table: $fid"
+	fi
+
+	# List and save of the same table, loaded (untimed) by ours into one namespace.
+	NS=bench-list
 	fresh_ns "$NS"
-	ro=$(timed /tmp/bench-oracle-restore "$O" -R)
-	ip netns exec "$NS" $O -Sn >/tmp/state-oracle
+	ip netns exec "$NS" "$U" -R </tmp/rules
+	ip netns exec "$NS" $O -Sn >/tmp/state-list
+	cmp -s /tmp/state-oracle /tmp/state-list || echo "bench: the table to list differs from the oracle's" >&2
+	settle
 	STDIN=/dev/null
-
-	# list and save of that table
 	OP=list
 	lo=$(timed /tmp/bench-oracle-list "$O" -Ln)
 	lu=$(best "$U" -Ln)
@@ -112,16 +184,6 @@ for n in $sizes; do
 	so=$(timed /tmp/bench-oracle-save "$O" -Sn)
 	su=$(best "$U" -Sn)
 	cmp -s /tmp/bench-oracle-save.out /tmp/bench-ours-save.out && sid=yes || sid=no
-
-	# restore with ours (each run in a fresh namespace): same table as the oracle's?
-	STDIN=/tmp/rules
-	OP=restore
-	ru=$(best "$U" -R)
-	STDIN=/dev/null
-	NS=bench-ours-$((repeat - 1))
-	ip netns exec "$NS" $O -Sn >/tmp/state-ours
-	cmp -s /tmp/state-oracle /tmp/state-ours && cmp -s /tmp/bench-oracle-restore.out /tmp/bench-ours-restore.out &&
-		cmp -s /tmp/bench-oracle-restore.err /tmp/bench-ours-restore.err && rid=yes || rid=no
 
 	report "$n" restore "$ro" "$ru" "$rid"
 	report "$n" list "$lo" "$lu" "$lid"
