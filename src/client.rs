@@ -286,6 +286,15 @@ impl Change {
     }
 }
 
+/// A request for [`Ipvs::collect`]: a built message, or a command whose only
+/// attribute is a service key (written straight into the send buffer; one
+/// per service in a listing).
+#[derive(Clone, Copy)]
+enum Outgoing<'a> {
+    Message(&'a IpvsMessage),
+    ForService(IpvsCmd, &'a ServiceKey),
+}
+
 /// What [`Ipvs::apply`] does after a change fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BatchMode {
@@ -487,7 +496,7 @@ impl Ipvs {
             target,
             message,
         })?;
-        self.collect(op, target, msg, dump, false, |payload| {
+        self.collect(op, target, Outgoing::Message(msg), dump, false, |payload| {
             decode_ipvs(op, payload).map(Some)
         })
     }
@@ -500,7 +509,7 @@ impl Ipvs {
         &mut self,
         op: Operation,
         target: Option<Target>,
-        msg: &IpvsMessage,
+        msg: Outgoing<'_>,
         dump: bool,
         bulk: bool,
         mut decode: impl FnMut(&[u8]) -> Result<Option<T>, Error>,
@@ -508,10 +517,20 @@ impl Ipvs {
         let family = self.family;
         let sock = if bulk { &mut self.bulk } else { &mut self.sock };
         let mut out = Vec::new();
+        let flags = if dump { DUMP_FLAGS } else { DO_FLAGS };
         for attempt in 1..=DUMP_RETRIES {
             out.clear();
             sock.discard_tx();
-            let seq = sock.queue(family, msg, if dump { DUMP_FLAGS } else { DO_FLAGS });
+            let seq = match msg {
+                Outgoing::Message(m) => sock.queue(family, m, flags),
+                Outgoing::ForService(cmd, key) => sock.queue_with(family, flags, |tx| {
+                    let mut w = NlaWriter::new(tx);
+                    let nest = w.start_nest(IPVS_CMD_ATTR_SERVICE);
+                    key.emit_attributes(&mut w);
+                    w.end_nest(nest);
+                    Ok(cmd)
+                })?,
+            };
             sock.flush_tx(op)?;
             let interrupted = sock.receive(op, family, seq..=seq, |_, reply| match reply {
                 Reply::Data(payload) => {
@@ -537,7 +556,7 @@ impl Ipvs {
         dump: bool,
     ) -> Result<Vec<Service>, Error> {
         // The full dump goes over the socket with the large buffer.
-        self.collect(op, target, msg, dump, dump, |payload| {
+        self.collect(op, target, Outgoing::Message(msg), dump, dump, |payload| {
             top_level_attr(payload, IPVS_CMD_ATTR_SERVICE)
                 .map(|nest| {
                     Service::from_nest(nest).map_err(|e| Error::Decode {
@@ -607,15 +626,11 @@ impl Ipvs {
     /// A service that does not exist has none.
     pub fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<Destination>, Error> {
         let op = Operation::GetDestinations;
-        let msg = IpvsMessage::new(
-            IpvsCmd::GetDest,
-            vec![IpvsAttribute::Service(key.to_attributes())],
-        );
         let family = key.family();
         self.collect(
             op,
             Some(Target::Service(*key)),
-            &msg,
+            Outgoing::ForService(IpvsCmd::GetDest, key),
             true,
             false,
             |payload| {
@@ -651,8 +666,15 @@ impl Ipvs {
         // to_message has checked the size already.
         let msg = change.to_message()?;
         let op = change.operation();
-        self.collect(op, change.target(), &msg, false, false, |_| Ok(None::<()>))
-            .map(drop)
+        self.collect(
+            op,
+            change.target(),
+            Outgoing::Message(&msg),
+            false,
+            false,
+            |_| Ok(None::<()>),
+        )
+        .map(drop)
     }
 
     /// Adds a service (`IPVS_CMD_NEW_SERVICE`).
@@ -849,5 +871,44 @@ impl Ipvs {
             }
         }
         Ok(results)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::AddressFamily;
+
+    /// The service-key request of a listing (written straight into the
+    /// send buffer) has the bytes of the attribute-list encoding.
+    #[test]
+    fn service_key_requests_match_the_attribute_encoding() {
+        let keys = [
+            ServiceKey::tcp("192.0.2.1".parse().unwrap(), 80),
+            ServiceKey::udp("2001:db8::1".parse().unwrap(), 53),
+            ServiceKey::sctp("198.51.100.7".parse().unwrap(), 0),
+            ServiceKey::Fwmark {
+                mark: 7,
+                family: AddressFamily::Inet,
+            },
+            ServiceKey::Fwmark {
+                mark: u32::MAX,
+                family: AddressFamily::Inet6,
+            },
+        ];
+        for key in keys {
+            let msg = IpvsMessage::new(
+                IpvsCmd::GetDest,
+                vec![IpvsAttribute::Service(key.to_attributes())],
+            );
+            let mut want = vec![0; msg.buffer_len()];
+            msg.emit(&mut want);
+            let mut got = Vec::new();
+            let mut w = NlaWriter::new(&mut got);
+            let nest = w.start_nest(IPVS_CMD_ATTR_SERVICE);
+            key.emit_attributes(&mut w);
+            w.end_nest(nest);
+            assert_eq!(got, want, "{key}");
+        }
     }
 }

@@ -429,12 +429,20 @@ impl Destination {
     /// without building the attribute list.
     pub fn from_nest(value: &[u8], service_family: AddressFamily) -> Result<Self, DecodeError> {
         let mut b = DestinationBuilder::default();
+        // The 32-bit counters are only read when there are no 64-bit ones
+        // (kernels before 4.1): every kernel since sends both.
+        let mut stats32 = None;
         for nla in NlasIterator::new(value) {
             let nla = nla?;
             match nla.kind() {
-                IPVS_DEST_ATTR_STATS => b.stats32 = Some(stats_from_nest(nla.value())?),
+                IPVS_DEST_ATTR_STATS => stats32 = Some(nla),
                 IPVS_DEST_ATTR_STATS64 => b.stats64 = Some(stats_from_nest(nla.value())?),
                 _ => b.take(&DestinationAttribute::parse(&nla)?),
+            }
+        }
+        if b.stats64.is_none() {
+            if let Some(nla) = stats32 {
+                b.stats32 = Some(stats_from_nest(nla.value())?);
             }
         }
         b.finish(service_family)

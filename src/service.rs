@@ -678,12 +678,20 @@ impl Service {
     /// without building the attribute list.
     pub fn from_nest(value: &[u8]) -> Result<Self, DecodeError> {
         let mut b = ServiceBuilder::default();
+        // The 32-bit counters are only read when there are no 64-bit ones
+        // (kernels before 4.1): every kernel since sends both.
+        let mut stats32 = None;
         for nla in NlasIterator::new(value) {
             let nla = nla?;
             match nla.kind() {
-                IPVS_SVC_ATTR_STATS => b.stats32 = Some(stats_from_nest(nla.value())?),
+                IPVS_SVC_ATTR_STATS => stats32 = Some(nla),
                 IPVS_SVC_ATTR_STATS64 => b.stats64 = Some(stats_from_nest(nla.value())?),
                 _ => b.take(&ServiceAttribute::parse(&nla)?),
+            }
+        }
+        if b.stats64.is_none() {
+            if let Some(nla) = stats32 {
+                b.stats32 = Some(stats_from_nest(nla.value())?);
             }
         }
         b.finish()

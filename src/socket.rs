@@ -174,9 +174,21 @@ impl GenlSocket {
         flags: u16,
         change: &crate::Change,
     ) -> Result<u32, Error> {
+        self.queue_with(family, flags, |tx| change.encode(tx))
+    }
+
+    /// Appends a request whose attributes `encode` writes (returning the
+    /// command) and returns its sequence number; nothing is queued if it
+    /// fails.
+    pub(crate) fn queue_with(
+        &mut self,
+        family: u16,
+        flags: u16,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<IpvsCmd, Error>,
+    ) -> Result<u32, Error> {
         let start = self.tx.len();
         self.tx.resize(start + NLMSG_HDRLEN + GENL_HDRLEN, 0);
-        match change.encode(&mut self.tx) {
+        match encode(&mut self.tx) {
             Ok(cmd) => {
                 let seq = self.next_seq();
                 let len = self.tx.len() - start;

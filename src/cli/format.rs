@@ -27,22 +27,13 @@ use crate::{
 /// `printf("%-*s")`: left-justified, padded with spaces to `width` bytes.
 fn pad_right(out: &mut Vec<u8>, s: &[u8], width: usize) {
     out.extend_from_slice(s);
-    for _ in s.len()..width {
-        out.push(b' ');
-    }
+    out.resize(out.len() + width.saturating_sub(s.len()), b' ');
 }
 
 /// `printf("%*s")`: right-justified.
 fn pad_left(out: &mut Vec<u8>, s: &[u8], width: usize) {
-    for _ in s.len()..width {
-        out.push(b' ');
-    }
+    out.resize(out.len() + width.saturating_sub(s.len()), b' ');
     out.extend_from_slice(s);
-}
-
-fn cut(mut s: Vec<u8>, max: usize) -> Vec<u8> {
-    s.truncate(max);
-    s
 }
 
 /// ipvsadm's `print_largenum`: 9 columns, with K/M/G/T suffixes unless
@@ -91,17 +82,29 @@ pub fn addrport(
     numeric: bool,
     resolver: &dyn Resolver,
 ) -> Vec<u8> {
-    let v4 = addr.is_ipv4();
     let mut s = Vec::with_capacity(48);
+    addrport_into(&mut s, addr, port, proto, numeric, resolver);
+    s
+}
+
+/// [`addrport`] into `s` (cleared first), to reuse one buffer.
+fn addrport_into(
+    s: &mut Vec<u8>,
+    addr: IpAddr,
+    port: u16,
+    proto: u16,
+    numeric: bool,
+    resolver: &dyn Resolver,
+) {
+    s.clear();
+    let v4 = addr.is_ipv4();
     if !v4 {
         s.push(b'[');
     }
-    let host = if numeric {
-        None
-    } else {
-        resolver.addr_to_host(addr)
-    };
-    s.extend_from_slice(host.unwrap_or_else(|| sys::format_ip(addr)).as_bytes());
+    match (!numeric).then(|| resolver.addr_to_host(addr)).flatten() {
+        Some(host) => s.extend_from_slice(host.as_bytes()),
+        None => sys::push_ip(s, addr),
+    }
     if !v4 {
         s.push(b']');
     }
@@ -113,13 +116,9 @@ pub fn addrport(
     };
     match service {
         Some(name) => s.extend_from_slice(name.as_bytes()),
-        None => {
-            let mut digits = String::with_capacity(5);
-            sys::push_decimal(&mut digits, u32::from(port));
-            s.extend_from_slice(digits.as_bytes());
-        }
+        None => sys::push_decimal_bytes(s, u64::from(port)),
     }
-    cut(s, limits::ADDRPORT_MAX)
+    s.truncate(limits::ADDRPORT_MAX);
 }
 
 fn protocol_raw(key: &ServiceKey) -> u16 {
@@ -408,17 +407,54 @@ pub fn destination_line(
     format: &Format,
     resolver: &dyn Resolver,
 ) -> Vec<u8> {
-    let mut name = addrport(d.addr, d.port, proto, format.numeric, resolver);
+    let mut out = Vec::with_capacity(96);
+    destination_line_into(
+        &mut out,
+        &mut Vec::new(),
+        d,
+        svc_name,
+        proto,
+        format,
+        resolver,
+    );
+    out
+}
+
+/// Appends `n` in decimal, padded with spaces on the right to `width`.
+fn number_right(out: &mut Vec<u8>, n: u64, width: usize) {
+    let end = out.len() + width;
+    sys::push_decimal_bytes(out, n);
+    if out.len() < end {
+        out.resize(end, b' ');
+    }
+}
+
+/// [`destination_line`] appended to `out`; `name` is scratch space.
+fn destination_line_into(
+    out: &mut Vec<u8>,
+    name: &mut Vec<u8>,
+    d: &Destination,
+    svc_name: &[u8],
+    proto: u16,
+    format: &Format,
+    resolver: &dyn Resolver,
+) {
+    addrport_into(name, d.addr, d.port, proto, format.numeric, resolver);
     if !format.rule && !d.addr.is_ipv6() {
         name.truncate(limits::DEST_NAME_WIDTH);
     }
-    let mut out = Vec::with_capacity(96);
     if format.rule {
         out.extend_from_slice(b"-a ");
         out.extend_from_slice(svc_name);
         out.extend_from_slice(b" -r ");
-        out.extend_from_slice(&name);
-        out.extend_from_slice(format!(" {} -w {}", forward_switch(d.forward), d.weight).as_bytes());
+        out.extend_from_slice(name);
+        out.push(b' ');
+        out.extend_from_slice(forward_switch(d.forward).as_bytes());
+        out.extend_from_slice(b" -w ");
+        if d.weight < 0 {
+            out.push(b'-');
+        }
+        sys::push_decimal_bytes(out, u64::from(d.weight.unsigned_abs()));
         if forward_raw(d.forward) == 2 {
             let flag = TUNNEL_FLAG_OPTIONS.get(flag_index(d.tunnel_flags));
             match d.tunnel_type {
@@ -441,10 +477,10 @@ pub fn destination_line(
             }
         }
         out.push(b'\n');
-        return out;
+        return;
     }
     out.extend_from_slice(b"  -> ");
-    pad_right(&mut out, &name, limits::DEST_NAME_WIDTH);
+    pad_right(out, name, limits::DEST_NAME_WIDTH);
     let s = &d.stats;
     if format.stats {
         for v in [
@@ -454,15 +490,15 @@ pub fn destination_line(
             s.in_bytes,
             s.out_bytes,
         ] {
-            largenum(&mut out, v, format.exact);
+            largenum(out, v, format.exact);
         }
     } else if format.rate {
         for v in [s.cps, s.in_pps, s.out_pps] {
             out.push(b' ');
-            pad_left(&mut out, v.to_string().as_bytes(), 8);
+            pad_left(out, v.to_string().as_bytes(), 8);
         }
-        largenum(&mut out, s.in_bps, format.exact);
-        largenum(&mut out, s.out_bps, format.exact);
+        largenum(out, s.in_bps, format.exact);
+        largenum(out, s.out_bps, format.exact);
     } else if format.thresholds {
         for v in [
             d.upper_threshold,
@@ -471,7 +507,7 @@ pub fn destination_line(
             d.inactive_conns,
         ] {
             out.push(b' ');
-            pad_right(&mut out, v.to_string().as_bytes(), 10);
+            number_right(out, u64::from(v), 10);
         }
     } else if format.persistent_conn {
         let cols = [
@@ -482,24 +518,27 @@ pub fn destination_line(
         ];
         for (v, w) in cols {
             out.push(b' ');
-            pad_right(&mut out, v.to_string().as_bytes(), w);
+            number_right(out, u64::from(v), w);
         }
     } else {
         out.push(b' ');
-        pad_right(&mut out, forward_name(d.forward).as_bytes(), 7);
+        pad_right(out, forward_name(d.forward).as_bytes(), 7);
         if format.tun_info {
             out.push(b' ');
-            pad_right(&mut out, tunnel_info(d).as_bytes(), 13);
+            pad_right(out, tunnel_info(d).as_bytes(), 13);
         }
         out.push(b' ');
-        pad_right(&mut out, d.weight.to_string().as_bytes(), 6);
+        if d.weight >= 0 {
+            number_right(out, d.weight as u64, 6);
+        } else {
+            pad_right(out, d.weight.to_string().as_bytes(), 6);
+        }
         for (v, w) in [(d.active_conns, 10), (d.inactive_conns, 10)] {
             out.push(b' ');
-            pad_right(&mut out, v.to_string().as_bytes(), w);
+            number_right(out, u64::from(v), w);
         }
     }
     out.push(b'\n');
-    out
 }
 
 /// A service with its real servers (ipvsadm's `print_service_entry`):
@@ -517,8 +556,9 @@ pub fn service_entry(
     let mut out = service_line(svc, &name, format);
     out.reserve(96 * dests.len());
     let proto = protocol_raw(&svc.key);
+    let mut scratch = Vec::with_capacity(64);
     for d in dests.iter() {
-        out.extend_from_slice(&destination_line(d, &name, proto, format, resolver));
+        destination_line_into(&mut out, &mut scratch, d, &name, proto, format, resolver);
     }
     out
 }

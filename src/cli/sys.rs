@@ -137,19 +137,46 @@ pub fn parse_ipv4_strict(s: &str) -> Option<Ipv4Addr> {
 
 /// Appends `n` in decimal.
 pub fn push_decimal(out: &mut String, n: u32) {
-    let mut digits = [0u8; 10];
+    let mut digits = [0u8; 20];
+    let at = decimal_digits(&mut digits, u64::from(n));
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
+}
+
+/// Appends `n` in decimal to a byte buffer.
+pub fn push_decimal_bytes(out: &mut Vec<u8>, n: u64) {
+    let mut digits = [0u8; 20];
+    let at = decimal_digits(&mut digits, n);
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Writes `n` in decimal at the end of `digits`; returns where it starts.
+fn decimal_digits(digits: &mut [u8; 20], mut n: u64) -> usize {
     let mut i = digits.len();
-    let mut n = n;
     loop {
         i -= 1;
         digits[i] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
-            break;
+            return i;
         }
     }
-    for &d in &digits[i..] {
-        out.push(char::from(d));
+}
+
+/// Appends the address as [`format_ip`] prints it, without building a
+/// string for IPv4 (the common case of a listing).
+pub fn push_ip(out: &mut Vec<u8>, addr: IpAddr) {
+    match addr {
+        IpAddr::V4(a) => {
+            for (i, octet) in a.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                push_decimal_bytes(out, u64::from(octet));
+            }
+        }
+        IpAddr::V6(_) => out.extend_from_slice(format_ip(addr).as_bytes()),
     }
 }
 
