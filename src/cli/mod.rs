@@ -24,3 +24,15 @@ pub mod wrappers;
 
 pub use request::{parse, CliError, Format, ListTarget, Request};
 pub use run::main;
+
+/// A small deterministic generator (xorshift64) for the randomized unit
+/// tests, so that failures reproduce.
+#[cfg(test)]
+pub(crate) fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}

@@ -345,13 +345,7 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let mut x: u64 = 0x1234_5678_9abc_def1;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::cli::xorshift(0x1234_5678_9abc_def1);
         // Address-like texts: parts of 0-4 random characters, mostly
         // digits, joined by dots, sometimes a port; now and then one
         // character replaced by an odd one.

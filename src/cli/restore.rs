@@ -402,13 +402,7 @@ mod tests {
             b"\n\n",
             b"-t 192.0.2.1:80",
         ];
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::cli::xorshift(0x2545_f491_4f6c_dd1d);
         for case in 0..3000 {
             let mut input = Vec::new();
             for _ in 0..next() % 40 {
@@ -434,11 +428,9 @@ mod tests {
 
     #[test]
     fn word_at_a_time_search() {
-        let mut x: u64 = 99;
+        let mut next = crate::cli::xorshift(99);
         for _ in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = next();
             let len = (x % 40) as usize;
             let hay: Vec<u8> = (0..len)
                 .map(|k| [b'a', b' ', b'\n', 0, 0xff, b'!', 0x0a ^ 0x80][((x >> k) % 7) as usize])
