@@ -373,9 +373,9 @@ impl Parser<'_> {
     /// The quick path of `-R` for the lines `ipvsadm-save` writes (and
     /// most written by hand): a command among `-A -E -D -a -e -d`, then
     /// options written as separate words of the form `-X`, all separated by
-    /// single spaces (see [`PlainWords`]). Returns what [`Parser::parse`]
-    /// returns for the line's words (errors included), or `None` to leave
-    /// the line to it.
+    /// single spaces, printable ASCII (see [`QuickWords`]). Returns what
+    /// [`Parser::parse`] returns for the line's words (errors included), or
+    /// `None` to leave the line to it.
     ///
     /// The words are read as popt would read them (a mandatory value is the
     /// next word whatever it is, `-p` takes the next word unless it starts
@@ -383,22 +383,30 @@ impl Parser<'_> {
     /// in [`Parser::parse`]; whatever popt would treat differently (clusters,
     /// `=`, long options, leftover words) is left to the general path.
     pub fn parse_plain_line(&self, raw: &[u8]) -> Option<Result<Request, CliError>> {
-        let plain = PlainWords::split(raw)?;
-        let mut words = (0..plain.len()).map(|i| plain.get(i).unwrap_or(""));
+        let mut words = QuickWords::new(raw);
+        // The whole line must be plain before any of it is acted on: an
+        // error reported for an early option is only the general path's
+        // answer if the reader splits the line the same way.
+        if !words.clone().all_plain() {
+            return None;
+        }
+        /// A plain word as text (plain words are printable ASCII).
+        fn text(w: &[u8]) -> Option<&str> {
+            std::str::from_utf8(w).ok()
+        }
         let cmd = match words.next()? {
-            "-A" => Command::AddService,
-            "-E" => Command::EditService,
-            "-D" => Command::DeleteService,
-            "-a" => Command::AddServer,
-            "-e" => Command::EditServer,
-            "-d" => Command::DeleteServer,
+            b"-A" => Command::AddService,
+            b"-E" => Command::EditService,
+            b"-D" => Command::DeleteService,
+            b"-a" => Command::AddServer,
+            b"-e" => Command::EditServer,
+            b"-d" => Command::DeleteServer,
             _ => return None,
         };
         let mut e = Entry::new();
         e.cmd = Some(cmd);
-        let mut words = words.peekable();
         while let Some(word) = words.next() {
-            let spec = match word.as_bytes() {
+            let spec = match word {
                 [b'-', c] => table::find_short(*c)?,
                 _ => return None,
             };
@@ -406,11 +414,17 @@ impl Parser<'_> {
             spec.column?;
             let arg = match spec.arg {
                 ArgKind::None => None,
-                ArgKind::Required => Some(words.next()?),
-                ArgKind::Optional => words.next_if(|next| !next.starts_with('-')),
+                ArgKind::Required => Some(text(words.next()?)?),
+                ArgKind::Optional => match words.next_if(|v| v.first() != Some(&b'-')) {
+                    Some(v) => Some(text(v)?),
+                    None => None,
+                },
             };
             // popt blames the last word it took.
-            let last_word = arg.unwrap_or(word);
+            let last_word = match arg {
+                Some(a) => a,
+                None => text(word)?,
+            };
             if let Err(err) = self.apply_option(&mut e, spec.id, arg, last_word) {
                 return Some(Err(err));
             }
@@ -654,84 +668,6 @@ fn set_timeout(s: &str) -> Result<u32, CliError> {
         .ok_or_else(|| CliError::fail(msg::invalid_timeout(s)))
 }
 
-/// A `-R` line cut into words for the quick paths, when its words are
-/// exactly what the `-R` reader would make of it: separated by single
-/// spaces (the reader also splits at tabs and carriage returns, cuts words
-/// at NUL and drops `ipvsadm`), valid UTF-8 (the reader replaces invalid
-/// bytes), no `!` (popt's `!#:+` expansion), short, and not too many.
-pub struct PlainWords<'a> {
-    raw: &'a [u8],
-    /// Where each word ends in `raw`.
-    ends: [u16; PlainWords::MAX],
-    len: usize,
-}
-
-impl<'a> PlainWords<'a> {
-    const MAX: usize = 16;
-    const MAX_WORD: usize = 64;
-
-    /// The line's words, or `None` if it is not plain.
-    pub fn split(raw: &'a [u8]) -> Option<Self> {
-        if raw.len() > Self::MAX * (Self::MAX_WORD + 1) {
-            return None;
-        }
-        let mut ends = [0u16; Self::MAX];
-        let mut n = 0;
-        let mut start = 0;
-        let mut end_word = |i: usize, start: &mut usize| -> Option<()> {
-            let w = &raw[*start..i];
-            if n == Self::MAX || w.is_empty() || w.len() > Self::MAX_WORD || w == b"ipvsadm" {
-                return None;
-            }
-            ends[n] = i as u16;
-            n += 1;
-            *start = i + 1;
-            Some(())
-        };
-        for (i, &b) in raw.iter().enumerate() {
-            match b {
-                b' ' => end_word(i, &mut start)?,
-                b'\t' | b'\r' | 0 | b'!' => return None,
-                _ => {}
-            }
-        }
-        end_word(raw.len(), &mut start)?;
-        if !raw.is_ascii() {
-            std::str::from_utf8(raw).ok()?;
-        }
-        Some(PlainWords { raw, ends, len: n })
-    }
-
-    /// How many words there are.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether there are none (never: a plain line has a word).
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The `i`th word's bytes.
-    pub fn bytes(&self, i: usize) -> Option<&'a [u8]> {
-        if i >= self.len {
-            return None;
-        }
-        let start = if i == 0 {
-            0
-        } else {
-            usize::from(self.ends[i - 1]) + 1
-        };
-        Some(&self.raw[start..usize::from(self.ends[i])])
-    }
-
-    /// The `i`th word.
-    pub fn get(&self, i: usize) -> Option<&'a str> {
-        // The line is valid UTF-8 and words end at spaces.
-        std::str::from_utf8(self.bytes(i)?).ok()
-    }
-}
-
 /// The quickest path of `-R`, for the lines `ipvsadm-save -n` writes for
 /// IPv4 and firewall-mark services and their real servers:
 ///
@@ -744,10 +680,7 @@ impl<'a> PlainWords<'a> {
 /// give the same change for the line (the tests check it on random
 /// lines); anything else, errors included, is `None`.
 pub fn quick_change(raw: &[u8]) -> Option<Change> {
-    let mut words = QuickWords {
-        rest: raw,
-        bad: false,
-    };
+    let mut words = QuickWords::new(raw);
     let (server, edit) = match words.next()? {
         b"-A" => (false, false),
         b"-E" => (false, true),
@@ -878,16 +811,30 @@ pub fn quick_change(raw: &[u8]) -> Option<Change> {
     }
 }
 
-/// The words of a line for [`quick_change`], one at a time. A word that the
+/// The words of a line for the quick paths, one at a time. A word that the
 /// `-R` reader or popt would not take as it is (empty, long, `ipvsadm`, or
-/// with a tab, carriage return, NUL, `!` or a non-ASCII byte in it) sets
-/// `bad`, and the line is then left to the other paths.
+/// with anything but printable ASCII other than `!` in it) sets `bad`, and
+/// the line is then left to the other paths.
+#[derive(Clone)]
 struct QuickWords<'a> {
     rest: &'a [u8],
     bad: bool,
 }
 
 impl<'a> QuickWords<'a> {
+    fn new(raw: &'a [u8]) -> Self {
+        QuickWords {
+            rest: raw,
+            bad: false,
+        }
+    }
+
+    /// Whether every word of what is left is plain.
+    fn all_plain(mut self) -> bool {
+        while self.next().is_some() {}
+        !self.bad
+    }
+
     /// The next word, `None` at the end of the line (or once it is bad).
     fn next(&mut self) -> Option<&'a [u8]> {
         if self.bad || self.rest.is_empty() {

@@ -73,20 +73,26 @@ pub struct LineReader<R> {
     eof: bool,
 }
 
-fn is_sep(b: u8) -> bool {
+/// A token separator of the `-R` reader: space, tab, newline, carriage
+/// return.
+const fn is_sep(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
 const SEPARATOR: u8 = 1;
 const NUL: u8 = 2;
 
-/// [`SEPARATOR`] for the token separators, [`NUL`] for NUL, 0 otherwise.
+/// [`SEPARATOR`] for the token separators ([`is_sep`]), [`NUL`] for NUL,
+/// 0 otherwise.
 const BYTE_CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
-    t[b' ' as usize] = SEPARATOR;
-    t[b'\t' as usize] = SEPARATOR;
-    t[b'\n' as usize] = SEPARATOR;
-    t[b'\r' as usize] = SEPARATOR;
+    let mut b = 0;
+    while b < 256 {
+        if is_sep(b as u8) {
+            t[b] = SEPARATOR;
+        }
+        b += 1;
+    }
     t[0] = NUL;
     t
 };
