@@ -237,11 +237,6 @@ impl Change {
             message,
         };
         let mut w = NlaWriter::new(out);
-        let key = |w: &mut NlaWriter<'_>, k: &ServiceKey| {
-            let nest = w.start_nest(IPVS_CMD_ATTR_SERVICE);
-            k.emit_attributes(w);
-            w.end_nest(nest);
-        };
         Ok(match self {
             Change::AddService(s) | Change::EditService(s) => {
                 let nest = w.start_nest(IPVS_CMD_ATTR_SERVICE);
@@ -254,11 +249,11 @@ impl Change {
                 }
             }
             Change::DeleteService(k) => {
-                key(&mut w, k);
+                emit_service_key(&mut w, k);
                 IpvsCmd::DelService
             }
             Change::AddDestination(k, d) | Change::EditDestination(k, d) => {
-                key(&mut w, k);
+                emit_service_key(&mut w, k);
                 let nest = w.start_nest(IPVS_CMD_ATTR_DEST);
                 d.emit_attributes(&mut w);
                 w.end_nest(nest);
@@ -269,7 +264,7 @@ impl Change {
                 }
             }
             Change::DeleteDestination(k, d) => {
-                key(&mut w, k);
+                emit_service_key(&mut w, k);
                 let nest = w.start_nest(IPVS_CMD_ATTR_DEST);
                 d.emit_identity(&mut w);
                 w.end_nest(nest);
@@ -284,6 +279,13 @@ impl Change {
             }
         })
     }
+}
+
+/// Writes the `IPVS_CMD_ATTR_SERVICE` nest that selects the service `key`.
+fn emit_service_key(w: &mut NlaWriter<'_>, key: &ServiceKey) {
+    let nest = w.start_nest(IPVS_CMD_ATTR_SERVICE);
+    key.emit_attributes(w);
+    w.end_nest(nest);
 }
 
 /// A request for [`Ipvs::collect`]: a built message, or a command whose only
@@ -524,10 +526,7 @@ impl Ipvs {
             let seq = match msg {
                 Outgoing::Message(m) => sock.queue(family, m, flags),
                 Outgoing::ForService(cmd, key) => sock.queue_with(family, flags, |tx| {
-                    let mut w = NlaWriter::new(tx);
-                    let nest = w.start_nest(IPVS_CMD_ATTR_SERVICE);
-                    key.emit_attributes(&mut w);
-                    w.end_nest(nest);
+                    emit_service_key(&mut NlaWriter::new(tx), key);
                     Ok(cmd)
                 })?,
             };
@@ -904,10 +903,7 @@ mod tests {
             let mut want = vec![0; msg.buffer_len()];
             msg.emit(&mut want);
             let mut got = Vec::new();
-            let mut w = NlaWriter::new(&mut got);
-            let nest = w.start_nest(IPVS_CMD_ATTR_SERVICE);
-            key.emit_attributes(&mut w);
-            w.end_nest(nest);
+            emit_service_key(&mut NlaWriter::new(&mut got), &key);
             assert_eq!(got, want, "{key}");
         }
     }

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use netlink_packet_core::{DecodeError, DefaultNla, Nla, NlaBuffer, NlasIterator, Parseable};
 
 use crate::service::AddressFamily;
-use crate::stats::{stats_from_nest, Stats, StatsNest, StatsWidth};
+use crate::stats::{walk_nest_with_stats, Stats, StatsNest, StatsWidth};
 use crate::wire::{u16_be, u16_ne, u32_ne, u8_of, InetAddr, NlaWriter};
 
 const IPVS_DEST_ATTR_ADDR: u16 = 1;
@@ -429,22 +429,14 @@ impl Destination {
     /// without building the attribute list.
     pub fn from_nest(value: &[u8], service_family: AddressFamily) -> Result<Self, DecodeError> {
         let mut b = DestinationBuilder::default();
-        // The 32-bit counters are only read when there are no 64-bit ones
-        // (kernels before 4.1): every kernel since sends both.
-        let mut stats32 = None;
-        for nla in NlasIterator::new(value) {
-            let nla = nla?;
-            match nla.kind() {
-                IPVS_DEST_ATTR_STATS => stats32 = Some(nla),
-                IPVS_DEST_ATTR_STATS64 => b.stats64 = Some(stats_from_nest(nla.value())?),
-                _ => b.take(&DestinationAttribute::parse(&nla)?),
-            }
-        }
-        if b.stats64.is_none() {
-            if let Some(nla) = stats32 {
-                b.stats32 = Some(stats_from_nest(nla.value())?);
-            }
-        }
+        let stats =
+            walk_nest_with_stats(value, IPVS_DEST_ATTR_STATS, IPVS_DEST_ATTR_STATS64, |nla| {
+                b.take(&DestinationAttribute::parse(nla)?);
+                Ok(())
+            })?;
+        // Already the preferred counters (64-bit when sent), as `finish`
+        // would pick them.
+        b.stats64 = stats;
         b.finish(service_family)
     }
 }

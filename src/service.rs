@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use netlink_packet_core::{DecodeError, DefaultNla, Nla, NlaBuffer, NlasIterator, Parseable};
 
-use crate::stats::{stats_from_nest, Stats, StatsNest, StatsWidth};
+use crate::stats::{walk_nest_with_stats, Stats, StatsNest, StatsWidth};
 use crate::wire::{c_string, emit_c_string, fixed, u16_be, u16_ne, u32_ne, InetAddr, NlaWriter};
 
 const IPVS_SVC_ATTR_AF: u16 = 1;
@@ -678,22 +678,14 @@ impl Service {
     /// without building the attribute list.
     pub fn from_nest(value: &[u8]) -> Result<Self, DecodeError> {
         let mut b = ServiceBuilder::default();
-        // The 32-bit counters are only read when there are no 64-bit ones
-        // (kernels before 4.1): every kernel since sends both.
-        let mut stats32 = None;
-        for nla in NlasIterator::new(value) {
-            let nla = nla?;
-            match nla.kind() {
-                IPVS_SVC_ATTR_STATS => stats32 = Some(nla),
-                IPVS_SVC_ATTR_STATS64 => b.stats64 = Some(stats_from_nest(nla.value())?),
-                _ => b.take(&ServiceAttribute::parse(&nla)?),
-            }
-        }
-        if b.stats64.is_none() {
-            if let Some(nla) = stats32 {
-                b.stats32 = Some(stats_from_nest(nla.value())?);
-            }
-        }
+        let stats =
+            walk_nest_with_stats(value, IPVS_SVC_ATTR_STATS, IPVS_SVC_ATTR_STATS64, |nla| {
+                b.take(&ServiceAttribute::parse(nla)?);
+                Ok(())
+            })?;
+        // Already the preferred counters (64-bit when sent), as `finish`
+        // would pick them.
+        b.stats64 = stats;
         b.finish()
     }
 }

@@ -234,6 +234,34 @@ impl StatsNest {
     }
 }
 
+/// Walks the attributes of a service or destination nest, handing every
+/// one but the two stats nests (`stats32_kind`, `stats64_kind`) to `other`,
+/// and returns the counters: from the 64-bit nest when there is one, else
+/// from the 32-bit nest, which is then only read at the end (every kernel
+/// since 4.1 sends both; the hot path of listings).
+pub(crate) fn walk_nest_with_stats<'a>(
+    value: &'a [u8],
+    stats32_kind: u16,
+    stats64_kind: u16,
+    mut other: impl FnMut(&NlaBuffer<&'a [u8]>) -> Result<(), DecodeError>,
+) -> Result<Option<Stats>, DecodeError> {
+    let mut stats32 = None;
+    let mut stats64 = None;
+    for nla in NlasIterator::new(value) {
+        let nla = nla?;
+        match nla.kind() {
+            k if k == stats32_kind => stats32 = Some(nla),
+            k if k == stats64_kind => stats64 = Some(stats_from_nest(nla.value())?),
+            _ => other(&nla)?,
+        }
+    }
+    match (stats64, stats32) {
+        (Some(s), _) => Ok(Some(s)),
+        (None, Some(nla)) => stats_from_nest(nla.value()).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
 /// Reads a stats nest straight into [`Stats`], without building the
 /// attribute list (the hot path of listings).
 pub(crate) fn stats_from_nest(value: &[u8]) -> Result<Stats, DecodeError> {
