@@ -373,7 +373,7 @@ impl Parser<'_> {
     /// The quick path of `-R` for the lines `ipvsadm-save` writes (and
     /// most written by hand): a command among `-A -E -D -a -e -d`, then
     /// options written as separate words of the form `-X`, all separated by
-    /// single spaces, printable ASCII (see [`QuickWords`]). Returns what
+    /// single spaces, printable ASCII (the rules of [`quick_change`]). Returns what
     /// [`Parser::parse`] returns for the line's words (errors included), or
     /// `None` to leave the line to it.
     ///
