@@ -13,6 +13,9 @@ use ipvs::cli::restore::{tokenize, Line};
 use ipvs::cli::run::change_of;
 use ipvs::cli::sys::Resolver;
 
+mod rng;
+use rng::Rng;
+
 /// Knows one host name and one service name, so that names reach the
 /// general path's lookups.
 struct FewNames;
@@ -40,22 +43,6 @@ fn general(parser: &Parser<'_>, raw: &[u8]) -> Option<Result<Request, CliError>>
     }
     let argv: Vec<&str> = std::iter::once("ipvsadm").chain(line.tokens()).collect();
     Some(parser.parse(&argv))
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        from[(self.next() % from.len() as u64) as usize]
-    }
-    fn chance(&mut self, one_in: u64) -> bool {
-        self.next() % one_in == 0
-    }
 }
 
 const COMMANDS: &[&str] = &["-A", "-E", "-a", "-e"];

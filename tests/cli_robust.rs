@@ -6,6 +6,7 @@
 #![cfg(feature = "cli")]
 
 mod cli_support;
+mod rng;
 
 use std::cell::Cell;
 use std::io::{self, BufRead, Read, Write};
@@ -17,6 +18,7 @@ use cli_support::{ipvsadm, FakeKernel, Outcome};
 use ipvs::cli::run::{Backend, Session};
 use ipvs::cli::sys::Resolver;
 use ipvs::{Change, Destination, Info, Service, ServiceKey, SyncDaemon, Timeouts};
+use rng::Rng;
 
 /// A resolver with fixed answers (no system lookups in randomized runs).
 struct Fixed;
@@ -33,24 +35,6 @@ impl Resolver for Fixed {
     }
     fn port_to_service(&self, port: u16, _: &str) -> Option<String> {
         (port == 80).then(|| "http".into())
-    }
-}
-
-/// xorshift64*: deterministic, no dependencies.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
-        v[self.below(v.len())]
     }
 }
 

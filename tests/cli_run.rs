@@ -8,7 +8,7 @@ use std::io;
 
 mod cli_support;
 
-use cli_support::Numeric;
+use cli_support::{kernel, Numeric};
 use ipvs::cli::run::{Backend, Session};
 use ipvs::{
     errno, Change, Destination, ForwardMethod, Info, Operation, Service, ServiceKey, SyncDaemon,
@@ -26,15 +26,6 @@ struct Fake {
     conn: Option<Vec<u8>>,
     /// Sizes of the batches `-R` sent.
     batches: Vec<usize>,
-}
-
-fn kernel(op: Operation, e: i32) -> ipvs::Error {
-    ipvs::Error::Kernel {
-        op,
-        errno: e,
-        target: None,
-        ext_ack: None,
-    }
 }
 
 impl Fake {

@@ -6,6 +6,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use netlink_packet_core::{Emitable, Nla};
 
+mod rng;
+use rng::Rng;
+
 use ipvs::daemon::DaemonAttribute;
 use ipvs::destination::DestinationAttribute;
 use ipvs::message::{IpvsAttribute, IpvsCmd, IpvsMessage};
@@ -25,23 +28,6 @@ fn msg_bytes(m: &IpvsMessage) -> Vec<u8> {
     let mut buf = vec![0; m.buffer_len()];
     m.emit(&mut buf);
     buf
-}
-
-/// A tiny deterministic PRNG (xorshift64*), so failures reproduce.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
 }
 
 #[test]

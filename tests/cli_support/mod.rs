@@ -63,7 +63,8 @@ impl Default for Model {
     }
 }
 
-fn kernel(op: Operation, e: i32) -> ipvs::Error {
+/// A kernel error with errno `e` for `op`, as the library reports it.
+pub fn kernel(op: Operation, e: i32) -> ipvs::Error {
     ipvs::Error::Kernel {
         op,
         errno: e,
