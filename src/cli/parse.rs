@@ -240,29 +240,12 @@ fn parse_service_general(text: &str, proto: u16, resolver: &dyn Resolver) -> Opt
 /// port of one to five digits up to 65535). The general path gives the same
 /// result for these; anything else is left to it (`None`).
 pub fn plain_ipv4_service(b: &[u8]) -> Option<ParsedService> {
-    let mut octets = [0u8; 4];
-    let mut i = 0;
-    for (k, octet) in octets.iter_mut().enumerate() {
-        let start = i;
-        let mut v: u32 = 0;
-        while i < b.len() && b[i].is_ascii_digit() && i - start < 3 {
-            v = v * 10 + u32::from(b[i] - b'0');
-            i += 1;
-        }
-        let digits = i - start;
-        if digits == 0 || v > 255 || (digits > 1 && b[start] == b'0') {
-            return None;
-        }
-        *octet = v as u8;
-        if k < 3 {
-            if b.get(i) != Some(&b'.') {
-                return None;
-            }
-            i += 1;
-        }
-    }
-    let addr = IpAddr::V4(Ipv4Addr::from(octets));
-    let port = match &b[i..] {
+    let (o1, rest) = leading_octet(b)?;
+    let (o2, rest) = leading_octet(rest.strip_prefix(b".")?)?;
+    let (o3, rest) = leading_octet(rest.strip_prefix(b".")?)?;
+    let (o4, rest) = leading_octet(rest.strip_prefix(b".")?)?;
+    let addr = IpAddr::V4(Ipv4Addr::new(o1, o2, o3, o4));
+    let port = match rest {
         [] => None,
         [b':', digits @ ..] if (1..=5).contains(&digits.len()) => {
             let mut port = 0u32;
@@ -277,6 +260,28 @@ pub fn plain_ipv4_service(b: &[u8]) -> Option<ParsedService> {
         _ => return None,
     };
     Some(ParsedService { addr, port })
+}
+
+/// The decimal number 0-255 at the start of `b` (one to three digits, no
+/// leading zero) and what follows it. More digits than three are left in
+/// the rest, where the caller then finds no separator.
+fn leading_octet(b: &[u8]) -> Option<(u8, &[u8])> {
+    // The value of the digit at `i`; 10 or more when there is none.
+    let digit = |i: usize| b.get(i).map_or(10, |&c| c.wrapping_sub(b'0'));
+    let d0 = digit(0);
+    if d0 > 9 {
+        return None;
+    }
+    let d1 = digit(1);
+    if d1 > 9 || d0 == 0 {
+        return Some((d0, &b[1..]));
+    }
+    let d2 = digit(2);
+    if d2 > 9 {
+        return Some((d0 * 10 + d1, &b[2..]));
+    }
+    let v = u16::from(d0) * 100 + u16::from(d1) * 10 + u16::from(d2);
+    Some((u8::try_from(v).ok()?, &b[3..]))
 }
 
 #[cfg(test)]

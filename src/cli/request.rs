@@ -688,121 +688,36 @@ pub fn quick_change(raw: &[u8]) -> Option<Change> {
         b"-e" => (true, true),
         _ => return None,
     };
-    let mut svc = Svc {
-        af: AF_INET,
-        netmask: 0xffff_ffff,
-        ..Svc::default()
-    };
     let service_option = words.next()?;
     let service_value = words.next()?;
-    match service_option {
+    let key = match service_option {
         b"-t" | b"-u" => {
             let p = parse::plain_ipv4_service(service_value)?;
-            svc.protocol = if service_option == b"-t" {
-                IPPROTO_TCP
-            } else {
-                IPPROTO_UDP
-            };
-            svc.addr = ip_to_bytes(p.addr).1;
-            svc.port = p.port.unwrap_or(0);
+            ServiceKey::Addr {
+                protocol: if service_option == b"-t" {
+                    Protocol::Tcp
+                } else {
+                    Protocol::Udp
+                },
+                addr: p.addr,
+                port: p.port.unwrap_or(0),
+            }
         }
-        b"-f" => {
-            svc.protocol = IPPROTO_TCP;
-            svc.fwmark = decimal(service_value, u64::from(u32::MAX)).filter(|&m| m > 0)? as u32;
-        }
+        b"-f" => ServiceKey::Fwmark {
+            mark: decimal(service_value, u64::from(u32::MAX)).filter(|&m| m > 0)? as u32,
+            family: AddressFamily::Inet,
+        },
         _ => return None,
-    }
-    let mut dest = Dest {
-        af: AF_INET,
-        weight: 1,
-        conn_flags: FWD_DROUTE,
-        ..Dest::default()
     };
-    // Each option at most once (the general path reports repeats).
-    let mut seen = 0u64;
-    let mut once = |column: Column| {
-        let first = seen & column.bit() == 0;
-        seen |= column.bit();
-        first.then_some(())
-    };
-    let i32_max = i32::MAX as u64;
-    let mut have_real_server = false;
-    while let Some(opt) = words.next() {
-        match (server, opt) {
-            (false, b"-s") => {
-                once(Column::Scheduler)?;
-                let v = words.next()?;
-                if v.len() > limits::SCHED_NAME_MAX || v.first() == Some(&b'-') {
-                    return None;
-                }
-                svc.sched_name = String::from_utf8(v.to_vec()).ok()?;
-            }
-            (false, b"-p") => {
-                once(Column::Persistent)?;
-                svc.flags |= ServiceFlags::PERSISTENT.0;
-                svc.timeout = limits::DEFAULT_PERSISTENT_TIMEOUT;
-                // An optional value: the next word unless it is an option.
-                if let Some(v) = words.next_if(|v| v.first() != Some(&b'-')) {
-                    let max = limits::MAX_TIMEOUT as u64;
-                    svc.timeout = decimal(v, max).filter(|&t| t > 0)? as u32;
-                }
-            }
-            (true, b"-r") => {
-                once(Column::RealServer)?;
-                let p = parse::plain_ipv4_service(words.next()?)?;
-                dest.addr = ip_to_bytes(p.addr).1;
-                dest.port = p.port.unwrap_or(svc.port);
-                have_real_server = true;
-            }
-            (true, b"-g" | b"-m" | b"-i") => {
-                once(Column::ForwardingMethod)?;
-                dest.conn_flags = match opt {
-                    b"-g" => FWD_DROUTE,
-                    b"-m" => FWD_MASQ,
-                    _ => FWD_TUNNEL,
-                };
-            }
-            (true, b"-w") => {
-                once(Column::Weight)?;
-                dest.weight = decimal(words.next()?, limits::MAX_WEIGHT as u64)? as i32;
-            }
-            (true, b"-x") => {
-                once(Column::UThreshold)?;
-                dest.u_threshold = decimal(words.next()?, i32_max)? as u32;
-            }
-            (true, b"-y") => {
-                once(Column::LThreshold)?;
-                dest.l_threshold = decimal(words.next()?, i32_max)? as u32;
-            }
-            _ => return None,
-        }
-    }
-    if words.bad {
-        return None;
-    }
-    let key = service_key(&svc);
     if server {
-        if !have_real_server {
-            return None;
-        }
-        if svc.fwmark == 0 && matches!(dest.conn_flags, FWD_TUNNEL | FWD_DROUTE) {
-            dest.port = svc.port;
-        }
-        let d = destination(&dest);
+        let d = quick_destination(words, &key)?;
         Some(if edit {
             Change::EditDestination(key, d)
         } else {
             Change::AddDestination(key, d)
         })
     } else {
-        let persistent = svc.flags & ServiceFlags::PERSISTENT.0 != 0;
-        if svc.fwmark == 0 && svc.port == 0 && !persistent {
-            return None;
-        }
-        if svc.sched_name.is_empty() {
-            svc.sched_name = limits::DEFAULT_SCHEDULER.to_string();
-        }
-        let s = service(&svc);
+        let s = quick_service(words, key)?;
         Some(if edit {
             Change::EditService(s)
         } else {
@@ -811,10 +726,142 @@ pub fn quick_change(raw: &[u8]) -> Option<Change> {
     }
 }
 
-/// The words of a line for the quick paths, one at a time. A word that the
-/// `-R` reader or popt would not take as it is (empty, long, `ipvsadm`, or
-/// with anything but printable ASCII other than `!` in it) sets `bad`, and
-/// the line is then left to the other paths.
+/// Sets `column`'s bit in `seen`; `None` if it was already set (the general
+/// path reports a repeated option).
+fn first_time(seen: &mut u64, column: Column) -> Option<()> {
+    let first = *seen & column.bit() == 0;
+    *seen |= column.bit();
+    first.then_some(())
+}
+
+/// The rest of a quick `-A`/`-E` line: `[-s SCHED] [-p [TIMEOUT]]`.
+/// (Inlined, as is [`quick_destination`]: returned by value, the model
+/// would otherwise be copied twice more per line.)
+#[inline(always)]
+fn quick_service(mut words: QuickWords<'_>, key: ServiceKey) -> Option<Service> {
+    let mut seen = 0u64;
+    let mut scheduler: &[u8] = limits::DEFAULT_SCHEDULER.as_bytes();
+    let mut flags = 0;
+    let mut timeout = 0;
+    while let Some(opt) = words.next() {
+        match opt {
+            b"-s" => {
+                first_time(&mut seen, Column::Scheduler)?;
+                let v = words.next()?;
+                if v.len() > limits::SCHED_NAME_MAX || v.first() == Some(&b'-') {
+                    return None;
+                }
+                scheduler = v;
+            }
+            b"-p" => {
+                first_time(&mut seen, Column::Persistent)?;
+                flags |= ServiceFlags::PERSISTENT.0;
+                timeout = limits::DEFAULT_PERSISTENT_TIMEOUT;
+                // An optional value: the next word unless it is an option.
+                if let Some(v) = words.next_if(|v| v.first() != Some(&b'-')) {
+                    let max = limits::MAX_TIMEOUT as u64;
+                    timeout = decimal(v, max).filter(|&t| t > 0)? as u32;
+                }
+            }
+            _ => return None,
+        }
+    }
+    if words.bad {
+        return None;
+    }
+    // ipvsadm refuses a service on port 0 unless it is persistent.
+    if matches!(key, ServiceKey::Addr { port: 0, .. }) && flags == 0 {
+        return None;
+    }
+    Some(Service {
+        key,
+        // The words are printable ASCII.
+        scheduler: String::from_utf8(scheduler.to_vec()).ok()?,
+        flags: ServiceFlags(flags),
+        timeout,
+        netmask: Netmask::Ipv4(Ipv4Addr::BROADCAST),
+        pe_name: None,
+        stats: Stats::default(),
+    })
+}
+
+/// The rest of a quick `-a`/`-e` line:
+/// `-r ADDR[:PORT] [-g|-m|-i] [-w N] [-x N] [-y N]`.
+#[inline(always)]
+fn quick_destination(mut words: QuickWords<'_>, key: &ServiceKey) -> Option<Destination> {
+    let mut seen = 0u64;
+    let mut real_server = None;
+    let mut forward = ForwardMethod::DirectRoute;
+    let mut weight = 1;
+    let (mut upper_threshold, mut lower_threshold) = (0, 0);
+    let i32_max = i32::MAX as u64;
+    while let Some(opt) = words.next() {
+        match opt {
+            b"-r" => {
+                first_time(&mut seen, Column::RealServer)?;
+                real_server = Some(parse::plain_ipv4_service(words.next()?)?);
+            }
+            b"-g" | b"-m" | b"-i" => {
+                first_time(&mut seen, Column::ForwardingMethod)?;
+                forward = match opt {
+                    b"-g" => ForwardMethod::DirectRoute,
+                    b"-m" => ForwardMethod::Masquerade,
+                    _ => ForwardMethod::Tunnel,
+                };
+            }
+            b"-w" => {
+                first_time(&mut seen, Column::Weight)?;
+                weight = decimal(words.next()?, limits::MAX_WEIGHT as u64)? as i32;
+            }
+            b"-x" => {
+                first_time(&mut seen, Column::UThreshold)?;
+                upper_threshold = decimal(words.next()?, i32_max)? as u32;
+            }
+            b"-y" => {
+                first_time(&mut seen, Column::LThreshold)?;
+                lower_threshold = decimal(words.next()?, i32_max)? as u32;
+            }
+            _ => return None,
+        }
+    }
+    if words.bad {
+        return None;
+    }
+    let real_server = real_server?;
+    let service_port = match *key {
+        ServiceKey::Addr { port, .. } => port,
+        _ => 0,
+    };
+    // Direct routing and tunnelling keep the service's port (ipvsadm
+    // overrides the one given); a firewall-mark service has none.
+    let port = match (key, forward) {
+        (ServiceKey::Addr { .. }, ForwardMethod::DirectRoute | ForwardMethod::Tunnel) => {
+            service_port
+        }
+        _ => real_server.port.unwrap_or(service_port),
+    };
+    Some(Destination {
+        addr: real_server.addr,
+        port,
+        forward,
+        weight,
+        upper_threshold,
+        lower_threshold,
+        tunnel_type: TunnelType::from(0),
+        tunnel_port: 0,
+        tunnel_flags: TunnelChecksum::from(0),
+        active_conns: 0,
+        inactive_conns: 0,
+        persistent_conns: 0,
+        stats: Stats::default(),
+    })
+}
+
+/// The words of a line for the quick paths, one at a time, split at single
+/// spaces. A line with anything but spaces and printable ASCII other than
+/// `!` in it, or a word that the `-R` reader or popt would not take as it
+/// is (empty, long, `ipvsadm`), sets `bad`, and the line is then left to
+/// the other paths.
 #[derive(Clone)]
 struct QuickWords<'a> {
     rest: &'a [u8],
@@ -825,7 +872,7 @@ impl<'a> QuickWords<'a> {
     fn new(raw: &'a [u8]) -> Self {
         QuickWords {
             rest: raw,
-            bad: false,
+            bad: !plain_bytes(raw),
         }
     }
 
@@ -840,29 +887,16 @@ impl<'a> QuickWords<'a> {
         if self.bad || self.rest.is_empty() {
             return None;
         }
-        let mut end = 0;
-        while end < self.rest.len() {
-            match self.rest[end] {
-                b' ' => break,
-                b'"'..=b'~' => end += 1,
-                // White space the reader splits at, NUL, control bytes,
-                // non-ASCII, and `!` (popt's `!#:+` expansion).
-                _ => {
-                    self.bad = true;
-                    return None;
-                }
-            }
-        }
-        let word = &self.rest[..end];
         // Past the word and its space; a space at the very end leaves an
         // empty last word, which is bad.
-        self.rest = match self.rest.get(end..) {
-            Some([b' ', rest @ ..]) if rest.is_empty() => {
-                self.bad = true;
-                rest
+        let word = match self.rest.iter().position(|&b| b == b' ') {
+            Some(end) => {
+                let word = &self.rest[..end];
+                self.rest = &self.rest[end + 1..];
+                self.bad = self.rest.is_empty();
+                word
             }
-            Some([b' ', rest @ ..]) => rest,
-            _ => &[],
+            None => std::mem::take(&mut self.rest),
         };
         if word.is_empty() || word.len() > 64 || word == b"ipvsadm" {
             self.bad = true;
@@ -882,6 +916,36 @@ impl<'a> QuickWords<'a> {
             }
         }
     }
+}
+
+/// Whether every byte of `raw` is a space or printable ASCII other than `!`
+/// (white space the reader splits at, NUL, control bytes, non-ASCII and
+/// popt's `!#:+` expansion leave a line to the general path). Eight bytes at
+/// a time: this runs on every line of a restore.
+fn plain_bytes(raw: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = raw.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        // The high bit of a byte is set in `below_space` if the byte is
+        // under 0x20, in `bang` if it is `!`, and in `above_tilde` if it is
+        // 0x7f or more (the classic "has less / has zero / has more" tests;
+        // as yes/no answers for the whole word they are exact).
+        let below_space = x.wrapping_sub(ONES * 0x20) & !x;
+        let y = x ^ (ONES * u64::from(b'!'));
+        let bang = y.wrapping_sub(ONES) & !y;
+        let above_tilde = x.wrapping_add(ONES) | x;
+        if (below_space | bang | above_tilde) & HIGHS != 0 {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|&b| b == b' ' || (b'"'..=b'~').contains(&b))
 }
 
 /// A plain decimal number (digits only, at most ten) up to `max`: the
