@@ -595,9 +595,6 @@ pub fn stdout() -> Box<dyn Write> {
     Box::new(io::BufWriter::new(io::stdout()))
 }
 
-/// Bytes read from standard input at a time.
-const STDIN_BUFFER: usize = 64 * 1024;
-
 /// Whether popt's `POSIXLY_CORRECT` behaviour is on.
 pub fn posix_me_harder() -> bool {
     std::env::var_os("POSIXLY_CORRECT").is_some() || std::env::var_os("POSIX_ME_HARDER").is_some()
@@ -618,9 +615,9 @@ pub fn main() -> i32 {
     let resolver = sys::SystemResolver;
     let mut out = stdout();
     let mut err = io::stderr();
-    // Large reads: a big `-R` input then takes a few system calls rather
-    // than one per 8 KiB (reads this large bypass stdin's own buffer).
-    let mut input = io::BufReader::with_capacity(STDIN_BUFFER, io::stdin());
+    // `-R` reads 32 KiB at a time into its own buffer; reads that large
+    // bypass stdin's 8 KiB one.
+    let mut input = io::stdin().lock();
     let mut session = Session::new(
         &program,
         &mut backend,
