@@ -1,6 +1,15 @@
 //! `ipvsadm-restore`: clear the IPVS table and load rules from stdin (see
 //! `ipvs::cli::wrappers`).
+//!
+//! C's `main` is defined here, so that the Rust runtime's start-up is
+//! skipped (see `ipvs::cli::entry` for what that saves and what is kept).
+#![no_main]
 
-fn main() {
-    std::process::exit(ipvs::cli::wrappers::restore_main());
+use std::ffi::{c_char, c_int};
+
+/// The process's entry, called by the C runtime.
+#[no_mangle]
+extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
+    // SAFETY: argc and argv are what the C runtime passes to `main`.
+    unsafe { ipvs::cli::entry::start(argc, argv, ipvs::cli::wrappers::restore_main) }
 }

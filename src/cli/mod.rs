@@ -11,6 +11,7 @@
 //! 4. [`format`](mod@format): every listing, byte for byte.
 //! 5. [`run`]: request → library calls → output; [`restore`] for `-R`.
 
+pub mod entry;
 pub mod format;
 pub mod parse;
 pub mod popt;

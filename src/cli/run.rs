@@ -588,9 +588,9 @@ impl<'a> Session<'a> {
 
 /// The process's buffered standard output. Write errors (a full disk, a
 /// broken pipe when SIGPIPE is ignored) are reported, never a panic. A
-/// standard output closed at start-up cannot be told apart: the Rust
-/// runtime reopens it on `/dev/null`, so output is discarded, as the C
-/// tool's is.
+/// standard output closed at start-up cannot be told apart: the entry
+/// point ([`super::entry`]) reopens it on `/dev/null`, so output is
+/// discarded, as the C tool's is.
 pub fn stdout() -> Box<dyn Write> {
     Box::new(io::BufWriter::new(io::stdout()))
 }
@@ -600,13 +600,10 @@ pub fn posix_me_harder() -> bool {
     std::env::var_os("POSIXLY_CORRECT").is_some() || std::env::var_os("POSIX_ME_HARDER").is_some()
 }
 
-/// `ipvsadm`'s `main`: runs the command line on the process's argv, stdin,
-/// stdout and stderr, against the kernel, and returns the exit status.
-pub fn main() -> i32 {
-    sys::default_sigpipe();
-    let argv: Vec<String> = std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+/// `ipvsadm`'s `main`: runs the command line `argv` (program name first)
+/// on the process's stdin, stdout and stderr, against the kernel, and
+/// returns the exit status. The binary calls it through [`super::entry`].
+pub fn main(argv: Vec<String>) -> i32 {
     let program = argv
         .first()
         .cloned()

@@ -214,16 +214,6 @@ pub fn format_ip(addr: IpAddr) -> String {
     }
 }
 
-/// Restores the default SIGPIPE action, so that writing to a closed pipe
-/// ends the process quietly the way it ends the C tool (Rust ignores
-/// SIGPIPE by default).
-pub fn default_sigpipe() {
-    // SAFETY: setting a signal disposition to SIG_DFL has no preconditions.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}
-
 /// What the C tool's legacy fallback (`getsockopt(IP_VS_SO_GET_INFO)` on a
 /// raw socket) reports on a kernel without the IPVS netlink family: the
 /// errno that ends up in "Can't initialize ipvs: ...". On a kernel without

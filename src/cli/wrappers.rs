@@ -185,16 +185,17 @@ fn run_ipvsadm(args: &[&str], stdin: &mut dyn io::BufRead) -> i32 {
     session.run(&argv, stdin)
 }
 
-fn args() -> (String, Vec<String>) {
-    let mut all = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
+/// The program name and the arguments after it.
+fn split_program(argv: Vec<String>) -> (String, Vec<String>) {
+    let mut all = argv.into_iter();
     let program = all.next().unwrap_or_default();
     (program, all.collect())
 }
 
-/// `ipvsadm-save`'s `main`.
-pub fn save_main() -> i32 {
-    sys::default_sigpipe();
-    let (program, args) = args();
+/// `ipvsadm-save`'s `main`, on the command line `argv` (program name
+/// first); the binary calls it through [`super::entry`].
+pub fn save_main(argv: Vec<String>) -> i32 {
+    let (program, args) = split_program(argv);
     match save_arguments(&program, &args) {
         Err(usage) => {
             let _ = writeln!(io::stderr(), "{usage}");
@@ -207,9 +208,9 @@ pub fn save_main() -> i32 {
     }
 }
 
-/// `ipvsadm-restore`'s `main`.
-pub fn restore_main() -> i32 {
-    sys::default_sigpipe();
+/// `ipvsadm-restore`'s `main` (it takes no arguments); the binary calls
+/// it through [`super::entry`].
+pub fn restore_main(_argv: Vec<String>) -> i32 {
     // Like the script, read all of the input before the table is cleared
     // (`ipvsadm-save | ipvsadm-restore` must see the old table), but spool
     // it to an unnamed temporary file rather than holding it in memory.
