@@ -524,24 +524,29 @@ impl<'a> Session<'a> {
                 }
             };
             // Most lines take one of the quick paths, which answer as the
-            // general one would.
-            let parsed = match quick_change(raw) {
-                Some(change) => Ok(Ok(change)),
-                None => match self.parser.parse_plain_line(raw) {
-                    Some(parsed) => parsed.map(change_of),
-                    None => {
-                        if !tokenize(raw, newline, &mut line) {
-                            break;
-                        }
-                        if line.is_empty() || line.comment {
-                            continue;
-                        }
-                        let mut argv: Vec<&str> = Vec::with_capacity(line.len() + 1);
-                        argv.push(&program);
-                        argv.extend(line.tokens());
-                        self.parser.parse(&argv).map(change_of)
+            // general one would. The quickest one's change goes straight
+            // into the batch.
+            if let Some(change) = quick_change(raw) {
+                pending.push(change);
+                if pending.len() >= RESTORE_BATCH {
+                    result = self.apply_pending(&mut pending);
+                }
+                continue;
+            }
+            let parsed = match self.parser.parse_plain_line(raw) {
+                Some(parsed) => parsed.map(change_of),
+                None => {
+                    if !tokenize(raw, newline, &mut line) {
+                        break;
                     }
-                },
+                    if line.is_empty() || line.comment {
+                        continue;
+                    }
+                    let mut argv: Vec<&str> = Vec::with_capacity(line.len() + 1);
+                    argv.push(&program);
+                    argv.extend(line.tokens());
+                    self.parser.parse(&argv).map(change_of)
+                }
             };
             let parsed = match parsed {
                 Ok(Ok(change)) => {
