@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::config::{Info, InfoAttribute, Timeouts};
+use crate::config::{Info, Timeouts};
 use crate::daemon::{DaemonState, SyncDaemon};
 use crate::destination::Destination;
 use crate::error::{Error, Operation, Target};
@@ -14,7 +14,9 @@ use crate::message::{
 };
 use crate::netns::Namespace;
 use crate::service::{Service, ServiceKey};
-use crate::socket::{decode_ipvs, top_level_attr, GenlSocket, Reply, Tracer, DO_FLAGS, DUMP_FLAGS};
+use crate::socket::{
+    decode_ipvs, top_level_attr, GenlSocket, Reply, Tracer, DO_FLAGS, DUMP_FLAGS, GENL_HDRLEN,
+};
 use crate::wire::NlaWriter;
 use netlink_packet_core::Emitable;
 
@@ -290,11 +292,12 @@ fn emit_service_key(w: &mut NlaWriter<'_>, key: &ServiceKey) {
 
 /// A request for [`Ipvs::collect`]: a built message, or a command whose only
 /// attribute is a service key (written straight into the send buffer; one
-/// per service in a listing).
+/// per service in a listing), or a command without attributes.
 #[derive(Clone, Copy)]
 enum Outgoing<'a> {
     Message(&'a IpvsMessage),
     ForService(IpvsCmd, &'a ServiceKey),
+    Bare(IpvsCmd),
 }
 
 /// What [`Ipvs::apply`] does after a change fails.
@@ -529,6 +532,7 @@ impl Ipvs {
                     emit_service_key(&mut NlaWriter::new(tx), key);
                     Ok(cmd)
                 })?,
+                Outgoing::Bare(cmd) => sock.queue_with(family, flags, |_| Ok(cmd))?,
             };
             sock.flush_tx(op)?;
             let interrupted = sock.receive(op, family, seq..=seq, |_, reply| match reply {
@@ -570,25 +574,28 @@ impl Ipvs {
     /// Version and connection-table size (`IPVS_CMD_GET_INFO`).
     pub fn info(&mut self) -> Result<Info, Error> {
         let op = Operation::GetInfo;
-        let replies = self.request(op, None, &IpvsMessage::new(IpvsCmd::GetInfo, vec![]), false)?;
-        let (mut version, mut size) = (None, None);
-        for a in replies.iter().flat_map(|m| &m.attributes) {
-            match a {
-                IpvsAttribute::Info(InfoAttribute::Version(v)) => version = Some(*v),
-                IpvsAttribute::Info(InfoAttribute::ConnTabSize(v)) => size = Some(*v),
-                _ => {}
-            }
-        }
-        match (version, size) {
-            (Some(version), Some(conn_tab_size)) => Ok(Info {
-                version,
-                conn_tab_size,
-            }),
-            _ => Err(Error::Decode {
+        // Every command of ipvsadm starts here: read straight from the
+        // reply's attributes.
+        let replies = self.collect(
+            op,
+            None,
+            Outgoing::Bare(IpvsCmd::GetInfo),
+            false,
+            false,
+            |payload| {
+                Ok(Some(Info::from_reply(
+                    payload.get(GENL_HDRLEN..).unwrap_or_default(),
+                )))
+            },
+        )?;
+        replies
+            .into_iter()
+            .flatten()
+            .next()
+            .ok_or_else(|| Error::Decode {
                 op,
                 message: "info reply without version or size".into(),
-            }),
-        }
+            })
     }
 
     /// Every service, in kernel order (`IPVS_CMD_GET_SERVICE` dump).

@@ -69,6 +69,27 @@ pub struct Info {
 }
 
 impl Info {
+    /// The version and table size from the attributes of a GET_INFO reply,
+    /// as [`InfoAttribute`] would parse them; `None` unless both are there
+    /// and well-formed.
+    pub(crate) fn from_reply(attributes: &[u8]) -> Option<Info> {
+        let (mut version, mut conn_tab_size) = (None, None);
+        for nla in netlink_packet_core::NlasIterator::new(attributes) {
+            let nla = nla.ok()?;
+            match nla.kind() {
+                IPVS_INFO_ATTR_VERSION => version = u32_ne(nla.value(), "").ok(),
+                IPVS_INFO_ATTR_CONN_TAB_SIZE => conn_tab_size = u32_ne(nla.value(), "").ok(),
+                _ => {}
+            }
+        }
+        Some(Info {
+            version: version?,
+            conn_tab_size: conn_tab_size?,
+        })
+    }
+}
+
+impl Info {
     /// The version as `(major, minor, patch)`.
     ///
     /// ```
@@ -94,4 +115,37 @@ pub struct Timeouts {
     pub tcp_fin: u32,
     /// UDP (`IPVS_CMD_ATTR_TIMEOUT_UDP`), 300 by default.
     pub udp: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The attributes of the GET_INFO reply captured in the lab
+    /// (fixtures/wire/kernel-6.1.txt, `get_info`): version 1.2.1, 4096.
+    const CAPTURED: [u8; 16] = [
+        0x08, 0x00, 0x01, 0x00, 0x01, 0x02, 0x01, 0x00, 0x08, 0x00, 0x02, 0x00, 0x00, 0x10, 0x00,
+        0x00,
+    ];
+
+    #[test]
+    fn info_from_the_reply_attributes() {
+        let want = Info {
+            version: 0x010201,
+            conn_tab_size: 4096,
+        };
+        assert_eq!(Info::from_reply(&CAPTURED), Some(want));
+        // Order does not matter; unknown attributes are skipped.
+        let mut swapped = CAPTURED[8..].to_vec();
+        swapped.extend_from_slice(&[0x05, 0x00, 0x09, 0x00, 0xaa, 0, 0, 0]);
+        swapped.extend_from_slice(&CAPTURED[..8]);
+        assert_eq!(Info::from_reply(&swapped), Some(want));
+        // Either one missing, a short value, or a cut attribute: nothing.
+        assert_eq!(Info::from_reply(&CAPTURED[..8]), None);
+        assert_eq!(Info::from_reply(&CAPTURED[8..]), None);
+        let mut short = CAPTURED;
+        short[8] = 0x06;
+        assert_eq!(Info::from_reply(&short), None);
+        assert_eq!(Info::from_reply(&CAPTURED[..12]), None);
+    }
 }

@@ -12,7 +12,7 @@ use crate::error::{Error, Operation};
 use crate::message::{IpvsCmd, IpvsMessage, IPVS_GENL_VERSION};
 
 const NLMSG_HDRLEN: usize = 16;
-const GENL_HDRLEN: usize = 4;
+pub(crate) const GENL_HDRLEN: usize = 4;
 const NLMSG_NOOP: u16 = 1;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
