@@ -4,6 +4,7 @@
 usage: bench-report.py RAW KERNEL DATE OUT_MD OUT_SVG
 RAW lines: @@BENCH <services> <rules> <op> <oracle_s> <ours_s> <identical> <ours_maxrss_kb>
            @@FLOOR <services> <rules> <op> <floor_s> <identical>   (optional: minimal C client)
+           @@TIMER <stopwatch|gnu-time> <resolution_s>               (how times were taken)
 """
 import math
 import sys
@@ -11,8 +12,12 @@ import sys
 raw, kernel, date, out_md, out_svg = sys.argv[1:6]
 rows = []
 floors = {}
+timer = ("gnu-time", 0.01)
 for line in open(raw):
     f = line.split()
+    if len(f) == 3 and f[0] == "@@TIMER":
+        timer = (f[1], float(f[2]))
+        continue
     if len(f) == 6 and f[0] == "@@FLOOR":
         try:
             floors[(int(f[1]), f[3])] = (float(f[4]), f[5])
@@ -29,6 +34,12 @@ if not rows:
     sys.exit("bench-report: no @@BENCH lines in " + raw)
 
 OPS = ["restore", "list", "save"]
+if timer[0] == "stopwatch":
+    TIMER_TEXT = "wall clock to the millisecond, tests/lab/stopwatch/stopwatch.c"
+    DIGITS = 3
+else:
+    TIMER_TEXT = "GNU time, 10 ms resolution"
+    DIGITS = 2
 
 
 def ratio(r):
@@ -38,8 +49,8 @@ def ratio(r):
 md = [
     f"Measured {date} in the lab (qemu TCG guest, 1 vCPU, kernel {kernel}); "
     "ipvsadm 1.31 (Debian 1:1.31-1+b1) vs ours (release build), same boot, same kernel. "
-    "N services x 4 real servers (5 N rules). Times in seconds (GNU time, 10 ms "
-    "resolution); ours is the best of several runs, the oracle one run. Floor: a minimal C "
+    f"N services x 4 real servers (5 N rules). Times in seconds ({TIMER_TEXT}); "
+    "ours is the best of several runs, the oracle one run. Floor: a minimal C "
     "client (tests/lab/floor/floor.c) that builds the same table from memory, 256 requests "
     "per sendmsg with errors-only ACKs, best of several runs (its table checked against the "
     "oracle's); oracle/floor is the most any restore tool could reach here.",
@@ -50,13 +61,13 @@ md = [
 for r in sorted(rows, key=lambda r: (r["n"], OPS.index(r["op"]) if r["op"] in OPS else 9)):
     floor = floors.get((r["n"], r["op"]))
     if floor and floor[1] == "yes" and floor[0] > 0:
-        floor_cells = f"{floor[0]:.2f} | {r['oracle'] / floor[0]:.1f}x"
+        floor_cells = f"{floor[0]:.{DIGITS}f} | {r['oracle'] / floor[0]:.1f}x"
     elif floor:
-        floor_cells = f"{floor[0]:.2f} (table differs) | "
+        floor_cells = f"{floor[0]:.{DIGITS}f} (table differs) | "
     else:
         floor_cells = " | "
     md.append(
-        f"| {r['n']:,} | {r['rules']:,} | {r['op']} | {r['oracle']:.2f} | {r['ours']:.2f} | "
+        f"| {r['n']:,} | {r['rules']:,} | {r['op']} | {r['oracle']:.{DIGITS}f} | {r['ours']:.{DIGITS}f} | "
         f"{ratio(r):.1f}x | {r['same']} | {r['rss'] / 1024:.1f} MB | {floor_cells} |"
     )
 open(out_md, "w").write("\n".join(md) + "\n")

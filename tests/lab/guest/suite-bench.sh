@@ -4,8 +4,10 @@
 # machine-readable line per measurement:
 #   @@BENCH <services> <rules> <op> <oracle_s> <ours_s> <identical:yes|no> <ours_maxrss_kb>
 #   @@FLOOR <services> <rules> restore <floor_s> <identical:yes|no>   (minimal C client, if built)
-# Times are wall-clock seconds from GNU time (10 ms resolution); ours is the best of
-# lab.bench_repeat runs, the oracle's a single run (it is 10-20x slower).
+#   @@TIMER <stopwatch|gnu-time> <resolution_s>                       (once, first)
+# Times are wall-clock seconds, to the millisecond from /lab/bin/stopwatch (or to 10 ms
+# from GNU time when the lab has no stopwatch); ours is the best of lab.bench_repeat
+# runs, the oracle's a single run (it is 10-20x slower).
 #
 # Every restore runs alone: in a fresh network namespace, with no other table loaded, and
 # the namespace is flushed and removed (and the kernel left to finish freeing it, see
@@ -57,10 +59,19 @@ fresh_ns() {
 
 # timed OUT_PREFIX CMD... : runs CMD in namespace $NS with stdin from $STDIN, stdout to
 # OUT_PREFIX.out; prints "seconds maxrss_kb".
+if [ -x /lab/bin/stopwatch ]; then
+	echo "@@TIMER stopwatch 0.001"
+else
+	echo "@@TIMER gnu-time 0.01"
+fi
 timed() {
 	_p=$1
 	shift
-	ip netns exec "$NS" /usr/bin/gnu-time -f "%e %M" -o "$_p.time" "$@" <"$STDIN" >"$_p.out" 2>"$_p.err"
+	if [ -x /lab/bin/stopwatch ]; then
+		ip netns exec "$NS" /lab/bin/stopwatch "$_p.time" "$@" <"$STDIN" >"$_p.out" 2>"$_p.err"
+	else
+		ip netns exec "$NS" /usr/bin/gnu-time -f "%e %M" -o "$_p.time" "$@" <"$STDIN" >"$_p.out" 2>"$_p.err"
+	fi
 	_st=$?
 	[ "$_st" = 0 ] || echo "bench: $* exited with $_st: $(head -c 300 "$_p.err")" >&2
 	cat "$_p.time"
@@ -141,7 +152,7 @@ report() {
 	echo "@@BENCH $1 $(($1 * 5)) $2 $3 $5 $7 $6"
 	awk -v n="$1" -v op="$2" -v o="$3" -v u="$5" -v id="$7" 'BEGIN {
 		r = (u > 0) ? sprintf("%.1fx", o / u) : "inf"
-		printf "bench: %6d services %-8s oracle %7.2f s   ours %6.2f s   ratio %7s   identical %s\n", n, op, o, u, r, id
+		printf "bench: %6d services %-8s oracle %7.3f s   ours %6.3f s   ratio %7s   identical %s\n", n, op, o, u, r, id
 	}'
 	if [ "$7" = yes ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 }
