@@ -239,6 +239,7 @@ fn parse_service_general(text: &str, proto: u16, resolver: &dyn Resolver) -> Opt
 /// 0-255 without leading zeros, which `inet_aton` would read as octal; a
 /// port of one to five digits up to 65535). The general path gives the same
 /// result for these; anything else is left to it (`None`).
+#[inline(always)]
 pub fn plain_ipv4_service(b: &[u8]) -> Option<ParsedService> {
     let (o1, rest) = leading_octet(b)?;
     let (o2, rest) = leading_octet(rest.strip_prefix(b".")?)?;
@@ -265,6 +266,7 @@ pub fn plain_ipv4_service(b: &[u8]) -> Option<ParsedService> {
 /// The decimal number 0-255 at the start of `b` (one to three digits, no
 /// leading zero) and what follows it. More digits than three are left in
 /// the rest, where the caller then finds no separator.
+#[inline(always)]
 fn leading_octet(b: &[u8]) -> Option<(u8, &[u8])> {
     // The value of the digit at `i`; 10 or more when there is none.
     let digit = |i: usize| b.get(i).map_or(10, |&c| c.wrapping_sub(b'0'));

@@ -883,6 +883,7 @@ impl<'a> QuickWords<'a> {
     }
 
     /// The next word, `None` at the end of the line (or once it is bad).
+    #[inline(always)]
     fn next(&mut self) -> Option<&'a [u8]> {
         if self.bad || self.rest.is_empty() {
             return None;
@@ -950,6 +951,7 @@ fn plain_bytes(raw: &[u8]) -> bool {
 
 /// A plain decimal number (digits only, at most ten) up to `max`: the
 /// numbers `string_to_number` takes without signs or spaces.
+#[inline(always)]
 fn decimal(v: &[u8], max: u64) -> Option<u64> {
     if v.is_empty() || v.len() > 10 || !v.iter().all(u8::is_ascii_digit) {
         return None;
