@@ -2,10 +2,11 @@
 //! the system resolver (`gethostbyname`, `gethostbyaddr`, `getservbyname`,
 //! `getservbyport`, so `/etc/hosts`, `/etc/services` and nsswitch apply),
 //! glibc's `inet_pton`/`inet_ntop` (their exact accepted and printed forms),
-//! SIGPIPE, and the legacy IPVS socket option used only to find out which
-//! error the C tool would report when the kernel has no IPVS.
+//! and the legacy IPVS socket option used only to find out which error the
+//! C tool would report when the kernel has no IPVS.
 //!
-//! All `unsafe` of the command line lives here.
+//! All `unsafe` of the command line lives here, apart from the process
+//! entry ([`super::entry`]: C's argv, and reopening closed descriptors).
 
 use std::ffi::{CStr, CString};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
