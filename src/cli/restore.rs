@@ -98,11 +98,13 @@ const BYTE_CLASS: [u8; 256] = {
     t
 };
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
+/// A one in every byte of a word, and the high bit of every byte: the
+/// constants of the eight-bytes-at-a-time tests here and in the quick paths.
+pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
+pub(crate) const HIGHS: u64 = 0x8080_8080_8080_8080;
 
 /// Eight bytes as one little-endian word.
-fn word_at(c: &[u8]) -> u64 {
+pub(crate) fn word_at(c: &[u8]) -> u64 {
     u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
 }
 
