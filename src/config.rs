@@ -69,17 +69,16 @@ pub struct Info {
 }
 
 impl Info {
-    /// The version and table size from the attributes of a GET_INFO reply,
-    /// as [`InfoAttribute`] would parse them; `None` unless both are there
-    /// and well-formed.
+    /// The version and table size from the attributes of a GET_INFO reply
+    /// (read with [`InfoAttribute`], without building the whole message);
+    /// `None` unless both are there and every attribute is well-formed.
     pub(crate) fn from_reply(attributes: &[u8]) -> Option<Info> {
         let (mut version, mut conn_tab_size) = (None, None);
         for nla in netlink_packet_core::NlasIterator::new(attributes) {
-            let nla = nla.ok()?;
-            match nla.kind() {
-                IPVS_INFO_ATTR_VERSION => version = u32_ne(nla.value(), "").ok(),
-                IPVS_INFO_ATTR_CONN_TAB_SIZE => conn_tab_size = u32_ne(nla.value(), "").ok(),
-                _ => {}
+            match InfoAttribute::parse(&nla.ok()?).ok()? {
+                InfoAttribute::Version(v) => version = Some(v),
+                InfoAttribute::ConnTabSize(v) => conn_tab_size = Some(v),
+                InfoAttribute::Other(_) => {}
             }
         }
         Some(Info {
