@@ -527,9 +527,8 @@ impl<'a> Session<'a> {
             // general one would. The quickest one's change goes straight
             // into the batch.
             if let Some(change) = quick_change(raw) {
-                pending.push(change);
-                if pending.len() >= RESTORE_BATCH {
-                    result = self.apply_pending(&mut pending);
+                if let Some(status) = self.batch(&mut pending, change) {
+                    result = status;
                 }
                 continue;
             }
@@ -550,9 +549,8 @@ impl<'a> Session<'a> {
             };
             let parsed = match parsed {
                 Ok(Ok(change)) => {
-                    pending.push(change);
-                    if pending.len() >= RESTORE_BATCH {
-                        result = self.apply_pending(&mut pending);
+                    if let Some(status) = self.batch(&mut pending, change) {
+                        result = status;
                     }
                     continue;
                 }
@@ -572,6 +570,14 @@ impl<'a> Session<'a> {
             result = self.apply_pending(&mut pending);
         }
         Ok(Outcome::Done(result))
+    }
+
+    /// Adds `change` to the batch, and sends the batch once it is full:
+    /// then the status of its last change.
+    #[inline(always)]
+    fn batch(&mut self, pending: &mut Vec<Change>, change: Change) -> Option<i32> {
+        pending.push(change);
+        (pending.len() >= RESTORE_BATCH).then(|| self.apply_pending(pending))
     }
 
     /// Sends the batched changes, prints each failure in order, and returns
