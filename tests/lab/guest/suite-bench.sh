@@ -133,18 +133,6 @@ ours_restore() {
 	echo "$_o"
 }
 
-# best IMPL_BIN OP... : best time of $repeat runs (and the max RSS of that run).
-best() {
-	_best=""
-	_k=0
-	while [ "$_k" -lt "$repeat" ]; do
-		_r=$(timed "/tmp/bench-ours-$OP" "$@")
-		_best=$(printf '%s\n%s\n' "$_best" "$_r" | awk 'NF == 2 && (b == "" || $1 < b) { b = $1; m = $2 } END { print b, m }')
-		_k=$((_k + 1))
-	done
-	echo "$_best"
-}
-
 report() {
 	# $1 N, $2 op, $3 oracle result "s kb", $4 ours result "s kb", $5 identical
 	set -- "$1" "$2" $3 $4 "$5"
@@ -187,13 +175,11 @@ for n in $sizes; do
 	cmp -s /tmp/state-oracle /tmp/state-list || echo "bench: the table to list differs from the oracle's" >&2
 	settle
 	STDIN=/dev/null
-	OP=list
 	lo=$(timed /tmp/bench-oracle-list "$O" -Ln)
-	lu=$(best "$U" -Ln)
+	lu=$(best_of timed /tmp/bench-ours-list "$U" -Ln)
 	cmp -s /tmp/bench-oracle-list.out /tmp/bench-ours-list.out && lid=yes || lid=no
-	OP=save
 	so=$(timed /tmp/bench-oracle-save "$O" -Sn)
-	su=$(best "$U" -Sn)
+	su=$(best_of timed /tmp/bench-ours-save "$U" -Sn)
 	cmp -s /tmp/bench-oracle-save.out /tmp/bench-ours-save.out && sid=yes || sid=no
 
 	report "$n" restore "$ro" "$ru" "$rid"
