@@ -15,7 +15,7 @@ use crate::message::{
 use crate::netns::Namespace;
 use crate::service::{Service, ServiceKey};
 use crate::socket::{
-    decode_ipvs, top_level_attr, GenlSocket, Reply, Tracer, DO_FLAGS, DUMP_FLAGS, GENL_HDRLEN,
+    attributes, decode_ipvs, top_level_attr, GenlSocket, Reply, Tracer, DO_FLAGS, DUMP_FLAGS,
 };
 use crate::wire::NlaWriter;
 use netlink_packet_core::Emitable;
@@ -582,20 +582,12 @@ impl Ipvs {
             Outgoing::Bare(IpvsCmd::GetInfo),
             false,
             false,
-            |payload| {
-                Ok(Some(Info::from_reply(
-                    payload.get(GENL_HDRLEN..).unwrap_or_default(),
-                )))
-            },
+            |payload| Ok(attributes(payload).and_then(Info::from_reply)),
         )?;
-        replies
-            .into_iter()
-            .flatten()
-            .next()
-            .ok_or_else(|| Error::Decode {
-                op,
-                message: "info reply without version or size".into(),
-            })
+        replies.into_iter().next().ok_or_else(|| Error::Decode {
+            op,
+            message: "info reply without version or size".into(),
+        })
     }
 
     /// Every service, in kernel order (`IPVS_CMD_GET_SERVICE` dump).

@@ -12,7 +12,7 @@ use crate::error::{Error, Operation};
 use crate::message::{IpvsCmd, IpvsMessage, IPVS_GENL_VERSION};
 
 const NLMSG_HDRLEN: usize = 16;
-pub(crate) const GENL_HDRLEN: usize = 4;
+const GENL_HDRLEN: usize = 4;
 const NLMSG_NOOP: u16 = 1;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
@@ -382,7 +382,7 @@ impl GenlSocket {
         let mut missing = false;
         self.receive(op, GENL_ID_CTRL, seq..=seq, |_, reply| match reply {
             Reply::Data(payload) => {
-                id = id.or_else(|| find_u16_attr(payload.get(GENL_HDRLEN..)?, CTRL_ATTR_FAMILY_ID));
+                id = id.or_else(|| find_u16_attr(attributes(payload)?, CTRL_ATTR_FAMILY_ID));
                 Ok(false)
             }
             Reply::End => Ok(true),
@@ -481,10 +481,15 @@ fn find_u16_attr(buf: &[u8], kind: u16) -> Option<u16> {
     Some(u16::from_ne_bytes(v.get(0..2)?.try_into().ok()?))
 }
 
+/// The attributes of a family reply payload (what follows the genl header).
+pub(crate) fn attributes(payload: &[u8]) -> Option<&[u8]> {
+    payload.get(GENL_HDRLEN..)
+}
+
 /// The value of the first top-level attribute of type `kind` in a family
 /// reply payload (genl header + attributes).
 pub(crate) fn top_level_attr(payload: &[u8], kind: u16) -> Option<&[u8]> {
-    find_attr(payload.get(GENL_HDRLEN..)?, kind)
+    find_attr(attributes(payload)?, kind)
 }
 
 /// Decodes the IPVS message in a family reply payload (genl header + attrs).
