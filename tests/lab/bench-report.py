@@ -34,12 +34,12 @@ if not rows:
     sys.exit("bench-report: no @@BENCH lines in " + raw)
 
 OPS = ["restore", "list", "save"]
-if timer[0] == "stopwatch":
-    TIMER_TEXT = "wall clock to the millisecond, tests/lab/stopwatch/stopwatch.c"
-    DIGITS = 3
-else:
-    TIMER_TEXT = "GNU time, 10 ms resolution"
-    DIGITS = 2
+TIMER_TEXT = {
+    "stopwatch": "wall clock to the millisecond, tests/lab/stopwatch/stopwatch.c",
+    "gnu-time": "GNU time, 10 ms resolution",
+}.get(timer[0], timer[0])
+# As many decimals as the timer resolves.
+DIGITS = max(0, round(-math.log10(timer[1])))
 
 
 def ratio(r):
