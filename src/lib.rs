@@ -51,9 +51,6 @@ mod socket;
 pub mod stats;
 mod wire;
 
-#[cfg(feature = "cli")]
-pub mod cli;
-
 pub use client::{BatchAcks, BatchMode, Change, Ipvs, OpenOptions, ServiceEntry};
 pub use config::{Info, Timeouts};
 pub use daemon::{DaemonState, SyncDaemon};

@@ -9,7 +9,7 @@ use super::request::{quick_change, CliError, Format, ListTarget, Parser, Request
 use super::restore::{tokenize, Line, LineReader};
 use super::sys::{self, Resolver};
 use super::table::{self, limits, msg};
-use crate::{
+use ipvs::{
     ipvsadm_strerror, BatchAcks, BatchMode, Change, Destination, Info, Ipvs, OpenOptions,
     Operation, Service, ServiceKey, SyncDaemon, Timeouts,
 };
@@ -21,21 +21,21 @@ pub trait Backend {
     /// connection table size. The error is the errno ipvsadm would report.
     fn init(&mut self) -> Result<Info, i32>;
     /// All services (dump).
-    fn services(&mut self) -> Result<Vec<Service>, crate::Error>;
+    fn services(&mut self) -> Result<Vec<Service>, ipvs::Error>;
     /// One service.
-    fn service(&mut self, key: &ServiceKey) -> Result<Service, crate::Error>;
+    fn service(&mut self, key: &ServiceKey) -> Result<Service, ipvs::Error>;
     /// A service's real servers.
-    fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<Destination>, crate::Error>;
+    fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<Destination>, ipvs::Error>;
     /// `-L --timeout`.
-    fn timeouts(&mut self) -> Result<Timeouts, crate::Error>;
+    fn timeouts(&mut self) -> Result<Timeouts, ipvs::Error>;
     /// `-L --daemon`.
-    fn daemons(&mut self) -> Result<Vec<SyncDaemon>, crate::Error>;
+    fn daemons(&mut self) -> Result<Vec<SyncDaemon>, ipvs::Error>;
     /// One change (`-A -E -D -a -e -d -Z -C --set --start-daemon
     /// --stop-daemon`).
-    fn change(&mut self, change: &Change) -> Result<(), crate::Error>;
+    fn change(&mut self, change: &Change) -> Result<(), ipvs::Error>;
     /// Many changes in order, every one attempted (`-R`), one result per
     /// change. The default sends them one at a time.
-    fn apply(&mut self, changes: &[Change]) -> Vec<Result<(), crate::Error>> {
+    fn apply(&mut self, changes: &[Change]) -> Vec<Result<(), ipvs::Error>> {
         changes.iter().map(|c| self.change(c)).collect()
     }
     /// The connection table (`-c`) as text, or the error opening it.
@@ -49,8 +49,8 @@ pub struct KernelBackend {
 }
 
 impl KernelBackend {
-    fn ipvs(&mut self) -> Result<&mut Ipvs, crate::Error> {
-        self.ipvs.as_mut().ok_or(crate::Error::NotAvailable)
+    fn ipvs(&mut self) -> Result<&mut Ipvs, ipvs::Error> {
+        self.ipvs.as_mut().ok_or(ipvs::Error::NotAvailable)
     }
 
     fn try_init(&mut self) -> Result<Info, i32> {
@@ -63,7 +63,7 @@ impl KernelBackend {
             ..OpenOptions::default()
         };
         let mut ipvs = Ipvs::open_with(&options).map_err(|e| match e {
-            crate::Error::NotAvailable => sys::legacy_init_errno(),
+            ipvs::Error::NotAvailable => sys::legacy_init_errno(),
             other => errno_of(&other),
         })?;
         let info = ipvs.info().map_err(|e| errno_of(&e))?;
@@ -112,31 +112,31 @@ impl Backend for KernelBackend {
             }
         }
     }
-    fn services(&mut self) -> Result<Vec<Service>, crate::Error> {
+    fn services(&mut self) -> Result<Vec<Service>, ipvs::Error> {
         self.ipvs()?.services()
     }
-    fn service(&mut self, key: &ServiceKey) -> Result<Service, crate::Error> {
+    fn service(&mut self, key: &ServiceKey) -> Result<Service, ipvs::Error> {
         self.ipvs()?.service(key)
     }
-    fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<Destination>, crate::Error> {
+    fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<Destination>, ipvs::Error> {
         self.ipvs()?.destinations(key)
     }
-    fn timeouts(&mut self) -> Result<Timeouts, crate::Error> {
+    fn timeouts(&mut self) -> Result<Timeouts, ipvs::Error> {
         self.ipvs()?.timeouts()
     }
-    fn daemons(&mut self) -> Result<Vec<SyncDaemon>, crate::Error> {
+    fn daemons(&mut self) -> Result<Vec<SyncDaemon>, ipvs::Error> {
         self.ipvs()?.daemons()
     }
-    fn change(&mut self, change: &Change) -> Result<(), crate::Error> {
+    fn change(&mut self, change: &Change) -> Result<(), ipvs::Error> {
         self.ipvs()?.change(change)
     }
-    fn apply(&mut self, changes: &[Change]) -> Vec<Result<(), crate::Error>> {
+    fn apply(&mut self, changes: &[Change]) -> Vec<Result<(), ipvs::Error>> {
         let ipvs = match self.ipvs() {
             Ok(i) => i,
             Err(_) => {
                 return changes
                     .iter()
-                    .map(|_| Err(crate::Error::NotAvailable))
+                    .map(|_| Err(ipvs::Error::NotAvailable))
                     .collect()
             }
         };
@@ -145,7 +145,7 @@ impl Backend for KernelBackend {
                 // Every change is attempted in this mode; should fewer
                 // results come back, the rest count as failed.
                 while results.len() < changes.len() {
-                    results.push(Err(crate::Error::NotAvailable));
+                    results.push(Err(ipvs::Error::NotAvailable));
                 }
                 results
             }
@@ -153,7 +153,7 @@ impl Backend for KernelBackend {
             // unknown, and libipvs would have reported EINVAL for it.
             Err(_) => changes
                 .iter()
-                .map(|_| Err(crate::Error::NotAvailable))
+                .map(|_| Err(ipvs::Error::NotAvailable))
                 .collect(),
         }
     }
@@ -165,18 +165,18 @@ impl Backend for KernelBackend {
 
 /// The errno libipvs would have left for a failed call: the kernel's for a
 /// NACK, `EINVAL` for everything else (libnl failures, bad replies).
-pub fn errno_of(e: &crate::Error) -> i32 {
+pub fn errno_of(e: &ipvs::Error) -> i32 {
     match e {
-        crate::Error::Kernel { errno, .. } => *errno,
-        crate::Error::PermissionDenied { .. } => crate::errno::EPERM,
-        _ => crate::errno::EINVAL,
+        ipvs::Error::Kernel { errno, .. } => *errno,
+        ipvs::Error::PermissionDenied { .. } => ipvs::errno::EPERM,
+        _ => ipvs::errno::EINVAL,
     }
 }
 
 /// The C library's text for an I/O error.
 fn io_error_text(e: &io::Error) -> String {
     match e.raw_os_error() {
-        Some(n) => crate::strerror(n),
+        Some(n) => ipvs::strerror(n),
         None => e.to_string(),
     }
 }
@@ -301,7 +301,7 @@ impl<'a> Session<'a> {
         code
     }
 
-    fn kernel_failed(&mut self, e: &crate::Error) -> i32 {
+    fn kernel_failed(&mut self, e: &ipvs::Error) -> i32 {
         let text = ipvsadm_strerror(self.marker, errno_of(e));
         self.eprintln(&text);
         255

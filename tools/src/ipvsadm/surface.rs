@@ -1,6 +1,6 @@
 //! The option surface as `clap` commands, built from [`table::OPTIONS`]:
 //! the source of the man pages (`man/*.8`) and the shell completions
-//! (`completions/`), which `tests/cli_generated.rs` regenerates and checks.
+//! (`completions/`), which `tools/tests/cli_generated.rs` regenerates and checks.
 //!
 //! These commands are **not** the parser. ipvsadm parses with popt, whose
 //! rules clap cannot reproduce (see [`super::popt`] for the list: per-option

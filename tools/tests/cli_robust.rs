@@ -3,9 +3,9 @@
 //! garbage, on huge `-R` input (a 10,000-token line, 100,000 lines, read as
 //! a stream in bounded batches), on odd connection-table contents, and on
 //! failing output streams.
-#![cfg(feature = "cli")]
 
 mod cli_support;
+#[path = "../../tests/rng/mod.rs"]
 mod rng;
 
 use std::cell::Cell;
@@ -15,9 +15,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
 use cli_support::{ipvsadm, FakeKernel, Outcome};
-use ipvs::cli::run::{Backend, Session};
-use ipvs::cli::sys::Resolver;
 use ipvs::{Change, Destination, Info, Service, ServiceKey, SyncDaemon, Timeouts};
+use ipvs_tools::ipvsadm::run::{Backend, Session};
+use ipvs_tools::ipvsadm::sys::Resolver;
 use rng::Rng;
 
 /// A resolver with fixed answers (no system lookups in randomized runs).

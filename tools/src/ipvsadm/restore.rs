@@ -409,7 +409,7 @@ mod tests {
             b"\n\n",
             b"-t 192.0.2.1:80",
         ];
-        let mut next = crate::cli::xorshift(0x2545_f491_4f6c_dd1d);
+        let mut next = crate::ipvsadm::xorshift(0x2545_f491_4f6c_dd1d);
         for case in 0..3000 {
             let mut input = Vec::new();
             for _ in 0..next() % 40 {
@@ -444,7 +444,7 @@ mod tests {
 
     #[test]
     fn word_at_a_time_search() {
-        let mut next = crate::cli::xorshift(99);
+        let mut next = crate::ipvsadm::xorshift(99);
         for _ in 0..20_000 {
             let x = next();
             let len = (x % 40) as usize;

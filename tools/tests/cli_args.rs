@@ -1,17 +1,16 @@
 //! argv → typed request, or → (message, exit status), for every option and
 //! every message of spec §1, with popt's rules and ipvsadm's
 //! order-dependent parsing. No kernel is involved.
-#![cfg(feature = "cli")]
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use ipvs::cli::request::Parser;
-use ipvs::cli::sys::Resolver;
-use ipvs::cli::{CliError, Format, ListTarget, Request};
 use ipvs::{
     DaemonState, Destination, ForwardMethod, Netmask, Service, ServiceFlags, ServiceKey,
     SyncDaemon, Timeouts, TunnelChecksum, TunnelType,
 };
+use ipvs_tools::ipvsadm::request::Parser;
+use ipvs_tools::ipvsadm::sys::Resolver;
+use ipvs_tools::ipvsadm::{CliError, Format, ListTarget, Request};
 
 /// A fixed /etc/hosts + /etc/services.
 struct Names;
@@ -266,7 +265,7 @@ Daemon Options:
 
 #[test]
 fn usage_text_is_ipvsadms_except_the_first_line() {
-    let u = ipvs::cli::table::usage("ipvsadm");
+    let u = ipvs_tools::ipvsadm::table::usage("ipvsadm");
     let (first, rest) = u.split_once('\n').unwrap();
     assert_eq!(
         first,
@@ -274,7 +273,7 @@ fn usage_text_is_ipvsadms_except_the_first_line() {
     );
     assert_eq!(rest, USAGE);
     // argv[0] as typed, in the 13 synopsis lines only.
-    let u = ipvs::cli::table::usage("/sbin/ipvsadm");
+    let u = ipvs_tools::ipvsadm::table::usage("/sbin/ipvsadm");
     assert_eq!(u.matches("/sbin/ipvsadm").count(), 13);
 }
 

@@ -285,7 +285,7 @@ impl<'a, S: AsRef<str>> Popt<'a, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::table::OptId;
+    use crate::ipvsadm::table::OptId;
 
     fn argv(words: &[&str]) -> Vec<String> {
         std::iter::once("ipvsadm")

@@ -9,12 +9,12 @@ use std::collections::HashMap;
 use std::io::{self, BufRead};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ipvs::cli::run::{Backend, Session};
-use ipvs::cli::sys::Resolver;
 use ipvs::{
     errno, AddressFamily, Change, DaemonState, Destination, ForwardMethod, Info, Netmask,
     Operation, Service, ServiceFlags, ServiceKey, Stats, SyncDaemon, Timeouts,
 };
+use ipvs_tools::ipvsadm::run::{Backend, Session};
+use ipvs_tools::ipvsadm::sys::Resolver;
 
 /// The kernel's IPVS state of one network namespace, as far as the command
 /// line can see it.

@@ -1,7 +1,6 @@
 //! The deliberate differences from ipvsadm 1.31 (spec, top of file), each
 //! with the exact bytes we print instead. The kernel-side ones also run in
 //! the lab as ours-only scenarios (`fixtures/scenarios/deliberate-*.scn`).
-#![cfg(feature = "cli")]
 
 mod cli_support;
 

@@ -14,7 +14,7 @@ use super::popt::Popt;
 use super::restore::{word_at, HIGHS, ONES};
 use super::sys::{self, Resolver, SystemResolver};
 use super::table::{self, limits, msg, ArgKind, Column, Command, Legality, OptId};
-use crate::{
+use ipvs::{
     AddressFamily, Change, DaemonState, Destination, ForwardMethod, Netmask, Protocol, Service,
     ServiceFlags, ServiceKey, Stats, SyncDaemon, Timeouts, TunnelChecksum, TunnelType,
 };
@@ -1251,7 +1251,7 @@ mod tests {
     #[test]
     fn plain_bytes_is_the_bytewise_rule() {
         let plain = |b: u8| b == b' ' || (b'"'..=b'~').contains(&b);
-        let mut next = crate::cli::xorshift(0x9e37_79b9_7f4a_7c15);
+        let mut next = crate::ipvsadm::xorshift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..50_000 {
             let len = (next() % 40) as usize;
             let mut line: Vec<u8> = (0..len).map(|_| b'"' + (next() % 93) as u8).collect();

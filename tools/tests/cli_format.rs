@@ -1,17 +1,16 @@
 //! Listing output, byte for byte, against the literal examples of the spec
 //! (§2.6, §2.7, §2.8, §2.10, §3.1), which came from the Debian ipvsadm
 //! 1.31 binary. Names come from a fixed resolver, not the host's.
-#![cfg(feature = "cli")]
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use ipvs::cli::format;
-use ipvs::cli::sys::Resolver;
-use ipvs::cli::Format;
 use ipvs::{
     AddressFamily, DaemonState, Destination, ForwardMethod, Info, Netmask, Protocol, Service,
     ServiceFlags, ServiceKey, Stats, SyncDaemon, Timeouts, TunnelChecksum, TunnelType,
 };
+use ipvs_tools::ipvsadm::format;
+use ipvs_tools::ipvsadm::sys::Resolver;
+use ipvs_tools::ipvsadm::Format;
 
 /// /etc/hosts and /etc/services of the machine the examples came from.
 struct Names;
@@ -761,7 +760,7 @@ fn merge_sort_matches_the_element_merge_sort() {
             .collect();
         let (mut a, mut b) = (v.clone(), v);
         reference(&mut a, cmp);
-        ipvs::cli::format::merge_sort_by(&mut b, cmp);
+        ipvs_tools::ipvsadm::format::merge_sort_by(&mut b, cmp);
         assert_eq!(a, b, "length {len}");
     }
 }

@@ -10,7 +10,6 @@
 //! (the model's state would no longer be known). Listing lines the model
 //! cannot reproduce are skipped one by one, and a few whole scenarios are
 //! skipped (see [`SKIP_SCENARIOS`]).
-#![cfg(feature = "cli")]
 
 mod cli_support;
 
@@ -46,7 +45,7 @@ fn skip_line(cmd: &str) -> bool {
 }
 
 fn recorded_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/recorded")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/recorded")
 }
 
 fn read(p: &Path) -> Vec<u8> {

@@ -352,7 +352,7 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let mut next = crate::cli::xorshift(0x1234_5678_9abc_def1);
+        let mut next = crate::ipvsadm::xorshift(0x1234_5678_9abc_def1);
         // Address-like texts: parts of 0-4 random characters, mostly
         // digits, joined by dots, sometimes a port; now and then one
         // character replaced by an odd one.

@@ -4,15 +4,15 @@
 //! space), go through the `-R` tokenizer and the popt-compatible parser, and
 //! through the quick paths; whenever a quick path answers, its answer must
 //! be the general path's.
-#![cfg(feature = "cli")]
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use ipvs::cli::request::{quick_change, CliError, Parser, Request};
-use ipvs::cli::restore::{tokenize, Line};
-use ipvs::cli::run::change_of;
-use ipvs::cli::sys::Resolver;
+use ipvs_tools::ipvsadm::request::{quick_change, CliError, Parser, Request};
+use ipvs_tools::ipvsadm::restore::{tokenize, Line};
+use ipvs_tools::ipvsadm::run::change_of;
+use ipvs_tools::ipvsadm::sys::Resolver;
 
+#[path = "../../tests/rng/mod.rs"]
 mod rng;
 use rng::Rng;
 

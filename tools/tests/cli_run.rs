@@ -1,7 +1,6 @@
 //! Execution without a kernel: a fake backend stands in for IPVS so exit
 //! statuses, error texts (libipvs's "last function" quirk included) and
 //! `-R`'s continue/abort rules can be checked on the host.
-#![cfg(feature = "cli")]
 
 use std::collections::HashMap;
 use std::io;
@@ -9,11 +8,11 @@ use std::io;
 mod cli_support;
 
 use cli_support::{kernel, Numeric};
-use ipvs::cli::run::{Backend, Session};
 use ipvs::{
     errno, Change, Destination, ForwardMethod, Info, Operation, Service, ServiceKey, SyncDaemon,
     Timeouts,
 };
+use ipvs_tools::ipvsadm::run::{Backend, Session};
 
 #[derive(Default)]
 struct Fake {

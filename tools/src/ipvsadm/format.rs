@@ -19,7 +19,7 @@ use super::parse::proto_name;
 use super::request::Format;
 use super::sys::{self, Resolver};
 use super::table::{limits, titles, TUNNEL_FLAG_NAMES, TUNNEL_FLAG_OPTIONS};
-use crate::{
+use ipvs::{
     AddressFamily, DaemonState, Destination, ForwardMethod, Info, Netmask, Protocol, Service,
     ServiceFlags, ServiceKey, SyncDaemon, Timeouts, TunnelChecksum, TunnelType,
 };

@@ -1,14 +1,13 @@
 //! The man pages in `man/` and the shell completions in `completions/` are
-//! generated from the clap surface (`ipvs::cli::surface`). This test
+//! generated from the clap surface (`ipvs_tools::ipvsadm::surface`). This test
 //! regenerates them and fails if the committed files differ; run it with
 //! `UPDATE_GENERATED=1` to rewrite them.
-#![cfg(feature = "cli")]
 
 use std::path::{Path, PathBuf};
 
 use clap::Command;
 use clap_complete::Shell;
-use ipvs::cli::surface;
+use ipvs_tools::ipvsadm::surface;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,7 +1,8 @@
-//! `ipvsadm`: a drop-in replacement for ipvsadm 1.31 (see `ipvs::cli`).
+//! `ipvsadm-save [-n]`: the IPVS table as `ipvsadm -R` input (see
+//! `ipvs_tools::ipvsadm::wrappers`).
 //!
 //! C's `main` is defined here, so that the Rust runtime's start-up is
-//! skipped (see `ipvs::cli::entry` for what that saves and what is kept).
+//! skipped (see `ipvs_tools::ipvsadm::entry` for what that saves and what is kept).
 #![no_main]
 
 use std::ffi::{c_char, c_int};
@@ -10,5 +11,7 @@ use std::ffi::{c_char, c_int};
 #[no_mangle]
 extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     // SAFETY: argc and argv are what the C runtime passes to `main`.
-    unsafe { ipvs::cli::entry::start(argc, argv, ipvs::cli::main) }
+    unsafe {
+        ipvs_tools::ipvsadm::entry::start(argc, argv, ipvs_tools::ipvsadm::wrappers::save_main)
+    }
 }

@@ -1,7 +1,6 @@
-//! The binaries' own entry (`ipvs::cli::entry`): what a process of the C
+//! The binaries' own entry (`ipvs_tools::ipvsadm::entry`): what a process of the C
 //! tool relies on at start-up, checked on the real executables (host, no
 //! kernel needed: `-h` and `-v` never open it).
-#![cfg(feature = "cli")]
 
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};

@@ -976,7 +976,7 @@ pub fn usage(program: &str) -> String {
     s
 }
 
-/// Listing titles (see [`crate::cli::format`]).
+/// Listing titles (see [`crate::ipvsadm::format`]).
 pub mod titles {
     /// Header line of every full listing.
     pub fn version_header(major: u32, minor: u32, patch: u32, size: i32) -> String {

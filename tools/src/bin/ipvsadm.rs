@@ -1,8 +1,7 @@
-//! `ipvsadm-restore`: clear the IPVS table and load rules from stdin (see
-//! `ipvs::cli::wrappers`).
+//! `ipvsadm`: a drop-in replacement for ipvsadm 1.31 (see `ipvs_tools::ipvsadm`).
 //!
 //! C's `main` is defined here, so that the Rust runtime's start-up is
-//! skipped (see `ipvs::cli::entry` for what that saves and what is kept).
+//! skipped (see `ipvs_tools::ipvsadm::entry` for what that saves and what is kept).
 #![no_main]
 
 use std::ffi::{c_char, c_int};
@@ -11,5 +10,5 @@ use std::ffi::{c_char, c_int};
 #[no_mangle]
 extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     // SAFETY: argc and argv are what the C runtime passes to `main`.
-    unsafe { ipvs::cli::entry::start(argc, argv, ipvs::cli::wrappers::restore_main) }
+    unsafe { ipvs_tools::ipvsadm::entry::start(argc, argv, ipvs_tools::ipvsadm::main) }
 }

@@ -1,0 +1,8 @@
+//! The project's command-line tools, built on the `ipvs` library's public API only.
+//!
+//! - [`ipvsadm`]: a drop-in `ipvsadm` 1.31 (also `ipvsadm-save`, `ipvsadm-restore`).
+//!
+//! None of this is the library's API: embedders depend on `ipvs` alone.
+#![warn(missing_docs)]
+
+pub mod ipvsadm;
