@@ -1,0 +1,1 @@
+//! The keepalived front end: `keepalived.conf` as keepalived reads it (to be written).
