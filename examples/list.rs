@@ -14,7 +14,7 @@ fn main() -> Result<(), ipvs::Error> {
         info.conn_tab_size
     );
     for entry in ipvs.snapshot()? {
-        let s = &entry.service;
+        let (s, stats) = (&entry.service.config, &entry.service.stats);
         let persistence = if s.is_persistent() {
             format!(" persistent {}s", s.timeout)
         } else {
@@ -22,9 +22,10 @@ fn main() -> Result<(), ipvs::Error> {
         };
         println!(
             "{} {}{} conns={} in={}B out={}B",
-            s.key, s.scheduler, persistence, s.stats.conns, s.stats.in_bytes, s.stats.out_bytes
+            s.key, s.scheduler, persistence, stats.conns, stats.in_bytes, stats.out_bytes
         );
-        for d in &entry.destinations {
+        for status in &entry.destinations {
+            let d = &status.config;
             let method = match d.forward {
                 ForwardMethod::Masquerade => "nat".to_string(),
                 ForwardMethod::DirectRoute => "dr".to_string(),
@@ -34,7 +35,7 @@ fn main() -> Result<(), ipvs::Error> {
             };
             println!(
                 "  -> {} port {} {method} weight {} active {} inactive {}",
-                d.addr, d.port, d.weight, d.active_conns, d.inactive_conns
+                d.addr, d.port, d.weight, status.active_conns, status.inactive_conns
             );
         }
     }

@@ -97,13 +97,13 @@ fn show(args: &[String]) -> Result<()> {
         println!("daemon {} {} syncid {}", d.state, d.mcast_ifn, d.sync_id);
     }
     for entry in ipvs.snapshot()? {
-        let s = &entry.service;
+        let s = &entry.service.config;
         println!("service {} {}", s.key, s.scheduler);
         for d in &entry.destinations {
             println!(
                 "  -> {} weight {} active {} inactive {}",
-                SocketAddr::new(d.addr, d.port),
-                d.weight,
+                SocketAddr::new(d.config.addr, d.config.port),
+                d.config.weight,
                 d.active_conns,
                 d.inactive_conns
             );

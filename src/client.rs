@@ -5,20 +5,20 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::change::{emit_service_key, Change};
 use crate::config::{Info, Timeouts};
 use crate::daemon::{DaemonState, SyncDaemon};
-use crate::destination::Destination;
+use crate::destination::{Destination, DestinationStatus};
 use crate::error::{Error, Operation, Target};
 use crate::message::{
     IpvsAttribute, IpvsCmd, IpvsMessage, IPVS_CMD_ATTR_DEST, IPVS_CMD_ATTR_SERVICE, IPVS_GENL_NAME,
 };
 use crate::netns::Namespace;
-use crate::service::{Service, ServiceKey};
+use crate::service::{Service, ServiceKey, ServiceStatus};
 use crate::socket::{
     attributes, decode_ipvs, top_level_attr, GenlSocket, Reply, Tracer, DO_FLAGS, DUMP_FLAGS,
 };
 use crate::wire::NlaWriter;
-use netlink_packet_core::Emitable;
 
 /// How often a dump the kernel flags as interrupted (`NLM_F_DUMP_INTR`)
 /// is retried before its last result is returned.
@@ -79,217 +79,6 @@ impl Default for OpenOptions {
     }
 }
 
-/// One change for [`Ipvs::apply`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    /// Add a service (`ipvsadm -A`).
-    AddService(Service),
-    /// Replace a service's settings (`ipvsadm -E`).
-    EditService(Service),
-    /// Delete a service and its real servers (`ipvsadm -D`).
-    DeleteService(ServiceKey),
-    /// Add a real server (`ipvsadm -a`).
-    AddDestination(ServiceKey, Destination),
-    /// Replace a real server's settings (`ipvsadm -e`).
-    EditDestination(ServiceKey, Destination),
-    /// Delete a real server (`ipvsadm -d`); only its address and port count.
-    DeleteDestination(ServiceKey, Destination),
-    /// Zero the counters of one service, or of everything (`ipvsadm -Z`).
-    Zero(Option<ServiceKey>),
-    /// Delete every service (`ipvsadm -C`).
-    Flush,
-    /// Set timeouts; zero fields are left unchanged (`ipvsadm --set`).
-    SetTimeouts(Timeouts),
-    /// Start a sync daemon (`ipvsadm --start-daemon`).
-    StartDaemon(SyncDaemon),
-    /// Stop a sync daemon (`ipvsadm --stop-daemon`).
-    StopDaemon(DaemonState),
-}
-
-impl Change {
-    /// The operation this change performs.
-    pub fn operation(&self) -> Operation {
-        match self {
-            Change::AddService(_) => Operation::AddService,
-            Change::EditService(_) => Operation::EditService,
-            Change::DeleteService(_) => Operation::DeleteService,
-            Change::AddDestination(..) => Operation::AddDestination,
-            Change::EditDestination(..) => Operation::EditDestination,
-            Change::DeleteDestination(..) => Operation::DeleteDestination,
-            Change::Zero(_) => Operation::Zero,
-            Change::Flush => Operation::Flush,
-            Change::SetTimeouts(_) => Operation::SetTimeouts,
-            Change::StartDaemon(_) => Operation::StartDaemon,
-            Change::StopDaemon(_) => Operation::StopDaemon,
-        }
-    }
-
-    /// The object the change concerns.
-    pub fn target(&self) -> Option<Target> {
-        let dest = |service: &ServiceKey, d: &Destination| Target::Destination {
-            service: *service,
-            addr: d.addr,
-            port: d.port,
-        };
-        match self {
-            Change::AddService(s) | Change::EditService(s) => Some(Target::Service(s.key)),
-            Change::DeleteService(k) => Some(Target::Service(*k)),
-            Change::AddDestination(k, d)
-            | Change::EditDestination(k, d)
-            | Change::DeleteDestination(k, d) => Some(dest(k, d)),
-            Change::Zero(k) => k.map(Target::Service),
-            Change::Flush | Change::SetTimeouts(_) => None,
-            Change::StartDaemon(d) => Some(Target::Daemon(d.state)),
-            Change::StopDaemon(s) => Some(Target::Daemon(*s)),
-        }
-    }
-
-    /// The request message for this change.
-    ///
-    /// ```
-    /// use ipvs::{Change, IpvsCmd, ServiceKey};
-    /// let del = Change::DeleteService(ServiceKey::tcp("192.0.2.1".parse().unwrap(), 80));
-    /// let msg = del.to_message().unwrap();
-    /// assert_eq!(msg.cmd, IpvsCmd::DelService);
-    /// assert_eq!(del.target().unwrap().to_string(), "service TCP 192.0.2.1:80");
-    /// ```
-    pub fn to_message(&self) -> Result<IpvsMessage, Error> {
-        let invalid = |message: String| Error::InvalidArgument {
-            op: self.operation(),
-            target: self.target(),
-            message,
-        };
-        let svc = |k: &ServiceKey| IpvsAttribute::Service(k.to_attributes());
-        let (cmd, attributes) = match self {
-            Change::AddService(s) => (
-                IpvsCmd::NewService,
-                vec![IpvsAttribute::Service(s.to_attributes().map_err(invalid)?)],
-            ),
-            Change::EditService(s) => (
-                IpvsCmd::SetService,
-                vec![IpvsAttribute::Service(s.to_attributes().map_err(invalid)?)],
-            ),
-            Change::DeleteService(k) => (IpvsCmd::DelService, vec![svc(k)]),
-            Change::AddDestination(k, d) => (
-                IpvsCmd::NewDest,
-                vec![svc(k), IpvsAttribute::Destination(d.to_attributes())],
-            ),
-            Change::EditDestination(k, d) => (
-                IpvsCmd::SetDest,
-                vec![svc(k), IpvsAttribute::Destination(d.to_attributes())],
-            ),
-            Change::DeleteDestination(k, d) => (
-                IpvsCmd::DelDest,
-                vec![svc(k), IpvsAttribute::Destination(d.identity_attributes())],
-            ),
-            Change::Zero(k) => (IpvsCmd::Zero, k.iter().map(svc).collect()),
-            Change::Flush => (IpvsCmd::Flush, vec![]),
-            Change::SetTimeouts(t) => {
-                let mut a = Vec::new();
-                if t.tcp != 0 {
-                    a.push(IpvsAttribute::TimeoutTcp(t.tcp));
-                }
-                if t.tcp_fin != 0 {
-                    a.push(IpvsAttribute::TimeoutTcpFin(t.tcp_fin));
-                }
-                if t.udp != 0 {
-                    a.push(IpvsAttribute::TimeoutUdp(t.udp));
-                }
-                (IpvsCmd::SetConfig, a)
-            }
-            Change::StartDaemon(d) => (
-                IpvsCmd::NewDaemon,
-                vec![IpvsAttribute::Daemon(d.to_attributes().map_err(invalid)?)],
-            ),
-            Change::StopDaemon(s) => (
-                IpvsCmd::DelDaemon,
-                vec![IpvsAttribute::Daemon(vec![
-                    crate::daemon::DaemonAttribute::State((*s).into()),
-                    crate::daemon::DaemonAttribute::McastIfn(String::new()),
-                ])],
-            ),
-        };
-        let msg = IpvsMessage::new(cmd, attributes);
-        msg.check_size().map_err(invalid)?;
-        Ok(msg)
-    }
-}
-
-impl Change {
-    /// Appends the request's attributes (what follows the generic-netlink
-    /// header) to `out` and returns its command. Service and real-server
-    /// changes, the bulk of any restore, are written straight from the
-    /// model; the others go through [`Change::to_message`]. The bytes are
-    /// the same either way (tests check it). On error `out` is unchanged.
-    pub fn encode(&self, out: &mut Vec<u8>) -> Result<IpvsCmd, Error> {
-        let start = out.len();
-        // Room for any service or real-server request at once.
-        out.reserve(256);
-        let result = self.encode_unchecked(out);
-        if result.is_err() {
-            out.truncate(start);
-        }
-        result
-    }
-
-    fn encode_unchecked(&self, out: &mut Vec<u8>) -> Result<IpvsCmd, Error> {
-        let invalid = |message: String| Error::InvalidArgument {
-            op: self.operation(),
-            target: self.target(),
-            message,
-        };
-        let mut w = NlaWriter::new(out);
-        Ok(match self {
-            Change::AddService(s) | Change::EditService(s) => {
-                let nest = w.start_nest(IPVS_CMD_ATTR_SERVICE);
-                s.emit_attributes(&mut w).map_err(invalid)?;
-                w.end_nest(nest);
-                if matches!(self, Change::AddService(_)) {
-                    IpvsCmd::NewService
-                } else {
-                    IpvsCmd::SetService
-                }
-            }
-            Change::DeleteService(k) => {
-                emit_service_key(&mut w, k);
-                IpvsCmd::DelService
-            }
-            Change::AddDestination(k, d) | Change::EditDestination(k, d) => {
-                emit_service_key(&mut w, k);
-                let nest = w.start_nest(IPVS_CMD_ATTR_DEST);
-                d.emit_attributes(&mut w);
-                w.end_nest(nest);
-                if matches!(self, Change::AddDestination(..)) {
-                    IpvsCmd::NewDest
-                } else {
-                    IpvsCmd::SetDest
-                }
-            }
-            Change::DeleteDestination(k, d) => {
-                emit_service_key(&mut w, k);
-                let nest = w.start_nest(IPVS_CMD_ATTR_DEST);
-                d.emit_identity(&mut w);
-                w.end_nest(nest);
-                IpvsCmd::DelDest
-            }
-            _ => {
-                let msg = self.to_message()?;
-                let at = out.len();
-                out.resize(at + msg.buffer_len(), 0);
-                msg.emit(&mut out[at..]);
-                msg.cmd
-            }
-        })
-    }
-}
-
-/// Writes the `IPVS_CMD_ATTR_SERVICE` nest that selects the service `key`.
-fn emit_service_key(w: &mut NlaWriter<'_>, key: &ServiceKey) {
-    let nest = w.start_nest(IPVS_CMD_ATTR_SERVICE);
-    key.emit_attributes(w);
-    w.end_nest(nest);
-}
-
 /// A request for [`Ipvs::collect`]: a built message, or a command whose only
 /// attribute is a service key (written straight into the send buffer; one
 /// per service in a listing), or a command without attributes.
@@ -313,11 +102,13 @@ pub enum BatchMode {
 
 /// A service with its real servers, as returned by [`Ipvs::snapshot`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ServiceEntry {
     /// The service.
-    pub service: Service,
+    pub service: ServiceStatus,
     /// Its real servers, in kernel order (newest first).
-    pub destinations: Vec<Destination>,
+    pub destinations: Vec<DestinationStatus>,
 }
 
 /// A handle on the kernel's IPVS table in one network namespace.
@@ -557,12 +348,12 @@ impl Ipvs {
         target: Option<Target>,
         msg: &IpvsMessage,
         dump: bool,
-    ) -> Result<Vec<Service>, Error> {
+    ) -> Result<Vec<ServiceStatus>, Error> {
         // The full dump goes over the socket with the large buffer.
         self.collect(op, target, Outgoing::Message(msg), dump, dump, |payload| {
             top_level_attr(payload, IPVS_CMD_ATTR_SERVICE)
                 .map(|nest| {
-                    Service::from_nest(nest).map_err(|e| Error::Decode {
+                    ServiceStatus::from_nest(nest).map_err(|e| Error::Decode {
                         op,
                         message: e.to_string(),
                     })
@@ -591,7 +382,7 @@ impl Ipvs {
     }
 
     /// Every service, in kernel order (`IPVS_CMD_GET_SERVICE` dump).
-    pub fn services(&mut self) -> Result<Vec<Service>, Error> {
+    pub fn services(&mut self) -> Result<Vec<ServiceStatus>, Error> {
         let op = Operation::GetServices;
         self.collect_services(
             op,
@@ -603,7 +394,7 @@ impl Ipvs {
 
     /// One service (`IPVS_CMD_GET_SERVICE`); a missing one is
     /// [`Error::Kernel`] with `ESRCH`.
-    pub fn service(&mut self, key: &ServiceKey) -> Result<Service, Error> {
+    pub fn service(&mut self, key: &ServiceKey) -> Result<ServiceStatus, Error> {
         let op = Operation::GetService;
         let msg = IpvsMessage::new(
             IpvsCmd::GetService,
@@ -622,7 +413,7 @@ impl Ipvs {
 
     /// A service's real servers, in kernel order (`IPVS_CMD_GET_DEST` dump).
     /// A service that does not exist has none.
-    pub fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<Destination>, Error> {
+    pub fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<DestinationStatus>, Error> {
         let op = Operation::GetDestinations;
         let family = key.family();
         self.collect(
@@ -634,7 +425,7 @@ impl Ipvs {
             |payload| {
                 top_level_attr(payload, IPVS_CMD_ATTR_DEST)
                     .map(|nest| {
-                        Destination::from_nest(nest, family).map_err(|e| Error::Decode {
+                        DestinationStatus::from_nest(nest, family).map_err(|e| Error::Decode {
                             op,
                             message: e.to_string(),
                         })
@@ -650,7 +441,7 @@ impl Ipvs {
         let services = self.services()?;
         let mut out = Vec::with_capacity(services.len());
         for service in services {
-            let destinations = self.destinations(&service.key)?;
+            let destinations = self.destinations(&service.config.key)?;
             out.push(ServiceEntry {
                 service,
                 destinations,
@@ -876,6 +667,7 @@ impl Ipvs {
 mod tests {
     use super::*;
     use crate::service::AddressFamily;
+    use netlink_packet_core::Emitable;
 
     /// The service-key request of a listing (written straight into the
     /// send buffer) has the bytes of the attribute-list encoding.

@@ -107,6 +107,7 @@ impl Info {
 /// Connection timeouts in seconds (`ipvsadm --set tcp tcpfin udp`). When
 /// setting, 0 leaves a value unchanged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Timeouts {
     /// Established TCP connections (`IPVS_CMD_ATTR_TIMEOUT_TCP`), 900 by default.
     pub tcp: u32,

@@ -178,6 +178,7 @@ impl std::fmt::Display for DaemonState {
 /// ]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SyncDaemon {
     /// Master or backup.
     pub state: DaemonState,

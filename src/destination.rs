@@ -289,20 +289,23 @@ impl From<TunnelChecksum> for u16 {
     }
 }
 
-/// A real server of a virtual service.
+/// A real server's configuration: what `ipvsadm -a` sets and `-e` changes.
+/// Kernel state (connection counts, counters) is not part of it; a real
+/// server read back ([`DestinationStatus::config`]) compares equal to the
+/// configuration that created it.
 ///
 /// ```
 /// use ipvs::destination::DestinationAttribute;
 /// use ipvs::{Destination, ForwardMethod, TunnelChecksum, TunnelType};
-/// let mut rs = Destination::new("198.51.100.2".parse().unwrap(), 80, ForwardMethod::Tunnel);
-/// rs.tunnel_type = TunnelType::Gue;
-/// rs.tunnel_port = 6080;
-/// rs.tunnel_flags = TunnelChecksum::Csum;
+/// let rs = Destination::new("198.51.100.2".parse().unwrap(), 80, ForwardMethod::Tunnel)
+///     .with_tunnel(TunnelType::Gue, 6080, TunnelChecksum::Csum);
 /// let attrs = rs.to_attributes();
 /// assert!(attrs.contains(&DestinationAttribute::TunnelPort(6080)));
 /// assert!(attrs.contains(&DestinationAttribute::FwdMethod(2))); // IP_VS_CONN_F_TUNNEL
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Destination {
     /// Real server address; its family may differ from the service's only
     /// for tunnelling.
@@ -324,14 +327,85 @@ pub struct Destination {
     pub tunnel_port: u16,
     /// Tunnel checksum mode.
     pub tunnel_flags: TunnelChecksum,
-    /// Active connections (replies only).
+}
+
+/// A real server as the kernel reports it: its configuration plus what only
+/// the kernel knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct DestinationStatus {
+    /// The configuration, as [`Destination`] (comparable with the desired one).
+    pub config: Destination,
+    /// Active connections (`ActiveConn`: TCP connections in ESTABLISHED).
     pub active_conns: u32,
-    /// Inactive connections (replies only).
+    /// Inactive connections (`InActConn`: every other state, UDP included).
     pub inactive_conns: u32,
-    /// Persistence templates pointing here (replies only).
+    /// Persistence templates pointing here (`PersistConn`).
     pub persistent_conns: u32,
-    /// Counters (replies only).
+    /// Counters and rates (64-bit when the kernel sends them).
     pub stats: Stats,
+}
+
+impl DestinationStatus {
+    /// A status with no connections and no counters, for a configuration.
+    pub fn new(config: Destination) -> Self {
+        DestinationStatus {
+            config,
+            active_conns: 0,
+            inactive_conns: 0,
+            persistent_conns: 0,
+            stats: Stats::default(),
+        }
+    }
+
+    /// Sets the active, inactive and persistent connection counts.
+    pub fn with_conns(mut self, active: u32, inactive: u32, persistent: u32) -> Self {
+        self.active_conns = active;
+        self.inactive_conns = inactive;
+        self.persistent_conns = persistent;
+        self
+    }
+
+    /// Sets the counters.
+    pub fn with_stats(mut self, stats: Stats) -> Self {
+        self.stats = stats;
+        self
+    }
+
+    /// Connections the kernel still forwards to this real server
+    /// (`ActiveConn + InActConn`): what a drain waits for.
+    pub fn connections(&self) -> u64 {
+        u64::from(self.active_conns) + u64::from(self.inactive_conns)
+    }
+
+    /// Builds the status from a destination nest received from the kernel.
+    /// `service_family` is used when the kernel sends no
+    /// `IPVS_DEST_ATTR_ADDR_FAMILY` (before 3.18).
+    pub fn from_attributes(
+        attrs: &[DestinationAttribute],
+        service_family: AddressFamily,
+    ) -> Result<Self, DecodeError> {
+        let mut b = DestinationBuilder::default();
+        attrs.iter().for_each(|a| b.take(a));
+        b.finish(service_family)
+    }
+
+    /// Builds the status straight from the bytes of a destination nest, as
+    /// [`DestinationStatus::from_attributes`] would from its parsed
+    /// attributes, without building the attribute list.
+    pub fn from_nest(value: &[u8], service_family: AddressFamily) -> Result<Self, DecodeError> {
+        let mut b = DestinationBuilder::default();
+        let stats =
+            walk_nest_with_stats(value, IPVS_DEST_ATTR_STATS, IPVS_DEST_ATTR_STATS64, |nla| {
+                b.take(&DestinationAttribute::parse(nla)?);
+                Ok(())
+            })?;
+        // Already the preferred counters (64-bit when sent), as `finish`
+        // would pick them.
+        b.stats64 = stats;
+        b.finish(service_family)
+    }
 }
 
 impl Destination {
@@ -347,11 +421,27 @@ impl Destination {
             tunnel_type: TunnelType::Ipip,
             tunnel_port: 0,
             tunnel_flags: TunnelChecksum::NoCsum,
-            active_conns: 0,
-            inactive_conns: 0,
-            persistent_conns: 0,
-            stats: Stats::default(),
         }
+    }
+
+    /// Sets the upper (`-x`) and lower (`-y`) connection thresholds.
+    pub fn with_thresholds(mut self, upper: u32, lower: u32) -> Self {
+        self.upper_threshold = upper;
+        self.lower_threshold = lower;
+        self
+    }
+
+    /// Sets the tunnel encapsulation, its port (GUE) and checksum mode.
+    pub fn with_tunnel(mut self, kind: TunnelType, port: u16, checksum: TunnelChecksum) -> Self {
+        self.tunnel_type = kind;
+        self.tunnel_port = port;
+        self.tunnel_flags = checksum;
+        self
+    }
+
+    /// Tunnel type, port and checksum mode, together.
+    pub fn tunnel_settings(&self) -> (TunnelType, u16, TunnelChecksum) {
+        (self.tunnel_type, self.tunnel_port, self.tunnel_flags)
     }
 
     /// Sets the weight.
@@ -411,34 +501,6 @@ impl Destination {
             A::Port(self.port),
         ]
     }
-
-    /// Builds the model from a destination nest received from the kernel.
-    /// `service_family` is used when the kernel sends no
-    /// `IPVS_DEST_ATTR_ADDR_FAMILY` (before 3.18).
-    pub fn from_attributes(
-        attrs: &[DestinationAttribute],
-        service_family: AddressFamily,
-    ) -> Result<Self, DecodeError> {
-        let mut b = DestinationBuilder::default();
-        attrs.iter().for_each(|a| b.take(a));
-        b.finish(service_family)
-    }
-
-    /// Builds the model straight from the bytes of a destination nest, as
-    /// [`Destination::from_attributes`] would from its parsed attributes,
-    /// without building the attribute list.
-    pub fn from_nest(value: &[u8], service_family: AddressFamily) -> Result<Self, DecodeError> {
-        let mut b = DestinationBuilder::default();
-        let stats =
-            walk_nest_with_stats(value, IPVS_DEST_ATTR_STATS, IPVS_DEST_ATTR_STATS64, |nla| {
-                b.take(&DestinationAttribute::parse(nla)?);
-                Ok(())
-            })?;
-        // Already the preferred counters (64-bit when sent), as `finish`
-        // would pick them.
-        b.stats64 = stats;
-        b.finish(service_family)
-    }
 }
 
 /// Collects destination attributes into the model.
@@ -447,7 +509,7 @@ struct DestinationBuilder {
     af: Option<u16>,
     addr: Option<InetAddr>,
     port: Option<u16>,
-    d: Option<Destination>,
+    d: Option<DestinationStatus>,
     stats32: Option<Stats>,
     stats64: Option<Stats>,
 }
@@ -456,33 +518,33 @@ impl DestinationBuilder {
     fn take(&mut self, a: &DestinationAttribute) {
         use DestinationAttribute as A;
         let d = self.d.get_or_insert_with(|| {
-            Destination::new(
+            DestinationStatus::new(Destination::new(
                 IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
                 0,
                 ForwardMethod::Masquerade,
-            )
+            ))
         });
         match a {
             A::Address(v) => self.addr = Some(*v),
             A::Port(v) => self.port = Some(*v),
-            A::FwdMethod(v) => d.forward = ForwardMethod::from(*v),
-            A::Weight(v) => d.weight = *v as i32,
-            A::UpperThreshold(v) => d.upper_threshold = *v,
-            A::LowerThreshold(v) => d.lower_threshold = *v,
+            A::FwdMethod(v) => d.config.forward = ForwardMethod::from(*v),
+            A::Weight(v) => d.config.weight = *v as i32,
+            A::UpperThreshold(v) => d.config.upper_threshold = *v,
+            A::LowerThreshold(v) => d.config.lower_threshold = *v,
             A::ActiveConns(v) => d.active_conns = *v,
             A::InactiveConns(v) => d.inactive_conns = *v,
             A::PersistentConns(v) => d.persistent_conns = *v,
             A::Stats(n) => self.stats32 = Some(n.to_stats()),
             A::AddressFamily(v) => self.af = Some(*v),
             A::Stats64(n) => self.stats64 = Some(n.to_stats()),
-            A::TunnelType(v) => d.tunnel_type = TunnelType::from(*v),
-            A::TunnelPort(v) => d.tunnel_port = *v,
-            A::TunnelFlags(v) => d.tunnel_flags = TunnelChecksum::from(*v),
+            A::TunnelType(v) => d.config.tunnel_type = TunnelType::from(*v),
+            A::TunnelPort(v) => d.config.tunnel_port = *v,
+            A::TunnelFlags(v) => d.config.tunnel_flags = TunnelChecksum::from(*v),
             A::Other(_) => {}
         }
     }
 
-    fn finish(self, service_family: AddressFamily) -> Result<Destination, DecodeError> {
+    fn finish(self, service_family: AddressFamily) -> Result<DestinationStatus, DecodeError> {
         let af = self.af.unwrap_or(service_family.to_raw());
         if AddressFamily::from_raw(af).is_none() {
             return Err(DecodeError::from(format!(
@@ -492,11 +554,11 @@ impl DestinationBuilder {
         let mut d = self
             .d
             .ok_or_else(|| DecodeError::from("empty destination"))?;
-        d.addr = self
+        d.config.addr = self
             .addr
             .ok_or_else(|| DecodeError::from("destination without IPVS_DEST_ATTR_ADDR"))?
             .to_ip(af);
-        d.port = self
+        d.config.port = self
             .port
             .ok_or_else(|| DecodeError::from("destination without IPVS_DEST_ATTR_PORT"))?;
         d.stats = self.stats64.or(self.stats32).unwrap_or_default();

@@ -265,7 +265,48 @@ impl Error {
         }
     }
 
-    /// The errno behind the error, when there is one.
+    /// The errno the kernel answered with, and nothing else: `None` for
+    /// failures the kernel did not report (timeouts, decoding, invalid
+    /// arguments caught before sending, socket I/O). [`Error::errno`] also
+    /// maps those to an errno, for `ipvsadm`'s messages.
+    pub fn kernel_errno(&self) -> Option<i32> {
+        match self {
+            Error::Kernel { errno, .. } => Some(*errno),
+            Error::PermissionDenied { .. } => Some(errno::EPERM),
+            _ => None,
+        }
+    }
+
+    /// The kernel said the service or real server to add exists already
+    /// (`EEXIST`).
+    pub fn is_already_exists(&self) -> bool {
+        self.kernel_errno() == Some(errno::EEXIST)
+    }
+
+    /// The kernel has no such service (`ESRCH`).
+    pub fn is_no_such_service(&self) -> bool {
+        self.kernel_errno() == Some(errno::ESRCH)
+    }
+
+    /// The kernel has no such real server in the service (`ENOENT` from a
+    /// real-server edit or delete).
+    pub fn is_no_such_destination(&self) -> bool {
+        matches!(
+            self.operation(),
+            Some(Operation::EditDestination | Operation::DeleteDestination)
+        ) && self.kernel_errno() == Some(errno::ENOENT)
+    }
+
+    /// The kernel refused for want of privilege (`EPERM`).
+    pub fn is_permission_denied(&self) -> bool {
+        self.kernel_errno() == Some(errno::EPERM)
+    }
+
+    /// The errno behind the error, when there is one, including errnos
+    /// chosen for failures the kernel did not report (`EAGAIN` for a
+    /// timeout, `EINVAL` for decoding and invalid arguments, `EMSGSIZE` for
+    /// truncation), which is what `ipvsadm`'s messages need. For what the
+    /// kernel itself said, use [`Error::kernel_errno`].
     pub fn errno(&self) -> Option<i32> {
         match self {
             Error::NotAvailable => Some(errno::ENOENT),

@@ -9,8 +9,11 @@
 //! | [`daemon`] | sync daemons (`IPVS_DAEMON_ATTR_*`) | `--start-daemon --stop-daemon`, `-L --daemon` |
 //! | [`stats`] | counters and rates (`IPVS_STATS_ATTR_*`) | `-L --stats/--rate`, `-Z` |
 //! | [`config`] | timeouts and info (`IPVS_CMD_ATTR_TIMEOUT_*`, `IPVS_INFO_ATTR_*`) | `--set`, `-L --timeout`, header of `-L` |
+//! | [`change`] | one write to the table ([`Change`]) | `-A -E -D -a -e -d -Z -C --set` |
 //! | [`message`] | commands and top-level attributes (`IPVS_CMD_*`) | |
 //! | [`conn`] | the connection table in `/proc/net/ip_vs_conn` | `-L -c` |
+//! | [`plan`](mod@plan) | desired [`Table`] vs. the kernel's: the minimal [`Plan`] | |
+//! | [`drain`] | weight 0, wait for connections to end, delete | |
 //!
 //! The [`Ipvs`] handle owns its netlink sockets (one for requests, one with
 //! a large buffer for the service dump) and resolves the family once;
@@ -27,7 +30,8 @@
 //!     .with_weight(3);
 //! ipvs.add_destination(&key, &rs)?;
 //! for entry in ipvs.snapshot()? {
-//!     println!("{} {} ({} real servers)", entry.service.key, entry.service.scheduler,
+//!     let service = &entry.service.config;
+//!     println!("{} {} ({} real servers)", service.key, service.scheduler,
 //!              entry.destinations.len());
 //! }
 //! # Ok::<(), ipvs::Error>(())
@@ -38,27 +42,36 @@
 //! name the operation and the service or real server concerned.
 #![warn(missing_docs)]
 
+pub mod change;
 mod client;
 pub mod config;
 pub mod conn;
 pub mod daemon;
 pub mod destination;
+pub mod drain;
 mod error;
 pub mod message;
 mod netns;
+pub mod plan;
 pub mod service;
 mod socket;
 pub mod stats;
+mod text;
 mod wire;
 
-pub use client::{BatchAcks, BatchMode, Change, Ipvs, OpenOptions, ServiceEntry};
+pub use change::Change;
+pub use client::{BatchAcks, BatchMode, Ipvs, OpenOptions, ServiceEntry};
 pub use config::{Info, Timeouts};
 pub use daemon::{DaemonState, SyncDaemon};
-pub use destination::{Destination, ForwardMethod, TunnelChecksum, TunnelType};
+pub use destination::{Destination, DestinationStatus, ForwardMethod, TunnelChecksum, TunnelType};
 pub use error::{errno, ipvsadm_strerror, strerror, Error, Operation, Target};
 pub use message::{IpvsAttribute, IpvsCmd, IpvsMessage};
 pub use netns::Namespace;
-pub use service::{AddressFamily, Netmask, Protocol, Service, ServiceFlags, ServiceKey};
+pub use plan::{plan, Plan, Table};
+pub use service::{
+    AddressFamily, Netmask, Protocol, Service, ServiceFlags, ServiceKey, ServiceStatus,
+};
 pub use socket::{Direction, Tracer};
 pub use stats::Stats;
+pub use text::ParseError;
 pub use wire::InetAddr;

@@ -254,9 +254,9 @@ impl fmt::Display for Protocol {
 /// ```
 /// use ipvs::{AddressFamily, ServiceKey};
 /// let web = ServiceKey::tcp("192.0.2.1".parse().unwrap(), 80);
-/// assert_eq!(web.to_string(), "TCP 192.0.2.1:80");
+/// assert_eq!(web.to_string(), "tcp:192.0.2.1:80");
 /// let v6 = ServiceKey::udp("2001:db8::1".parse().unwrap(), 53);
-/// assert_eq!(v6.to_string(), "UDP [2001:db8::1]:53");
+/// assert_eq!(v6.to_string(), "udp:[2001:db8::1]:53");
 /// assert_eq!(ServiceKey::fwmark6(7).family(), AddressFamily::Inet6);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -369,39 +369,13 @@ impl ServiceKey {
     }
 }
 
-impl fmt::Display for ServiceKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ServiceKey::Addr {
-                protocol,
-                addr: IpAddr::V4(a),
-                port,
-            } => {
-                write!(f, "{protocol} {a}:{port}")
-            }
-            ServiceKey::Addr {
-                protocol,
-                addr: IpAddr::V6(a),
-                port,
-            } => {
-                write!(f, "{protocol} [{a}]:{port}")
-            }
-            ServiceKey::Fwmark {
-                mark,
-                family: AddressFamily::Inet,
-            } => write!(f, "FWM {mark}"),
-            ServiceKey::Fwmark {
-                mark,
-                family: AddressFamily::Inet6,
-            } => {
-                write!(f, "FWM {mark} IPv6")
-            }
-        }
-    }
-}
-
 /// Service flag bits (`IP_VS_SVC_F_*`). Unknown bits are kept.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
 pub struct ServiceFlags(pub u32);
 
 impl ServiceFlags {
@@ -543,16 +517,29 @@ pub mod scheduler {
     pub const NONE: &str = "none";
 }
 
-/// A virtual service and its settings, as added with `ipvsadm -A` and
-/// listed with `ipvsadm -L`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A virtual service's configuration: what `ipvsadm -A` sets and `-E`
+/// changes. Kernel state (counters, the `HASHED` flag) is not part of it; a
+/// service read back ([`ServiceStatus::config`]) compares equal to the
+/// configuration that created it.
+///
+/// ```
+/// use ipvs::{Service, ServiceFlags, ServiceKey};
+/// let key: ServiceKey = "tcp:192.0.2.1:80".parse().unwrap();
+/// let s = Service::new(key).with_scheduler("mh").with_flags(ServiceFlags::MH_PORT);
+/// assert_eq!(s.scheduler, "mh");
+/// assert!(s.flags.contains(ServiceFlags::MH_PORT));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Service {
     /// What identifies the service.
     pub key: ServiceKey,
     /// Scheduler name (`IPVS_SVC_ATTR_SCHED_NAME`); see [`scheduler`].
     pub scheduler: String,
-    /// Flag bits (`IPVS_SVC_ATTR_FLAGS`). Sent with an all-ones mask, so an
-    /// edit replaces every flag, as `ipvsadm -E` does.
+    /// Flag bits (`IPVS_SVC_ATTR_FLAGS`) without the kernel's
+    /// [`ServiceFlags::HASHED`]. Sent with an all-ones mask, so an edit
+    /// replaces every flag, as `ipvsadm -E` does.
     pub flags: ServiceFlags,
     /// Persistence timeout in seconds (`IPVS_SVC_ATTR_TIMEOUT`); used when
     /// [`ServiceFlags::PERSISTENT`] is set.
@@ -560,9 +547,63 @@ pub struct Service {
     /// Persistence granularity (`IPVS_SVC_ATTR_NETMASK`).
     pub netmask: Netmask,
     /// Persistence engine (`IPVS_SVC_ATTR_PE_NAME`), e.g. `sip`.
+    #[cfg_attr(feature = "serde", serde(default))]
     pub pe_name: Option<String>,
-    /// Counters (replies only; ignored when sent).
+}
+
+/// A service as the kernel reports it: its configuration plus what only the
+/// kernel knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ServiceStatus {
+    /// The configuration, as [`Service`] (comparable with the desired one).
+    pub config: Service,
+    /// Every flag bit the kernel reported, [`ServiceFlags::HASHED`] included.
+    pub kernel_flags: ServiceFlags,
+    /// Counters and rates (64-bit when the kernel sends them).
     pub stats: Stats,
+}
+
+impl ServiceStatus {
+    /// A status with no counters, for a configuration (as a kernel that just
+    /// added the service would report it, HASHED aside).
+    pub fn new(config: Service) -> Self {
+        ServiceStatus {
+            kernel_flags: config.flags,
+            config,
+            stats: Stats::default(),
+        }
+    }
+
+    /// Sets the counters.
+    pub fn with_stats(mut self, stats: Stats) -> Self {
+        self.stats = stats;
+        self
+    }
+
+    /// Builds the status from a service nest received from the kernel.
+    pub fn from_attributes(attrs: &[ServiceAttribute]) -> Result<Self, DecodeError> {
+        let mut b = ServiceBuilder::default();
+        attrs.iter().for_each(|a| b.take(a));
+        b.finish()
+    }
+
+    /// Builds the status straight from the bytes of a service nest, as
+    /// [`ServiceStatus::from_attributes`] would from its parsed attributes,
+    /// without building the attribute list.
+    pub fn from_nest(value: &[u8]) -> Result<Self, DecodeError> {
+        let mut b = ServiceBuilder::default();
+        let stats =
+            walk_nest_with_stats(value, IPVS_SVC_ATTR_STATS, IPVS_SVC_ATTR_STATS64, |nla| {
+                b.take(&ServiceAttribute::parse(nla)?);
+                Ok(())
+            })?;
+        // Already the preferred counters (64-bit when sent), as `finish`
+        // would pick them.
+        b.stats64 = stats;
+        b.finish()
+    }
 }
 
 impl Service {
@@ -576,7 +617,6 @@ impl Service {
             timeout: 0,
             netmask: Netmask::full(key.family()),
             pe_name: None,
-            stats: Stats::default(),
         }
     }
 
@@ -590,6 +630,31 @@ impl Service {
     pub fn with_persistence(mut self, timeout: u32) -> Self {
         self.flags |= ServiceFlags::PERSISTENT;
         self.timeout = timeout;
+        self
+    }
+
+    /// Replaces the flag bits ([`ServiceFlags::HASHED`] is the kernel's and
+    /// is dropped).
+    pub fn with_flags(mut self, flags: ServiceFlags) -> Self {
+        self.flags = ServiceFlags(flags.0 & !ServiceFlags::HASHED.0);
+        self
+    }
+
+    /// Sets the persistence timeout in seconds, flags unchanged.
+    pub fn with_timeout(mut self, timeout: u32) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the persistence granularity.
+    pub fn with_netmask(mut self, netmask: Netmask) -> Self {
+        self.netmask = netmask;
+        self
+    }
+
+    /// Sets (or, with `None`, removes) the persistence engine.
+    pub fn with_pe_name(mut self, pe_name: Option<&str>) -> Self {
+        self.pe_name = pe_name.map(str::to_string);
         self
     }
 
@@ -665,29 +730,6 @@ impl Service {
         w.bytes(IPVS_SVC_ATTR_NETMASK, &self.netmask.to_wire());
         Ok(())
     }
-
-    /// Builds the model from a service nest received from the kernel.
-    pub fn from_attributes(attrs: &[ServiceAttribute]) -> Result<Self, DecodeError> {
-        let mut b = ServiceBuilder::default();
-        attrs.iter().for_each(|a| b.take(a));
-        b.finish()
-    }
-
-    /// Builds the model straight from the bytes of a service nest, as
-    /// [`Service::from_attributes`] would from its parsed attributes,
-    /// without building the attribute list.
-    pub fn from_nest(value: &[u8]) -> Result<Self, DecodeError> {
-        let mut b = ServiceBuilder::default();
-        let stats =
-            walk_nest_with_stats(value, IPVS_SVC_ATTR_STATS, IPVS_SVC_ATTR_STATS64, |nla| {
-                b.take(&ServiceAttribute::parse(nla)?);
-                Ok(())
-            })?;
-        // Already the preferred counters (64-bit when sent), as `finish`
-        // would pick them.
-        b.stats64 = stats;
-        b.finish()
-    }
 }
 
 /// Collects service attributes into the model.
@@ -726,7 +768,7 @@ impl ServiceBuilder {
         }
     }
 
-    fn finish(self) -> Result<Service, DecodeError> {
+    fn finish(self) -> Result<ServiceStatus, DecodeError> {
         let af = self
             .af
             .ok_or_else(|| DecodeError::from("service without IPVS_SVC_ATTR_AF"))?;
@@ -741,16 +783,20 @@ impl ServiceBuilder {
             },
             _ => return Err(DecodeError::from("service without fwmark or address/port")),
         };
-        Ok(Service {
+        let config = Service {
             key,
             scheduler: self.sched.unwrap_or_default(),
-            flags: self.flags,
+            flags: ServiceFlags(self.flags.0 & !ServiceFlags::HASHED.0),
             timeout: self.timeout,
             netmask: self
                 .netmask
                 .map(|b| Netmask::from_wire(b, family))
                 .unwrap_or(Netmask::full(family)),
             pe_name: self.pe_name.filter(|s| !s.is_empty()),
+        };
+        Ok(ServiceStatus {
+            config,
+            kernel_flags: self.flags,
             stats: self.stats64.or(self.stats32).unwrap_or_default(),
         })
     }

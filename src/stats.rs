@@ -277,6 +277,7 @@ pub(crate) fn stats_from_nest(value: &[u8]) -> Result<Stats, DecodeError> {
 /// Read from the 64-bit `STATS64` nest when the kernel sends it (4.1 and
 /// later), else from the 32-bit `STATS` nest.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Stats {
     /// Connections scheduled since the counters were last zeroed.
     pub conns: u64,

@@ -14,8 +14,8 @@ use ipvs::destination::DestinationAttribute;
 use ipvs::message::{IpvsAttribute, IpvsCmd, IpvsMessage};
 use ipvs::service::ServiceAttribute;
 use ipvs::{
-    DaemonState, Destination, ForwardMethod, Netmask, Service, ServiceFlags, ServiceKey,
-    SyncDaemon, TunnelChecksum, TunnelType,
+    DaemonState, Destination, DestinationStatus, ForwardMethod, Netmask, Service, ServiceFlags,
+    ServiceKey, ServiceStatus, SyncDaemon, TunnelChecksum, TunnelType,
 };
 
 fn emit<T: Nla>(attrs: &[T]) -> Vec<u8> {
@@ -62,7 +62,9 @@ fn destination_nest_matches_ipvsadm_bytes() {
     let parsed = ipvs_parse_dest(&expected);
     assert_eq!(parsed, d.to_attributes());
     assert_eq!(
-        Destination::from_attributes(&parsed, ipvs::AddressFamily::Inet).unwrap(),
+        DestinationStatus::from_attributes(&parsed, ipvs::AddressFamily::Inet)
+            .unwrap()
+            .config,
         d
     );
 }
@@ -165,7 +167,8 @@ fn random_service(r: &mut Rng) -> Service {
     };
     let mut s = Service::new(key);
     s.scheduler = ["rr", "wrr", "sh", "mh", "none", "x"][r.below(6) as usize].to_string();
-    s.flags = ServiceFlags(r.next() as u32);
+    // Any bits but the kernel's HASHED, which is status, not configuration.
+    s.flags = ServiceFlags(r.next() as u32 & !ServiceFlags::HASHED.0);
     s.timeout = r.next() as u32;
     if key.family() == ipvs::AddressFamily::Inet {
         s.netmask = Netmask::Ipv4(Ipv4Addr::from(r.next() as u32));
@@ -224,11 +227,18 @@ fn random_models_round_trip_through_the_wire() {
         else {
             panic!("shape")
         };
-        assert_eq!(Service::from_attributes(sa).unwrap(), s);
-        assert_eq!(Destination::from_attributes(da, s.key.family()).unwrap(), d);
-        assert_eq!(Service::from_nest(&emit(sa)).unwrap(), s);
+        assert_eq!(ServiceStatus::from_attributes(sa).unwrap().config, s);
         assert_eq!(
-            Destination::from_nest(&emit(da), s.key.family()).unwrap(),
+            DestinationStatus::from_attributes(da, s.key.family())
+                .unwrap()
+                .config,
+            d
+        );
+        assert_eq!(ServiceStatus::from_nest(&emit(sa)).unwrap().config, s);
+        assert_eq!(
+            DestinationStatus::from_nest(&emit(da), s.key.family())
+                .unwrap()
+                .config,
             d
         );
     }
@@ -275,10 +285,11 @@ fn decoder_never_panics_on_arbitrary_bytes() {
                 let _ = msg_bytes(&m);
                 for a in &m.attributes {
                     match a {
-                        IpvsAttribute::Service(s) => drop(Service::from_attributes(s)),
-                        IpvsAttribute::Destination(d) => {
-                            drop(Destination::from_attributes(d, ipvs::AddressFamily::Inet6))
-                        }
+                        IpvsAttribute::Service(s) => drop(ServiceStatus::from_attributes(s)),
+                        IpvsAttribute::Destination(d) => drop(DestinationStatus::from_attributes(
+                            d,
+                            ipvs::AddressFamily::Inet6,
+                        )),
                         IpvsAttribute::Daemon(d) => drop(SyncDaemon::from_attributes(d)),
                         _ => {}
                     }
@@ -301,8 +312,8 @@ fn decoder_never_panics_on_mutated_valid_messages() {
             let i = r.below(nest_bytes.len() as u64) as usize;
             nest_bytes[i] = r.next() as u8;
         }
-        let _ = Destination::from_nest(&nest_bytes, ipvs::AddressFamily::Inet6);
-        let _ = Service::from_nest(&nest_bytes);
+        let _ = DestinationStatus::from_nest(&nest_bytes, ipvs::AddressFamily::Inet6);
+        let _ = ServiceStatus::from_nest(&nest_bytes);
         for _ in 0..1 + r.below(4) {
             match r.below(3) {
                 0 if !bytes.is_empty() => {
@@ -320,10 +331,10 @@ fn decoder_never_panics_on_mutated_valid_messages() {
         if let Ok(m) = IpvsMessage::parse_body(IpvsCmd::NewDest, &bytes) {
             for a in &m.attributes {
                 if let IpvsAttribute::Service(s) = a {
-                    let _ = Service::from_attributes(s);
+                    let _ = ServiceStatus::from_attributes(s);
                 }
                 if let IpvsAttribute::Destination(d) = a {
-                    let _ = Destination::from_attributes(d, ipvs::AddressFamily::Inet);
+                    let _ = DestinationStatus::from_attributes(d, ipvs::AddressFamily::Inet);
                 }
             }
         }

@@ -20,9 +20,9 @@ use ipvs::daemon::DaemonAttribute;
 use ipvs::destination::DestinationAttribute;
 use ipvs::service::ServiceAttribute;
 use ipvs::{
-    AddressFamily, Change, DaemonState, Destination, ForwardMethod, IpvsAttribute, IpvsCmd,
-    IpvsMessage, Netmask, Service, ServiceFlags, ServiceKey, SyncDaemon, Timeouts, TunnelChecksum,
-    TunnelType,
+    AddressFamily, Change, DaemonState, Destination, DestinationStatus, ForwardMethod,
+    IpvsAttribute, IpvsCmd, IpvsMessage, Netmask, Service, ServiceFlags, ServiceKey, ServiceStatus,
+    SyncDaemon, Timeouts, TunnelChecksum, TunnelType,
 };
 
 const FIXTURE: &str = include_str!("../fixtures/wire/kernel-6.1.txt");
@@ -290,18 +290,20 @@ fn service_replies_decode_to_the_model() {
     assert!(attrs
         .iter()
         .any(|a| matches!(a, ServiceAttribute::Stats64(_))));
-    let mut s = Service::from_attributes(attrs).unwrap();
+    let status = ServiceStatus::from_attributes(attrs).unwrap();
     let mut nest = vec![0; attrs.as_slice().buffer_len()];
     attrs.as_slice().emit(&mut nest);
-    assert_eq!(Service::from_nest(&nest).unwrap(), s);
-    assert!(s.flags.contains(ServiceFlags::HASHED));
-    s.flags.set(ServiceFlags::HASHED, false);
-    assert_eq!(s, tcp_service());
+    assert_eq!(ServiceStatus::from_nest(&nest).unwrap(), status);
+    // The kernel's HASHED flag is status, not configuration: the service
+    // read back compares equal to the one that created it.
+    assert!(status.kernel_flags.contains(ServiceFlags::HASHED));
+    assert!(!status.config.flags.contains(ServiceFlags::HASHED));
+    assert_eq!(status.config, tcp_service());
 
     let dump: Vec<Service> = received(&all["get_services_dump"], family)
         .iter()
         .map(|m| match &m.attributes[0] {
-            IpvsAttribute::Service(a) => Service::from_attributes(a).unwrap(),
+            IpvsAttribute::Service(a) => ServiceStatus::from_attributes(a).unwrap().config,
             other => panic!("{other:?}"),
         })
         .collect();
@@ -343,15 +345,18 @@ fn destination_replies_carry_every_attribute() {
         for a in attrs {
             kinds.insert(std::mem::discriminant(a));
         }
-        let mut d = Destination::from_attributes(attrs, AddressFamily::Inet).unwrap();
+        let d = DestinationStatus::from_attributes(attrs, AddressFamily::Inet)
+            .unwrap()
+            .config;
         // The direct decoder the client uses agrees with the attribute path.
         let mut nest = vec![0; attrs.as_slice().buffer_len()];
         attrs.as_slice().emit(&mut nest);
         assert_eq!(
-            Destination::from_nest(&nest, AddressFamily::Inet).unwrap(),
+            DestinationStatus::from_nest(&nest, AddressFamily::Inet)
+                .unwrap()
+                .config,
             d
         );
-        d.stats = Default::default();
         dests.push(d);
     }
     // ADDR .. TUN_FLAGS: fifteen kinds, all decoded.
@@ -368,7 +373,9 @@ fn destination_replies_carry_every_attribute() {
         .iter()
         .map(|m| match &m.attributes[0] {
             IpvsAttribute::Destination(a) => {
-                Destination::from_attributes(a, AddressFamily::Inet6).unwrap()
+                DestinationStatus::from_attributes(a, AddressFamily::Inet6)
+                    .unwrap()
+                    .config
             }
             other => panic!("{other:?}"),
         })

@@ -89,8 +89,11 @@ fn destinations_and_edits_in_one_batch() {
     assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
     let dests = ipvs.destinations(&k).unwrap();
     assert_eq!(dests.len(), 1);
-    assert_eq!((dests[0].addr, dests[0].weight), (d(2).addr, 5));
-    assert_eq!(ipvs.service(&k).unwrap().scheduler, "sh");
+    assert_eq!(
+        (dests[0].config.addr, dests[0].config.weight),
+        (d(2).addr, 5)
+    );
+    assert_eq!(ipvs.service(&k).unwrap().config.scheduler, "sh");
 }
 
 #[test]

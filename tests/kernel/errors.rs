@@ -32,7 +32,7 @@ fn eexist_esrch_enoent() {
         other => panic!("unexpected {other:?}"),
     }
     assert_eq!(e.ipvsadm_message(), "Service already exists");
-    assert!(e.to_string().contains("TCP 192.0.2.1:80"), "{e}");
+    assert!(e.to_string().contains("tcp:192.0.2.1:80"), "{e}");
 
     let missing = ServiceKey::tcp(ip("192.0.2.2"), 80);
     let e = ipvs.edit_service(&Service::new(missing)).unwrap_err();

@@ -28,7 +28,7 @@ fn snapshot_of_a_thousand_services() {
     let snap = ipvs.snapshot().unwrap();
     assert_eq!(snap.len(), 1000);
     assert!(snap.iter().all(|e| e.destinations.len() == 2));
-    let mut addrs: Vec<_> = snap.iter().map(|e| e.service.key).collect();
+    let mut addrs: Vec<_> = snap.iter().map(|e| e.service.config.key).collect();
     addrs.sort_by_key(|k| k.to_string());
     addrs.dedup();
     assert_eq!(addrs.len(), 1000);
@@ -47,8 +47,8 @@ fn a_namespace_sees_only_its_own_table() {
     // The same key can exist independently in the other namespace.
     ib.add_service(&Service::new(k).with_scheduler("rr"))
         .unwrap();
-    assert_eq!(ia.service(&k).unwrap().scheduler, "wlc");
-    assert_eq!(ib.service(&k).unwrap().scheduler, "rr");
+    assert_eq!(ia.service(&k).unwrap().config.scheduler, "wlc");
+    assert_eq!(ib.service(&k).unwrap().config.scheduler, "rr");
 }
 
 #[test]
@@ -61,7 +61,7 @@ fn namespaces_by_path_and_by_descriptor() {
     let path = std::path::PathBuf::from(format!("/run/netns/{}", net.name));
     let opts = ipvs::OpenOptions::default();
     let mut by_path = ipvs::Ipvs::open_in(ipvs::Namespace::Path(&path), &opts).unwrap();
-    assert_eq!(by_path.service(&k).unwrap().key, k);
+    assert_eq!(by_path.service(&k).unwrap().config.key, k);
     let file = std::fs::File::open(&path).unwrap();
     let mut by_fd = ipvs::Ipvs::open_in(ipvs::Namespace::Fd(file.as_fd()), &opts).unwrap();
     assert_eq!(by_fd.services().unwrap().len(), 1);

@@ -7,7 +7,9 @@ mod cli_support;
 use std::process::Command;
 
 use cli_support::{ipvsadm, FakeKernel, Numeric, Outcome};
-use ipvs::{Destination, ForwardMethod, Service, ServiceKey, Stats};
+use ipvs::{
+    Destination, DestinationStatus, ForwardMethod, Service, ServiceKey, ServiceStatus, Stats,
+};
 
 fn run(k: &mut FakeKernel, line: &str, stdin: &str) -> Outcome {
     let args: Vec<String> = line.split_whitespace().map(String::from).collect();
@@ -109,10 +111,8 @@ fn help_version_and_argument_errors_without_a_kernel() {
     );
 }
 
-fn service(key: ServiceKey, sched: &str) -> Service {
-    let mut s = Service::new(key);
-    s.scheduler = sched.to_string();
-    s
+fn service(key: ServiceKey, sched: &str) -> ServiceStatus {
+    ServiceStatus::new(Service::new(key).with_scheduler(sched))
 }
 
 /// Difference 2: firewall marks >= 2^31 print unsigned in -L and -S (the
@@ -181,12 +181,12 @@ fn real_server_counters_print_64_bits() {
         in_bps: 4_600_000_000,
         out_bps: 4_700_000_000,
     };
-    let mut d = Destination::new(
+    let d = DestinationStatus::new(Destination::new(
         "198.51.100.1".parse().unwrap(),
         80,
         ForwardMethod::Masquerade,
-    );
-    d.stats = svc.stats;
+    ))
+    .with_stats(svc.stats);
     k.model.table.push((svc, vec![d]));
     let title =
         "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n  \

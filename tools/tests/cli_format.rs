@@ -5,8 +5,9 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use ipvs::{
-    AddressFamily, DaemonState, Destination, ForwardMethod, Info, Netmask, Protocol, Service,
-    ServiceFlags, ServiceKey, Stats, SyncDaemon, Timeouts, TunnelChecksum, TunnelType,
+    AddressFamily, DaemonState, Destination, DestinationStatus, ForwardMethod, Info, Netmask,
+    Protocol, Service, ServiceFlags, ServiceKey, ServiceStatus, Stats, SyncDaemon, Timeouts,
+    TunnelChecksum, TunnelType,
 };
 use ipvs_tools::ipvsadm::format;
 use ipvs_tools::ipvsadm::sys::Resolver;
@@ -47,23 +48,27 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-fn svc(key: ServiceKey, sched: &str) -> Service {
-    Service::new(key).with_scheduler(sched)
+fn svc(key: ServiceKey, sched: &str) -> ServiceStatus {
+    ServiceStatus::new(Service::new(key).with_scheduler(sched))
 }
 
 fn tcp(addr: &str, port: u16) -> ServiceKey {
     ServiceKey::tcp(ip(addr), port)
 }
 
-fn dest(addr: &str, port: u16, fwd: ForwardMethod, weight: i32) -> Destination {
-    Destination::new(ip(addr), port, fwd).with_weight(weight)
+fn dest(addr: &str, port: u16, fwd: ForwardMethod, weight: i32) -> DestinationStatus {
+    DestinationStatus::new(Destination::new(ip(addr), port, fwd).with_weight(weight))
 }
 
-fn tunnel(addr: &str, weight: i32, t: TunnelType, port: u16, c: TunnelChecksum) -> Destination {
+fn tunnel(
+    addr: &str,
+    weight: i32,
+    t: TunnelType,
+    port: u16,
+    c: TunnelChecksum,
+) -> DestinationStatus {
     let mut d = dest(addr, 0, ForwardMethod::Tunnel, weight);
-    d.tunnel_type = t;
-    d.tunnel_port = port;
-    d.tunnel_flags = c;
+    d.config = d.config.with_tunnel(t, port, c);
     d
 }
 
@@ -77,24 +82,24 @@ fn info() -> Info {
 /// The table behind the `-Ln` and `-Sn` examples, in a scrambled order
 /// (the listing must sort it). `with_null` adds the `(null)` real server
 /// of the `-Ln` example.
-fn table(with_null: bool) -> Vec<(Service, Vec<Destination>)> {
+fn table(with_null: bool) -> Vec<(ServiceStatus, Vec<DestinationStatus>)> {
     let mut s2 = svc(tcp("10.0.0.2", 443), "sh");
-    s2.flags = ServiceFlags::PERSISTENT | ServiceFlags::SH_FALLBACK | ServiceFlags::SH_PORT;
-    s2.timeout = 360;
-    s2.netmask = Netmask::Ipv4(Ipv4Addr::new(255, 255, 255, 0));
-    s2.pe_name = Some("sip".into());
+    s2.config.flags = ServiceFlags::PERSISTENT | ServiceFlags::SH_FALLBACK | ServiceFlags::SH_PORT;
+    s2.config.timeout = 360;
+    s2.config.netmask = Netmask::Ipv4(Ipv4Addr::new(255, 255, 255, 0));
+    s2.config.pe_name = Some("sip".into());
     let mut s3 = svc(ServiceKey::udp(ip("10.0.0.1"), 53), "rr");
-    s3.flags = ServiceFlags::ONE_PACKET;
+    s3.config.flags = ServiceFlags::ONE_PACKET;
     let mut s4 = svc(ServiceKey::sctp(ip("10.0.0.3"), 9999), "none");
-    s4.flags = ServiceFlags::SCHED_1 | ServiceFlags::SCHED_3;
+    s4.config.flags = ServiceFlags::SCHED_1 | ServiceFlags::SCHED_3;
     let s5 = svc(tcp("2001:db8::1", 80), "rr");
     let mut s6 = svc(ServiceKey::fwmark(5), "mh");
-    s6.flags = ServiceFlags::PERSISTENT | ServiceFlags::MH_PORT;
-    s6.timeout = 300;
+    s6.config.flags = ServiceFlags::PERSISTENT | ServiceFlags::MH_PORT;
+    s6.config.timeout = 300;
     let mut s7 = svc(ServiceKey::fwmark6(7), "wrr");
-    s7.flags = ServiceFlags::PERSISTENT;
-    s7.timeout = 600;
-    s7.netmask = Netmask::Ipv6Prefix(64);
+    s7.config.flags = ServiceFlags::PERSISTENT;
+    s7.config.timeout = 600;
+    s7.config.netmask = Netmask::Ipv6Prefix(64);
     let mut masq = dest("192.168.1.2", 80, ForwardMethod::Masquerade, 1);
     masq.active_conns = 3;
     masq.inactive_conns = 10;
@@ -134,19 +139,17 @@ fn table(with_null: bool) -> Vec<(Service, Vec<Destination>)> {
         (s4, vec![]),
         (
             s5,
-            vec![
-                dest("2001:db8::a", 80, ForwardMethod::Masquerade, 1),
-                Destination {
-                    port: 80,
-                    ..tunnel(
-                        "192.168.3.1",
-                        1,
-                        TunnelType::Ipip,
-                        0,
-                        TunnelChecksum::NoCsum,
-                    )
-                },
-            ],
+            vec![dest("2001:db8::a", 80, ForwardMethod::Masquerade, 1), {
+                let mut d = tunnel(
+                    "192.168.3.1",
+                    1,
+                    TunnelType::Ipip,
+                    0,
+                    TunnelChecksum::NoCsum,
+                );
+                d.config.port = 80;
+                d
+            }],
         ),
         (s2, vec![]),
     ]
@@ -291,7 +294,7 @@ fn stats(v: [u64; 5], rates: [u64; 5]) -> Stats {
     }
 }
 
-fn stats_table() -> Vec<(Service, Vec<Destination>)> {
+fn stats_table() -> Vec<(ServiceStatus, Vec<DestinationStatus>)> {
     let mut s1 = svc(tcp("10.0.0.1", 80), "wlc");
     s1.stats = stats(
         [5, 123456789, 99999999, 1234567890123, 100000000000000],
@@ -395,10 +398,9 @@ fn largenum_examples() {
     assert_eq!(n(5, true), "        5");
 }
 
-fn one_service() -> Vec<(Service, Vec<Destination>)> {
+fn one_service() -> Vec<(ServiceStatus, Vec<DestinationStatus>)> {
     let mut d = dest("192.168.1.2", 80, ForwardMethod::Masquerade, 1);
-    d.upper_threshold = 100;
-    d.lower_threshold = 50;
+    d.config = d.config.with_thresholds(100, 50);
     d.active_conns = 3;
     d.inactive_conns = 10;
     d.persistent_conns = 2;
@@ -559,7 +561,7 @@ fn merge_sort_matches_glibc_on_a_non_transitive_comparator() {
     let mk = |a: &str| dest(a, 80, ForwardMethod::Masquerade, 1);
     let mut v = vec![mk("100.0.0.1"), mk("10.0.0.1"), mk("200.0.0.1")];
     format::sort_destinations(&mut v);
-    let order: Vec<String> = v.iter().map(|d| d.addr.to_string()).collect();
+    let order: Vec<String> = v.iter().map(|d| d.config.addr.to_string()).collect();
     assert_eq!(order, ["100.0.0.1", "200.0.0.1", "10.0.0.1"]);
 }
 
@@ -584,7 +586,7 @@ fn forward_methods_and_tunnel_rules() {
         6080,
         TunnelChecksum::RemCsum,
     );
-    r.forward = ForwardMethod::Tunnel;
+    r.config.forward = ForwardMethod::Tunnel;
     let got = text(format::service_entry(&s, &mut [r], &f, &Names));
     assert!(
         got.ends_with("--tun-type gue --tun-port 6080 --tun-remcsum\n"),
@@ -715,7 +717,7 @@ fn service_name_family_checks() {
     };
     let got = text(format::service_entry(&s, &mut [], &f, &Names));
     assert_eq!(got, "-A --xxx-service 10.0.0.9:1 -s rr\n");
-    assert_eq!(s.key.family(), AddressFamily::Inet);
+    assert_eq!(s.config.key.family(), AddressFamily::Inet);
 }
 
 /// The position-sorting merge sort gives exactly the order of sorting the

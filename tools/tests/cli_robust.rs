@@ -15,7 +15,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
 use cli_support::{ipvsadm, FakeKernel, Outcome};
-use ipvs::{Change, Destination, Info, Service, ServiceKey, SyncDaemon, Timeouts};
+use ipvs::{Change, Info, Service, ServiceKey, SyncDaemon, Timeouts};
 use ipvs_tools::ipvsadm::run::{Backend, Session};
 use ipvs_tools::ipvsadm::sys::Resolver;
 use rng::Rng;
@@ -235,7 +235,7 @@ fn restore_of_binary_garbage_never_panics() {
     assert_eq!(o.status, 2);
     assert_eq!(o.stderr, "unexpected argument \u{fffd}\n".as_bytes());
     assert_eq!(k.model.table.len(), 1);
-    assert_eq!(k.model.table[0].0.scheduler, "rr");
+    assert_eq!(k.model.table[0].0.config.scheduler, "rr");
 }
 
 #[test]
@@ -323,13 +323,16 @@ impl Backend for Streaming {
     fn init(&mut self) -> Result<Info, i32> {
         self.inner.init()
     }
-    fn services(&mut self) -> Result<Vec<Service>, ipvs::Error> {
+    fn services(&mut self) -> Result<Vec<ipvs::ServiceStatus>, ipvs::Error> {
         self.inner.services()
     }
-    fn service(&mut self, key: &ServiceKey) -> Result<Service, ipvs::Error> {
+    fn service(&mut self, key: &ServiceKey) -> Result<ipvs::ServiceStatus, ipvs::Error> {
         self.inner.service(key)
     }
-    fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<Destination>, ipvs::Error> {
+    fn destinations(
+        &mut self,
+        key: &ServiceKey,
+    ) -> Result<Vec<ipvs::DestinationStatus>, ipvs::Error> {
         self.inner.destinations(key)
     }
     fn timeouts(&mut self) -> Result<Timeouts, ipvs::Error> {

@@ -9,8 +9,8 @@ mod cli_support;
 
 use cli_support::{kernel, Numeric};
 use ipvs::{
-    errno, Change, Destination, ForwardMethod, Info, Operation, Service, ServiceKey, SyncDaemon,
-    Timeouts,
+    errno, Change, Destination, DestinationStatus, ForwardMethod, Info, Operation, Service,
+    ServiceKey, ServiceStatus, SyncDaemon, Timeouts,
 };
 use ipvs_tools::ipvsadm::run::{Backend, Session};
 
@@ -18,7 +18,7 @@ use ipvs_tools::ipvsadm::run::{Backend, Session};
 struct Fake {
     init: Option<i32>,
     version: Option<u32>,
-    table: Vec<(Service, Vec<Destination>)>,
+    table: Vec<(ServiceStatus, Vec<DestinationStatus>)>,
     /// op name → errno to fail with.
     fail: HashMap<&'static str, i32>,
     calls: Vec<String>,
@@ -51,24 +51,24 @@ impl Backend for Fake {
             }),
         }
     }
-    fn services(&mut self) -> Result<Vec<Service>, ipvs::Error> {
+    fn services(&mut self) -> Result<Vec<ServiceStatus>, ipvs::Error> {
         self.op("services", Operation::GetServices)?;
         Ok(self.table.iter().map(|(s, _)| s.clone()).collect())
     }
-    fn service(&mut self, key: &ServiceKey) -> Result<Service, ipvs::Error> {
+    fn service(&mut self, key: &ServiceKey) -> Result<ServiceStatus, ipvs::Error> {
         self.op("service", Operation::GetService)?;
         self.table
             .iter()
-            .find(|(s, _)| s.key == *key)
+            .find(|(s, _)| s.config.key == *key)
             .map(|(s, _)| s.clone())
             .ok_or_else(|| kernel(Operation::GetService, errno::ESRCH))
     }
-    fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<Destination>, ipvs::Error> {
+    fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<DestinationStatus>, ipvs::Error> {
         self.op("destinations", Operation::GetDestinations)?;
         Ok(self
             .table
             .iter()
-            .find(|(s, _)| s.key == *key)
+            .find(|(s, _)| s.config.key == *key)
             .map(|(_, d)| d.clone())
             .unwrap_or_default())
     }
@@ -97,6 +97,7 @@ impl Backend for Fake {
             Change::SetTimeouts(_) => "set_timeouts",
             Change::StartDaemon(_) => "start_daemon",
             Change::StopDaemon(_) => "stop_daemon",
+            other => panic!("unexpected change {other:?}"),
         };
         self.op(name, change.operation())
     }
@@ -299,15 +300,15 @@ fn kernel_errors_exit_255_with_ipvsadm_texts() {
     }
 }
 
-fn sample() -> Vec<(Service, Vec<Destination>)> {
+fn sample() -> Vec<(ServiceStatus, Vec<DestinationStatus>)> {
     let k = ServiceKey::tcp("10.0.0.1".parse().unwrap(), 80);
     vec![(
-        Service::new(k),
-        vec![Destination::new(
+        ServiceStatus::new(Service::new(k)),
+        vec![DestinationStatus::new(Destination::new(
             "192.168.1.2".parse().unwrap(),
             80,
             ForwardMethod::Masquerade,
-        )],
+        ))],
     )]
 }
 

@@ -20,8 +20,9 @@ use super::request::Format;
 use super::sys::{self, Resolver};
 use super::table::{limits, titles, TUNNEL_FLAG_NAMES, TUNNEL_FLAG_OPTIONS};
 use ipvs::{
-    AddressFamily, DaemonState, Destination, ForwardMethod, Info, Netmask, Protocol, Service,
-    ServiceFlags, ServiceKey, SyncDaemon, Timeouts, TunnelChecksum, TunnelType,
+    AddressFamily, DaemonState, Destination, DestinationStatus, ForwardMethod, Info, Netmask,
+    Protocol, Service, ServiceFlags, ServiceKey, ServiceStatus, SyncDaemon, Timeouts,
+    TunnelChecksum, TunnelType,
 };
 
 /// `printf("%-*s")`: left-justified, padded with spaces to `width` bytes.
@@ -274,7 +275,8 @@ pub fn service_name(svc: &Service, format: &Format, resolver: &dyn Resolver) -> 
 }
 
 /// The service line (or `-A` rule), with its newline.
-pub fn service_line(svc: &Service, name: &[u8], format: &Format) -> Vec<u8> {
+pub fn service_line(status: &ServiceStatus, name: &[u8], format: &Format) -> Vec<u8> {
+    let svc = &status.config;
     let mut out = Vec::new();
     let family = svc.key.family();
     let sched_bits = svc.flags.intersects(ServiceFlags::SCHED_MASK);
@@ -313,7 +315,7 @@ pub fn service_line(svc: &Service, name: &[u8], format: &Format) -> Vec<u8> {
         }
     } else if format.stats || format.rate {
         pad_right(&mut out, name, limits::SERVICE_NAME_WIDTH);
-        let s = &svc.stats;
+        let s = &status.stats;
         let values = if format.stats {
             [
                 s.conns,
@@ -401,7 +403,7 @@ fn tunnel_info(d: &Destination) -> String {
 /// the service column as built by [`service_name`]; `proto` the service's
 /// protocol number (for port names).
 pub fn destination_line(
-    d: &Destination,
+    d: &DestinationStatus,
     svc_name: &[u8],
     proto: u16,
     format: &Format,
@@ -433,12 +435,13 @@ fn number_right(out: &mut Vec<u8>, n: u64, width: usize) {
 fn destination_line_into(
     out: &mut Vec<u8>,
     name: &mut Vec<u8>,
-    d: &Destination,
+    status: &DestinationStatus,
     svc_name: &[u8],
     proto: u16,
     format: &Format,
     resolver: &dyn Resolver,
 ) {
+    let d = &status.config;
     addrport_into(name, d.addr, d.port, proto, format.numeric, resolver);
     if !format.rule && !d.addr.is_ipv6() {
         name.truncate(limits::DEST_NAME_WIDTH);
@@ -481,7 +484,7 @@ fn destination_line_into(
     }
     out.extend_from_slice(b"  -> ");
     pad_right(out, name, limits::DEST_NAME_WIDTH);
-    let s = &d.stats;
+    let s = &status.stats;
     if format.stats {
         for v in [
             s.conns,
@@ -503,8 +506,8 @@ fn destination_line_into(
         for v in [
             d.upper_threshold,
             d.lower_threshold,
-            d.active_conns,
-            d.inactive_conns,
+            status.active_conns,
+            status.inactive_conns,
         ] {
             out.push(b' ');
             number_right(out, u64::from(v), 10);
@@ -512,9 +515,9 @@ fn destination_line_into(
     } else if format.persistent_conn {
         let cols = [
             (d.weight as u32, 9),
-            (d.persistent_conns, 11),
-            (d.active_conns, 10),
-            (d.inactive_conns, 10),
+            (status.persistent_conns, 11),
+            (status.active_conns, 10),
+            (status.inactive_conns, 10),
         ];
         for (v, w) in cols {
             out.push(b' ');
@@ -533,7 +536,7 @@ fn destination_line_into(
         } else {
             pad_right(out, d.weight.to_string().as_bytes(), 6);
         }
-        for (v, w) in [(d.active_conns, 10), (d.inactive_conns, 10)] {
+        for (v, w) in [(status.active_conns, 10), (status.inactive_conns, 10)] {
             out.push(b' ');
             number_right(out, u64::from(v), w);
         }
@@ -544,18 +547,18 @@ fn destination_line_into(
 /// A service with its real servers (ipvsadm's `print_service_entry`):
 /// sorts the real servers unless `--nosort`, then prints everything.
 pub fn service_entry(
-    svc: &Service,
-    dests: &mut [Destination],
+    svc: &ServiceStatus,
+    dests: &mut [DestinationStatus],
     format: &Format,
     resolver: &dyn Resolver,
 ) -> Vec<u8> {
     if !format.nosort {
         sort_destinations(dests);
     }
-    let name = service_name(svc, format, resolver);
+    let name = service_name(&svc.config, format, resolver);
     let mut out = service_line(svc, &name, format);
     out.reserve(96 * dests.len());
-    let proto = protocol_raw(&svc.key);
+    let proto = protocol_raw(&svc.config.key);
     let mut scratch = Vec::with_capacity(64);
     for d in dests.iter() {
         destination_line_into(&mut out, &mut scratch, d, &name, proto, format, resolver);
@@ -567,7 +570,7 @@ pub fn service_entry(
 /// when `info` is given, i.e. for full listings without `-S`).
 pub fn listing(
     info: Option<&Info>,
-    entries: &mut [(Service, Vec<Destination>)],
+    entries: &mut [(ServiceStatus, Vec<DestinationStatus>)],
     format: &Format,
     resolver: &dyn Resolver,
 ) -> Vec<u8> {
@@ -576,7 +579,7 @@ pub fn listing(
         out.extend_from_slice(&header(info));
     }
     if !format.nosort {
-        merge_sort_by(entries, |a, b| compare_services(&a.0, &b.0));
+        merge_sort_by(entries, |a, b| compare_services(&a.0.config, &b.0.config));
     }
     out.extend_from_slice(&title(format));
     for (svc, dests) in entries.iter_mut() {
@@ -766,13 +769,13 @@ pub fn compare_destinations(d1: &Destination, d2: &Destination) -> i32 {
 }
 
 /// Sorts services as `-L` does.
-pub fn sort_services(v: &mut [Service]) {
-    merge_sort_by(v, compare_services);
+pub fn sort_services(v: &mut [ServiceStatus]) {
+    merge_sort_by(v, |a, b| compare_services(&a.config, &b.config));
 }
 
 /// Sorts real servers as `-L` does.
-pub fn sort_destinations(v: &mut [Destination]) {
-    merge_sort_by(v, compare_destinations);
+pub fn sort_destinations(v: &mut [DestinationStatus]) {
+    merge_sort_by(v, |a, b| compare_destinations(&a.config, &b.config));
 }
 
 /// Converts a comparator result to an [`Ordering`] (for callers that want

@@ -16,7 +16,7 @@ use super::sys::{self, Resolver, SystemResolver};
 use super::table::{self, limits, msg, ArgKind, Column, Command, Legality, OptId};
 use ipvs::{
     AddressFamily, Change, DaemonState, Destination, ForwardMethod, Netmask, Protocol, Service,
-    ServiceFlags, ServiceKey, Stats, SyncDaemon, Timeouts, TunnelChecksum, TunnelType,
+    ServiceFlags, ServiceKey, SyncDaemon, Timeouts, TunnelChecksum, TunnelType,
 };
 
 const AF_INET: u16 = 2;
@@ -774,16 +774,14 @@ fn quick_service(mut words: QuickWords<'_>, key: ServiceKey) -> Option<Service> 
     if matches!(key, ServiceKey::Addr { port: 0, .. }) && flags == 0 {
         return None;
     }
-    Some(Service {
-        key,
+    Some(
         // The words are printable ASCII.
-        scheduler: String::from_utf8(scheduler.to_vec()).ok()?,
-        flags: ServiceFlags(flags),
-        timeout,
-        netmask: Netmask::Ipv4(Ipv4Addr::BROADCAST),
-        pe_name: None,
-        stats: Stats::default(),
-    })
+        Service::new(key)
+            .with_scheduler(std::str::from_utf8(scheduler).ok()?)
+            .with_flags(ServiceFlags(flags))
+            .with_timeout(timeout)
+            .with_netmask(Netmask::Ipv4(Ipv4Addr::BROADCAST)),
+    )
 }
 
 /// The rest of a quick `-a`/`-e` line:
@@ -841,21 +839,12 @@ fn quick_destination(mut words: QuickWords<'_>, key: &ServiceKey) -> Option<Dest
         }
         _ => real_server.port.unwrap_or(service_port),
     };
-    Some(Destination {
-        addr: real_server.addr,
-        port,
-        forward,
-        weight,
-        upper_threshold,
-        lower_threshold,
-        tunnel_type: TunnelType::from(0),
-        tunnel_port: 0,
-        tunnel_flags: TunnelChecksum::from(0),
-        active_conns: 0,
-        inactive_conns: 0,
-        persistent_conns: 0,
-        stats: Stats::default(),
-    })
+    Some(
+        Destination::new(real_server.addr, port, forward)
+            .with_weight(weight)
+            .with_thresholds(upper_threshold, lower_threshold)
+            .with_tunnel(TunnelType::from(0), 0, TunnelChecksum::from(0)),
+    )
 }
 
 /// The words of a line for the quick paths, one at a time, split at single
@@ -1109,33 +1098,27 @@ fn service(svc: &Svc) -> Service {
     } else {
         Netmask::Ipv4(Ipv4Addr::from(svc.netmask))
     };
-    Service {
-        key: service_key(svc),
-        scheduler: svc.sched_name.clone(),
-        flags: ServiceFlags(svc.flags),
-        timeout: svc.timeout,
-        netmask,
-        pe_name: (!svc.pe_name.is_empty()).then(|| svc.pe_name.clone()),
-        stats: Stats::default(),
-    }
+    Service::new(service_key(svc))
+        .with_scheduler(&svc.sched_name)
+        .with_flags(ServiceFlags(svc.flags))
+        .with_timeout(svc.timeout)
+        .with_netmask(netmask)
+        .with_pe_name((!svc.pe_name.is_empty()).then_some(svc.pe_name.as_str()))
 }
 
 fn destination(d: &Dest) -> Destination {
-    Destination {
-        addr: bytes_to_ip(d.af, &d.addr),
-        port: d.port,
-        forward: ForwardMethod::from(d.conn_flags),
-        weight: d.weight,
-        upper_threshold: d.u_threshold,
-        lower_threshold: d.l_threshold,
-        tunnel_type: TunnelType::from(d.tun_type),
-        tunnel_port: d.tun_port,
-        tunnel_flags: TunnelChecksum::from(d.tun_flags),
-        active_conns: 0,
-        inactive_conns: 0,
-        persistent_conns: 0,
-        stats: Stats::default(),
-    }
+    Destination::new(
+        bytes_to_ip(d.af, &d.addr),
+        d.port,
+        ForwardMethod::from(d.conn_flags),
+    )
+    .with_weight(d.weight)
+    .with_thresholds(d.u_threshold, d.l_threshold)
+    .with_tunnel(
+        TunnelType::from(d.tun_type),
+        d.tun_port,
+        TunnelChecksum::from(d.tun_flags),
+    )
 }
 
 fn daemon(d: &Daemon) -> SyncDaemon {

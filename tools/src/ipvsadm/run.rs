@@ -10,8 +10,8 @@ use super::restore::{tokenize, Line, LineReader};
 use super::sys::{self, Resolver};
 use super::table::{self, limits, msg};
 use ipvs::{
-    ipvsadm_strerror, BatchAcks, BatchMode, Change, Destination, Info, Ipvs, OpenOptions,
-    Operation, Service, ServiceKey, SyncDaemon, Timeouts,
+    ipvsadm_strerror, BatchAcks, BatchMode, Change, DestinationStatus, Info, Ipvs, OpenOptions,
+    Operation, ServiceKey, ServiceStatus, SyncDaemon, Timeouts,
 };
 
 /// The kernel side of the command line: the library calls ipvsadm makes.
@@ -21,11 +21,11 @@ pub trait Backend {
     /// connection table size. The error is the errno ipvsadm would report.
     fn init(&mut self) -> Result<Info, i32>;
     /// All services (dump).
-    fn services(&mut self) -> Result<Vec<Service>, ipvs::Error>;
+    fn services(&mut self) -> Result<Vec<ServiceStatus>, ipvs::Error>;
     /// One service.
-    fn service(&mut self, key: &ServiceKey) -> Result<Service, ipvs::Error>;
+    fn service(&mut self, key: &ServiceKey) -> Result<ServiceStatus, ipvs::Error>;
     /// A service's real servers.
-    fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<Destination>, ipvs::Error>;
+    fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<DestinationStatus>, ipvs::Error>;
     /// `-L --timeout`.
     fn timeouts(&mut self) -> Result<Timeouts, ipvs::Error>;
     /// `-L --daemon`.
@@ -112,13 +112,13 @@ impl Backend for KernelBackend {
             }
         }
     }
-    fn services(&mut self) -> Result<Vec<Service>, ipvs::Error> {
+    fn services(&mut self) -> Result<Vec<ServiceStatus>, ipvs::Error> {
         self.ipvs()?.services()
     }
-    fn service(&mut self, key: &ServiceKey) -> Result<Service, ipvs::Error> {
+    fn service(&mut self, key: &ServiceKey) -> Result<ServiceStatus, ipvs::Error> {
         self.ipvs()?.service(key)
     }
-    fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<Destination>, ipvs::Error> {
+    fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<DestinationStatus>, ipvs::Error> {
         self.ipvs()?.destinations(key)
     }
     fn timeouts(&mut self) -> Result<Timeouts, ipvs::Error> {
@@ -485,9 +485,9 @@ impl<'a> Session<'a> {
         Ok(Outcome::Done(0))
     }
 
-    fn service_entry(&mut self, svc: &Service, format: &Format) -> io::Result<Outcome> {
+    fn service_entry(&mut self, svc: &ServiceStatus, format: &Format) -> io::Result<Outcome> {
         self.marker = Some(Operation::GetDestinations);
-        let mut dests = match self.backend.destinations(&svc.key) {
+        let mut dests = match self.backend.destinations(&svc.config.key) {
             Ok(d) => d,
             Err(e) => {
                 let text = ipvsadm_strerror(self.marker, errno_of(&e));

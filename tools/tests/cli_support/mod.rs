@@ -10,8 +10,9 @@ use std::io::{self, BufRead};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipvs::{
-    errno, AddressFamily, Change, DaemonState, Destination, ForwardMethod, Info, Netmask,
-    Operation, Service, ServiceFlags, ServiceKey, Stats, SyncDaemon, Timeouts,
+    errno, AddressFamily, Change, DaemonState, Destination, DestinationStatus, ForwardMethod, Info,
+    Netmask, Operation, Service, ServiceFlags, ServiceKey, ServiceStatus, Stats, SyncDaemon,
+    Timeouts,
 };
 use ipvs_tools::ipvsadm::run::{Backend, Session};
 use ipvs_tools::ipvsadm::sys::Resolver;
@@ -22,7 +23,7 @@ use ipvs_tools::ipvsadm::sys::Resolver;
 pub struct Model {
     /// Services in creation order with their real servers, newest first
     /// (the kernel's list order).
-    pub table: Vec<(Service, Vec<Destination>)>,
+    pub table: Vec<(ServiceStatus, Vec<DestinationStatus>)>,
     pub timeouts: Timeouts,
     pub daemons: Vec<SyncDaemon>,
     /// Interfaces that exist (for `--start-daemon`).
@@ -91,7 +92,7 @@ impl Model {
     pub fn find(&self, key: &ServiceKey) -> Option<usize> {
         if self.index.len() != self.table.len() {
             // `table` was changed directly: look it up the slow way.
-            return self.table.iter().position(|(s, _)| s.key == *key);
+            return self.table.iter().position(|(s, _)| s.config.key == *key);
         }
         self.index.get(key).copied()
     }
@@ -101,7 +102,7 @@ impl Model {
             .table
             .iter()
             .enumerate()
-            .map(|(i, (s, _))| (s.key, i))
+            .map(|(i, (s, _))| (s.config.key, i))
             .collect();
     }
 
@@ -154,19 +155,15 @@ impl Model {
                     return Err(kernel(op, errno::EEXIST));
                 }
                 self.check_service(s, op)?;
-                let mut s = s.clone();
-                s.stats = Stats::default();
                 if self.index.len() == self.table.len() {
                     self.index.insert(s.key, self.table.len());
                 }
-                self.table.push((s, Vec::new()));
+                self.table.push((ServiceStatus::new(s.clone()), Vec::new()));
             }
             Change::EditService(s) => {
                 let i = self.find(&s.key).ok_or_else(|| kernel(op, errno::ESRCH))?;
                 self.check_service(s, op)?;
-                let stats = self.table[i].0.stats;
-                self.table[i].0 = s.clone();
-                self.table[i].0.stats = stats;
+                self.table[i].0.config = s.clone();
             }
             Change::DeleteService(k) => {
                 let i = self.find(k).ok_or_else(|| kernel(op, errno::ESRCH))?;
@@ -175,35 +172,30 @@ impl Model {
             }
             Change::AddDestination(k, d) => {
                 let i = self.find(k).ok_or_else(|| kernel(op, errno::ESRCH))?;
-                let svc = self.table[i].0.clone();
+                let svc = self.table[i].0.config.clone();
                 self.check_dest(&svc, d, op)?;
-                if self.table[i].1.iter().any(|x| same_dest(x, d)) {
+                if self.table[i].1.iter().any(|x| same_dest(&x.config, d)) {
                     return Err(kernel(op, errno::EEXIST));
                 }
-                self.table[i].1.insert(0, d.clone());
+                self.table[i].1.insert(0, DestinationStatus::new(d.clone()));
             }
             Change::EditDestination(k, d) => {
                 let i = self.find(k).ok_or_else(|| kernel(op, errno::ESRCH))?;
-                let svc = self.table[i].0.clone();
+                let svc = self.table[i].0.config.clone();
                 self.check_dest(&svc, d, op)?;
                 let j = self.table[i]
                     .1
                     .iter()
-                    .position(|x| same_dest(x, d))
+                    .position(|x| same_dest(&x.config, d))
                     .ok_or_else(|| kernel(op, errno::ENOENT))?;
-                let old = &mut self.table[i].1[j];
-                let keep = (old.active_conns, old.inactive_conns, old.persistent_conns);
-                let stats = old.stats;
-                *old = d.clone();
-                (old.active_conns, old.inactive_conns, old.persistent_conns) = keep;
-                old.stats = stats;
+                self.table[i].1[j].config = d.clone();
             }
             Change::DeleteDestination(k, d) => {
                 let i = self.find(k).ok_or_else(|| kernel(op, errno::ESRCH))?;
                 let j = self.table[i]
                     .1
                     .iter()
-                    .position(|x| same_dest(x, d))
+                    .position(|x| same_dest(&x.config, d))
                     .ok_or_else(|| kernel(op, errno::ENOENT))?;
                 self.table[i].1.remove(j);
             }
@@ -248,7 +240,7 @@ impl Model {
                 }
                 let mixed = self.table.iter().any(|(s, ds)| {
                     ds.iter()
-                        .any(|d| AddressFamily::of(&d.addr) != s.key.family())
+                        .any(|d| AddressFamily::of(&d.config.addr) != s.config.key.family())
                 });
                 if mixed {
                     return Err(kernel(op, errno::EINVAL));
@@ -278,6 +270,7 @@ impl Model {
                     .ok_or_else(|| kernel(op, errno::ESRCH))?;
                 self.daemons.remove(i);
             }
+            other => panic!("the in-memory kernel does not know {other:?}"),
         }
         Ok(())
     }
@@ -301,16 +294,16 @@ impl Backend for FakeKernel {
             }),
         }
     }
-    fn services(&mut self) -> Result<Vec<Service>, ipvs::Error> {
+    fn services(&mut self) -> Result<Vec<ServiceStatus>, ipvs::Error> {
         Ok(self.model.table.iter().map(|(s, _)| s.clone()).collect())
     }
-    fn service(&mut self, key: &ServiceKey) -> Result<Service, ipvs::Error> {
+    fn service(&mut self, key: &ServiceKey) -> Result<ServiceStatus, ipvs::Error> {
         self.model
             .find(key)
             .map(|i| self.model.table[i].0.clone())
             .ok_or_else(|| kernel(Operation::GetService, errno::ESRCH))
     }
-    fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<Destination>, ipvs::Error> {
+    fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<DestinationStatus>, ipvs::Error> {
         Ok(self
             .model
             .find(key)
