@@ -4,11 +4,16 @@
 //! are per namespace), so tests do not see each other's services.
 
 mod netns;
+#[path = "../rng/mod.rs"]
+mod rng;
+#[path = "../tables/mod.rs"]
+mod tables;
 
 mod batch;
 mod daemon;
 mod errors;
 mod operations;
+mod plan;
 mod snapshot;
 
 pub use netns::TestNet;

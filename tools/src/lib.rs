@@ -1,8 +1,10 @@
 //! The project's command-line tools, built on the `ipvs` library's public API only.
 //!
 //! - [`ipvsadm`]: a drop-in `ipvsadm` 1.31 (also `ipvsadm-save`, `ipvsadm-restore`).
+//! - [`lvsctl`]: `lvsctl apply`, a rules file applied as the minimal change (no flush).
 //!
 //! None of this is the library's API: embedders depend on `ipvs` alone.
 #![warn(missing_docs)]
 
 pub mod ipvsadm;
+pub mod lvsctl;

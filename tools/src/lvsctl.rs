@@ -1,0 +1,322 @@
+//! `lvsctl`: operate an LVS table without breaking traffic.
+//!
+//! `lvsctl apply [--dry-run] [--json] FILE|-` reads a rules file in the
+//! `ipvsadm -S` format (`-A` and `-a` lines) and changes the kernel's table
+//! only where it differs, with the library's [`plan`]: no flush, so
+//! established connections and new ones go on while it runs (where
+//! `ipvsadm-restore` after `ipvsadm -C` leaves a moment with no service, in
+//! which the kernel resets every connection to the virtual addresses).
+//!
+//! - Errors in the file are reported with their line numbers, and then
+//!   nothing is changed (exit 1).
+//! - `--dry-run` prints the plan and changes nothing: one change a line in
+//!   ipvsadm's own syntax (`-E …`, `-e … -w 3`, `-d …`), so that `ipvsadm -R`
+//!   of that output makes the same change; nothing when the table matches.
+//!   `--json` prints the plan as JSON instead.
+//! - A table that already matches gets no write at all; otherwise every
+//!   change is sent (pipelined), each failure is reported, and the exit
+//!   status is 0 only when every change was applied.
+
+use std::io::{self, Read, Write};
+
+use ipvs::plan::{plan, Plan, Table};
+use ipvs::{BatchMode, Change, DestinationStatus, Ipvs, OpenOptions, ServiceStatus};
+
+use crate::ipvsadm::format;
+use crate::ipvsadm::request::{quick_change, Format, Parser, Request};
+use crate::ipvsadm::sys::SystemResolver;
+
+/// `lvsctl`'s usage text.
+pub const USAGE: &str = "\
+Usage:
+  lvsctl apply [--dry-run] [--json] FILE|-
+      Make the kernel's IPVS table match FILE (rules as ipvsadm -S writes
+      them; - for standard input), changing only what differs.
+      --dry-run  print the changes in ipvsadm syntax, change nothing
+      --json     with --dry-run: print the plan as JSON
+  lvsctl -h|--help
+";
+
+/// A line of a rules file that cannot be applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// Reads a rules file (the `ipvsadm -S` format: `-A` and `-a` lines; blank
+/// lines and `#` comments are skipped) into the table it describes. Every
+/// faulty line is reported.
+pub fn parse_rules(text: &[u8], parser: &Parser<'_>) -> Result<Table, Vec<LineError>> {
+    let mut table = Table::new();
+    let mut errors = Vec::new();
+    for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
+        let line = i + 1;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let trimmed = raw.trim_ascii();
+        if trimmed.is_empty() || trimmed.starts_with(b"#") {
+            continue;
+        }
+        let change = match quick_change(trimmed) {
+            Some(c) => Ok(c),
+            None => parse_general(trimmed, parser),
+        };
+        let result = change.and_then(|c| match c {
+            Change::AddService(_) | Change::AddDestination(..) => {
+                table.apply(&c).map_err(|e| e.to_string())
+            }
+            _ => Err("only -A and -a rules can be applied (the ipvsadm -S format)".into()),
+        });
+        if let Err(message) = result {
+            errors.push(LineError { line, message });
+        }
+    }
+    if errors.is_empty() {
+        Ok(table)
+    } else {
+        Err(errors)
+    }
+}
+
+/// A line through ipvsadm's general parser.
+fn parse_general(line: &[u8], parser: &Parser<'_>) -> Result<Change, String> {
+    let text = std::str::from_utf8(line).map_err(|_| "the line is not valid UTF-8".to_string())?;
+    let mut argv = vec!["ipvsadm".to_string()];
+    argv.extend(text.split_ascii_whitespace().map(str::to_string));
+    match parser.parse(&argv) {
+        Ok(Request::AddService(s)) => Ok(Change::AddService(s)),
+        Ok(Request::AddServer(k, d)) => Ok(Change::AddDestination(k, d)),
+        Ok(_) => Err("only -A and -a rules can be applied (the ipvsadm -S format)".into()),
+        Err(e) => Err(e.message),
+    }
+}
+
+/// One change in ipvsadm's syntax (`-A`, `-E`, `-D`, `-a`, `-e`, `-d`), with
+/// its newline, numeric; `ipvsadm -R` of the line makes the change.
+pub fn ipvsadm_line(change: &Change) -> Vec<u8> {
+    let f = Format {
+        rule: true,
+        numeric: true,
+        ..Format::default()
+    };
+    let resolver = SystemResolver;
+    let replace_command = |mut line: Vec<u8>, command: &[u8]| {
+        line[..2].copy_from_slice(command);
+        line
+    };
+    match change {
+        Change::AddService(s) | Change::EditService(s) => {
+            let name = format::service_name(s, &f, &resolver);
+            let line = format::service_line(&ServiceStatus::new(s.clone()), &name, &f);
+            match change {
+                Change::EditService(_) => replace_command(line, b"-E"),
+                _ => line,
+            }
+        }
+        Change::DeleteService(k) => {
+            let name = format::service_name(&ipvs::Service::new(*k), &f, &resolver);
+            let mut line = b"-D ".to_vec();
+            line.extend_from_slice(&name);
+            line.push(b'\n');
+            line
+        }
+        Change::AddDestination(k, d) | Change::EditDestination(k, d) => {
+            let name = format::service_name(&ipvs::Service::new(*k), &f, &resolver);
+            let proto = match k {
+                ipvs::ServiceKey::Addr { protocol, .. } => u16::from(*protocol),
+                ipvs::ServiceKey::Fwmark { .. } => 0,
+            };
+            let status = DestinationStatus::new(d.clone());
+            let mut line = format::destination_line(&status, &name, proto, &f, &resolver);
+            // `ipvsadm -S` leaves the thresholds out (1.31 does); a change
+            // must carry them.
+            if d.upper_threshold != 0 || d.lower_threshold != 0 {
+                line.pop();
+                let x = format!(" -x {} -y {}\n", d.upper_threshold, d.lower_threshold);
+                line.extend_from_slice(x.as_bytes());
+            }
+            match change {
+                Change::EditDestination(..) => replace_command(line, b"-e"),
+                _ => line,
+            }
+        }
+        Change::DeleteDestination(k, d) => {
+            let name = format::service_name(&ipvs::Service::new(*k), &f, &resolver);
+            let mut line = b"-d ".to_vec();
+            line.extend_from_slice(&name);
+            line.extend_from_slice(b" -r ");
+            line.extend_from_slice(&format::addrport(d.addr, d.port, 0, true, &resolver));
+            line.push(b'\n');
+            line
+        }
+        other => format!("# {other}\n").into_bytes(),
+    }
+}
+
+/// The plan in ipvsadm's syntax, one change a line.
+pub fn plan_as_ipvsadm(p: &Plan) -> Vec<u8> {
+    p.changes().iter().flat_map(ipvsadm_line).collect()
+}
+
+struct Options {
+    dry_run: bool,
+    json: bool,
+    file: String,
+}
+
+fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
+    let mut it = args.iter().skip(1);
+    match it.next().map(String::as_str) {
+        Some("-h" | "--help") => return Ok(None),
+        Some("apply") => {}
+        Some(other) => return Err(format!("unknown command {other:?}")),
+        None => return Err("a command is needed".into()),
+    }
+    let mut o = Options {
+        dry_run: false,
+        json: false,
+        file: String::new(),
+    };
+    let mut file = None;
+    for a in it {
+        match a.as_str() {
+            "--dry-run" | "-n" => o.dry_run = true,
+            "--json" => o.json = true,
+            "-h" | "--help" => return Ok(None),
+            f if file.is_none() && (f == "-" || !f.starts_with('-')) => file = Some(f.to_string()),
+            other => return Err(format!("unexpected argument {other:?}")),
+        }
+    }
+    if o.json && !o.dry_run {
+        return Err("--json goes with --dry-run".into());
+    }
+    o.file = file.ok_or("apply needs a rules file (or - for standard input)")?;
+    Ok(Some(o))
+}
+
+/// `lvsctl`'s entry: runs `args` (with the program name first) and returns
+/// the exit status (0 done, 1 failed, 2 usage error).
+pub fn main(args: Vec<String>) -> i32 {
+    let stdout = io::stdout();
+    let stderr = io::stderr();
+    run(&args, &mut stdout.lock(), &mut stderr.lock(), &mut || {
+        Ipvs::open_with(&OpenOptions {
+            batch_acks: ipvs::BatchAcks::ErrorsOnly,
+            batch_window: 256,
+            ..OpenOptions::default()
+        })
+    })
+}
+
+/// [`main`] with its outputs and the kernel handle given (for tests).
+pub fn run(
+    args: &[String],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    open: &mut dyn FnMut() -> Result<Ipvs, ipvs::Error>,
+) -> i32 {
+    let o = match parse_args(args) {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            let _ = out.write_all(USAGE.as_bytes());
+            return 0;
+        }
+        Err(e) => {
+            let _ = writeln!(err, "lvsctl: {e}\n{USAGE}");
+            return 2;
+        }
+    };
+    let mut text = Vec::new();
+    let read = if o.file == "-" {
+        io::stdin().lock().read_to_end(&mut text)
+    } else {
+        std::fs::File::open(&o.file).and_then(|mut f| f.read_to_end(&mut text))
+    };
+    if let Err(e) = read {
+        let _ = writeln!(err, "lvsctl: {}: {e}", o.file);
+        return 1;
+    }
+    let desired = match parse_rules(&text, &Parser::default()) {
+        Ok(t) => t,
+        Err(errors) => {
+            for e in &errors {
+                let _ = writeln!(err, "lvsctl: {}: {e}", o.file);
+            }
+            let _ = writeln!(err, "lvsctl: nothing changed");
+            return 1;
+        }
+    };
+    let mut ipvs = match open() {
+        Ok(i) => i,
+        Err(e) => {
+            let _ = writeln!(err, "lvsctl: {e}");
+            return 1;
+        }
+    };
+    let actual = match ipvs.snapshot() {
+        Ok(s) => Table::from_snapshot(&s),
+        Err(e) => {
+            let _ = writeln!(err, "lvsctl: {e}");
+            return 1;
+        }
+    };
+    let p = plan(&desired, &actual);
+    if o.dry_run {
+        let bytes = if o.json {
+            match serde_json::to_vec_pretty(&p) {
+                Ok(mut v) => {
+                    v.push(b'\n');
+                    v
+                }
+                Err(e) => {
+                    let _ = writeln!(err, "lvsctl: {e}");
+                    return 1;
+                }
+            }
+        } else {
+            plan_as_ipvsadm(&p)
+        };
+        return match out.write_all(&bytes).and_then(|_| out.flush()) {
+            Ok(()) => 0,
+            Err(e) => {
+                let _ = writeln!(err, "lvsctl: write error: {e}");
+                1
+            }
+        };
+    }
+    if p.is_empty() {
+        return 0;
+    }
+    let results = match ipvs.apply(p.changes(), BatchMode::ContinueOnError) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(err, "lvsctl: {e}");
+            return 1;
+        }
+    };
+    let mut status = 0;
+    for (change, r) in p.changes().iter().zip(&results) {
+        if let Err(e) = r {
+            let _ = writeln!(err, "lvsctl: {change}: {e}");
+            status = 1;
+        }
+    }
+    if results.len() < p.len() {
+        let _ = writeln!(
+            err,
+            "lvsctl: {} of {} changes were not attempted",
+            p.len() - results.len(),
+            p.len()
+        );
+        status = 1;
+    }
+    status
+}
