@@ -14,9 +14,11 @@ use crate::TestNet;
 fn applying_a_plan_turns_the_kernel_table_into_the_desired_one() {
     let mut r = Rng(0x1ab_5eed);
     let mut changes = 0;
+    let net = TestNet::new();
+    let mut ipvs = net.open();
     for round in 0..150 {
-        let net = TestNet::new();
-        let mut ipvs = net.open();
+        // Each round starts from an empty table.
+        ipvs.flush().unwrap();
         let actual = table(&mut r);
         let desired = variation(&mut r, &actual);
         let load = plan(&actual, &Table::new());

@@ -18,9 +18,13 @@
 //!   status is 0 only when every change was applied.
 
 use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use ipvs::plan::{plan, Plan, Table};
-use ipvs::{BatchMode, Change, DestinationStatus, Ipvs, OpenOptions, ServiceStatus};
+use ipvs::{
+    BatchMode, Change, DestinationStatus, Direction, Ipvs, IpvsCmd, OpenOptions, ServiceStatus,
+};
 
 use crate::ipvsadm::format;
 use crate::ipvsadm::request::{quick_change, Format, Parser, Request};
@@ -34,6 +38,8 @@ Usage:
       them; - for standard input), changing only what differs.
       --dry-run  print the changes in ipvsadm syntax, change nothing
       --json     with --dry-run: print the plan as JSON
+      -v         say on standard error how many changes the plan has and how
+                 many write requests went to the kernel
   lvsctl -h|--help
 ";
 
@@ -169,6 +175,7 @@ pub fn plan_as_ipvsadm(p: &Plan) -> Vec<u8> {
 struct Options {
     dry_run: bool,
     json: bool,
+    verbose: bool,
     file: String,
 }
 
@@ -183,6 +190,7 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     let mut o = Options {
         dry_run: false,
         json: false,
+        verbose: false,
         file: String::new(),
     };
     let mut file = None;
@@ -190,6 +198,7 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
         match a.as_str() {
             "--dry-run" | "-n" => o.dry_run = true,
             "--json" => o.json = true,
+            "-v" | "--verbose" => o.verbose = true,
             "-h" | "--help" => return Ok(None),
             f if file.is_none() && (f == "-" || !f.starts_with('-')) => file = Some(f.to_string()),
             other => return Err(format!("unexpected argument {other:?}")),
@@ -261,6 +270,25 @@ pub fn run(
             return 1;
         }
     };
+    let writes = Arc::new(AtomicU64::new(0));
+    if o.verbose {
+        let family = ipvs.family_id();
+        let counter = Arc::clone(&writes);
+        ipvs.set_tracer(Some(Box::new(move |direction, datagram| {
+            if direction == Direction::Sent {
+                counter.fetch_add(count_writes(datagram, family), Ordering::Relaxed);
+            }
+        })));
+    }
+    let report = |err: &mut dyn Write, changes: usize| {
+        if o.verbose {
+            let _ = writeln!(
+                err,
+                "lvsctl: {changes} changes, {} write requests sent",
+                writes.load(Ordering::Relaxed)
+            );
+        }
+    };
     let actual = match ipvs.snapshot() {
         Ok(s) => Table::from_snapshot(&s),
         Err(e) => {
@@ -293,6 +321,7 @@ pub fn run(
         };
     }
     if p.is_empty() {
+        report(err, 0);
         return 0;
     }
     let results = match ipvs.apply(p.changes(), BatchMode::ContinueOnError) {
@@ -302,6 +331,7 @@ pub fn run(
             return 1;
         }
     };
+    report(err, p.len());
     let mut status = 0;
     for (change, r) in p.changes().iter().zip(&results) {
         if let Err(e) = r {
@@ -319,4 +349,78 @@ pub fn run(
         status = 1;
     }
     status
+}
+
+/// How many IPVS write requests (`NEW_*`, `SET_*`, `DEL_*`, `ZERO`, `FLUSH`)
+/// one sent datagram holds: netlink messages of the IPVS family `family`
+/// (16-byte `nlmsghdr`: length, type, ...), then the generic-netlink
+/// header, whose first byte is the command.
+pub fn count_writes(datagram: &[u8], family: u16) -> u64 {
+    let mut n = 0;
+    let mut at = 0;
+    while datagram.len() >= at + 17 {
+        let len = u32::from_ne_bytes([
+            datagram[at],
+            datagram[at + 1],
+            datagram[at + 2],
+            datagram[at + 3],
+        ]) as usize;
+        let kind = u16::from_ne_bytes([datagram[at + 4], datagram[at + 5]]);
+        if len < 17 || at + len > datagram.len() {
+            break;
+        }
+        if kind == family {
+            let write = !matches!(
+                IpvsCmd::from(datagram[at + 16]),
+                IpvsCmd::GetService
+                    | IpvsCmd::GetDest
+                    | IpvsCmd::GetDaemon
+                    | IpvsCmd::GetConfig
+                    | IpvsCmd::GetInfo
+            );
+            n += u64::from(write);
+        }
+        // Messages are aligned to 4 bytes.
+        at += (len + 3) & !3;
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A netlink message of `family` carrying `change`, as a handle sends it.
+    fn message(family: u16, change: &Change) -> Vec<u8> {
+        let mut attrs = Vec::new();
+        let cmd = change.encode(&mut attrs).unwrap();
+        let len = 16 + 4 + attrs.len();
+        let mut m = Vec::new();
+        m.extend_from_slice(&(len as u32).to_ne_bytes());
+        m.extend_from_slice(&family.to_ne_bytes());
+        m.extend_from_slice(&[0; 10]);
+        m.extend_from_slice(&[u8::from(cmd), 1, 0, 0]);
+        m.extend_from_slice(&attrs);
+        m.resize((len + 3) & !3, 0);
+        m
+    }
+
+    #[test]
+    fn writes_are_counted_per_request() {
+        let k: ipvs::ServiceKey = "tcp:192.0.2.1:80".parse().unwrap();
+        let d = ipvs::Destination::new(
+            "198.51.100.2".parse().unwrap(),
+            80,
+            ipvs::ForwardMethod::DirectRoute,
+        );
+        let mut datagram = message(0x20, &Change::AddDestination(k, d.clone()));
+        datagram.extend(message(0x20, &Change::EditService(ipvs::Service::new(k))));
+        datagram.extend(message(0x20, &Change::DeleteDestination(k, d)));
+        assert_eq!(count_writes(&datagram, 0x20), 3);
+        // Another family's messages (the controller's) do not count.
+        assert_eq!(count_writes(&datagram, 0x21), 0);
+        // A truncated tail is not a request.
+        assert_eq!(count_writes(&datagram[..datagram.len() - 30], 0x20), 2);
+        assert_eq!(count_writes(&[], 0x20), 0);
+    }
 }
