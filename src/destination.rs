@@ -4,7 +4,9 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use netlink_packet_core::{DecodeError, DefaultNla, Nla, NlaBuffer, NlasIterator, Parseable};
+use netlink_packet_core::{
+    DecodeError, DefaultNla, Emitable, Nla, NlaBuffer, NlasIterator, Parseable,
+};
 
 use crate::service::AddressFamily;
 use crate::stats::{walk_nest_with_stats, Stats, StatsNest, StatsWidth};
@@ -386,9 +388,10 @@ impl DestinationStatus {
         attrs: &[DestinationAttribute],
         service_family: AddressFamily,
     ) -> Result<Self, DecodeError> {
-        let mut b = DestinationBuilder::default();
-        attrs.iter().for_each(|a| b.take(a));
-        b.finish(service_family)
+        // One decoder: the list is emitted and read as the kernel's bytes are.
+        let mut nest = vec![0; attrs.buffer_len()];
+        attrs.emit(&mut nest);
+        Self::from_nest(&nest, service_family)
     }
 
     /// Builds the status straight from the bytes of a destination nest, as
@@ -457,19 +460,11 @@ impl Destination {
 
     /// The full attribute list for NEW_DEST / SET_DEST, in ipvsadm's order.
     pub fn to_attributes(&self) -> Vec<DestinationAttribute> {
-        use DestinationAttribute as A;
-        vec![
-            A::AddressFamily(self.family().to_raw()),
-            A::Address(self.addr.into()),
-            A::Port(self.port),
-            A::FwdMethod(self.forward.into()),
-            A::Weight(self.weight as u32),
-            A::TunnelType(self.tunnel_type.into()),
-            A::TunnelPort(self.tunnel_port),
-            A::TunnelFlags(self.tunnel_flags.into()),
-            A::UpperThreshold(self.upper_threshold),
-            A::LowerThreshold(self.lower_threshold),
-        ]
+        // One encoder: the list is what the direct encoder writes, read back
+        // (which always succeeds).
+        let mut nest = Vec::new();
+        self.emit_attributes(&mut NlaWriter::new(&mut nest));
+        parse_destination_nest(&nest).unwrap_or_default()
     }
 
     /// Writes the attributes [`Destination::to_attributes`] lists, in the
@@ -494,12 +489,9 @@ impl Destination {
 
     /// The identity attributes (family, address, port) for DEL_DEST.
     pub fn identity_attributes(&self) -> Vec<DestinationAttribute> {
-        use DestinationAttribute as A;
-        vec![
-            A::AddressFamily(self.family().to_raw()),
-            A::Address(self.addr.into()),
-            A::Port(self.port),
-        ]
+        let mut nest = Vec::new();
+        self.emit_identity(&mut NlaWriter::new(&mut nest));
+        parse_destination_nest(&nest).unwrap_or_default()
     }
 }
 

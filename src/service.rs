@@ -4,7 +4,9 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
-use netlink_packet_core::{DecodeError, DefaultNla, Nla, NlaBuffer, NlasIterator, Parseable};
+use netlink_packet_core::{
+    DecodeError, DefaultNla, Emitable, Nla, NlaBuffer, NlasIterator, Parseable,
+};
 
 use crate::stats::{walk_nest_with_stats, Stats, StatsNest, StatsWidth};
 use crate::wire::{c_string, emit_c_string, fixed, u16_be, u16_ne, u32_ne, InetAddr, NlaWriter};
@@ -352,20 +354,10 @@ impl ServiceKey {
     /// The identity attributes (family plus fwmark, or protocol, address
     /// and port), as sent to select a service.
     pub fn to_attributes(&self) -> Vec<ServiceAttribute> {
-        let mut attrs = vec![ServiceAttribute::AddressFamily(self.family().to_raw())];
-        match *self {
-            ServiceKey::Fwmark { mark, .. } => attrs.push(ServiceAttribute::Fwmark(mark)),
-            ServiceKey::Addr {
-                protocol,
-                addr,
-                port,
-            } => {
-                attrs.push(ServiceAttribute::Protocol(protocol.into()));
-                attrs.push(ServiceAttribute::Address(addr.into()));
-                attrs.push(ServiceAttribute::Port(port));
-            }
-        }
-        attrs
+        let mut nest = Vec::new();
+        self.emit_attributes(&mut NlaWriter::new(&mut nest));
+        // What the direct encoder writes always parses.
+        parse_service_nest(&nest).unwrap_or_default()
     }
 }
 
@@ -584,9 +576,10 @@ impl ServiceStatus {
 
     /// Builds the status from a service nest received from the kernel.
     pub fn from_attributes(attrs: &[ServiceAttribute]) -> Result<Self, DecodeError> {
-        let mut b = ServiceBuilder::default();
-        attrs.iter().for_each(|a| b.take(a));
-        b.finish()
+        // One decoder: the list is emitted and read as the kernel's bytes are.
+        let mut nest = vec![0; attrs.buffer_len()];
+        attrs.emit(&mut nest);
+        Self::from_nest(&nest)
     }
 
     /// Builds the status straight from the bytes of a service nest, as
@@ -679,19 +672,10 @@ impl Service {
     ///     .to_attributes().is_err());
     /// ```
     pub fn to_attributes(&self) -> Result<Vec<ServiceAttribute>, String> {
-        self.check_names()?;
-        let mut attrs = self.key.to_attributes();
-        attrs.push(ServiceAttribute::SchedName(self.scheduler.clone()));
-        if let Some(pe) = &self.pe_name {
-            attrs.push(ServiceAttribute::PeName(pe.clone()));
-        }
-        attrs.push(ServiceAttribute::Flags(FlagsWithMask {
-            flags: self.flags,
-            mask: !0,
-        }));
-        attrs.push(ServiceAttribute::Timeout(self.timeout));
-        attrs.push(ServiceAttribute::Netmask(self.netmask.to_wire()));
-        Ok(attrs)
+        // One encoder: the list is what the direct encoder writes, read back.
+        let mut nest = Vec::new();
+        self.emit_attributes(&mut NlaWriter::new(&mut nest))?;
+        parse_service_nest(&nest).map_err(|e| e.to_string())
     }
 
     /// The names the kernel takes must fit its buffers and have no NUL.
