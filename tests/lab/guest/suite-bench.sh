@@ -5,6 +5,10 @@
 #   @@BENCH <services> <rules> <op> <oracle_s> <ours_s> <identical:yes|no> <ours_maxrss_kb>
 #   @@FLOOR <services> <rules> restore <floor_s> <identical:yes|no>   (minimal C client, if built)
 #   @@TIMER <stopwatch|gnu-time> <resolution_s>                       (once, first)
+#   @@APPLY <services> <rules> <case> <reference_s> <lvsctl_s> <writes> <expected_writes> <table_ok:yes|no>
+#       lvsctl apply of N services x 8 real servers: case "empty" (into an empty table;
+#       reference: our ipvsadm -R of the same file), "noop" (the table already matches;
+#       reference: our ipvsadm -Sn), "oneline" (one weight changed; reference: -Sn)
 # Times are wall-clock seconds, to the millisecond from /lab/bin/stopwatch (or to 10 ms
 # from GNU time when the lab has no stopwatch); ours is the best of lab.bench_repeat
 # runs, the oracle's a single run (it is 10-20x slower).
@@ -102,7 +106,7 @@ restore_alone() {
 	shift
 	NS=bench-restore
 	fresh_ns "$NS"
-	STDIN=/tmp/rules
+	STDIN=${RULES:-/tmp/rules}
 	_r=$(timed "/tmp/bench-$_tag-restore" "$@")
 	STDIN=/dev/null
 	ip netns exec "$NS" $O -Sn >"/tmp/state-$_tag"
@@ -192,6 +196,76 @@ for n in $sizes; do
 		ip netns del "$ns"
 	done
 done
+
+# lvsctl apply: N services x 8 real servers (9 N rules), in an empty table, in a table
+# that already matches, and with one weight changed. Writes are counted by lvsctl -v from
+# the datagrams its handle sends.
+L=$LAB_OURS_DIR/lvsctl
+apply_sizes=$(lab_param bench_apply_sizes | tr ',' ' ')
+[ -n "$apply_sizes" ] || apply_sizes=2000
+rules8() {
+	awk -v n="$1" 'BEGIN {
+		for (i = 0; i < n; i++) {
+			vip = sprintf("198.%d.%d.%d:80", 18 + int(i / 65536), int(i / 256) % 256, i % 256)
+			printf "-A -t %s -s wrr\n", vip
+			for (j = 1; j <= 8; j++)
+				printf "-a -t %s -r 198.51.100.%d:80 -g -w %d\n", vip, j, j
+		}
+	}'
+}
+# writes_of FILE: the write count lvsctl -v reported in FILE (its stderr).
+writes_of() {
+	sed -n 's/^lvsctl: [0-9]* changes, \([0-9]*\) write requests sent$/\1/p' "$1" | tail -n 1
+}
+apply_report() {
+	# $1 N, $2 case, $3 reference "s kb", $4 lvsctl "s kb", $5 writes, $6 expected, $7 table ok
+	set -- "$1" "$2" $3 $4 "$5" "$6" "$7"
+	# now: $1 N $2 case $3 ref_s $4 ref_kb $5 lvsctl_s $6 lvsctl_kb $7 writes $8 expected $9 ok
+	echo "@@APPLY $1 $(($1 * 9)) $2 $3 $5 ${7:-none} $8 $9"
+	awk -v n="$1" -v c="$2" -v r="$3" -v u="$5" -v w="${7:-none}" -v e="$8" -v ok="$9" 'BEGIN {
+		printf "bench: %6d services apply %-8s reference %6.3f s   lvsctl %6.3f s   (%.2fx)   writes %s (expected %s)   table %s\n", n, c, r, u, (r > 0 ? u / r : 0), w, e, ok
+	}'
+	if [ "$9" = yes ] && [ "${7:-none}" = "$8" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+}
+if [ -x "$L" ]; then
+	for n in $apply_sizes; do
+		rules8 "$n" >/tmp/rules8
+		echo "bench: lvsctl apply, $n services x 8 real servers, $(wc -l </tmp/rules8) rules"
+		settle
+		# Into an empty table, each run alone: ours -R, then lvsctl apply of the same file.
+		re=$(RULES=/tmp/rules8 best_of restore_alone r8 "$U" -R)
+		ae=$(RULES=/tmp/rules8 best_of restore_alone a8 "$L" apply -v -)
+		cmp -s /tmp/state-r8 /tmp/state-a8 && eok=yes || eok=no
+		apply_report "$n" empty "$re" "$ae" "$(writes_of /tmp/bench-a8-restore.err)" $((n * 9)) "$eok"
+
+		# A table that already matches: no write; reference our -Sn of the same table.
+		NS=bench-apply
+		fresh_ns "$NS"
+		ip netns exec "$NS" "$U" -R </tmp/rules8
+		ip netns exec "$NS" $O -Sn >/tmp/state-apply-before
+		settle
+		STDIN=/dev/null
+		sn=$(best_of timed /tmp/bench-s8 "$U" -Sn)
+		an=$(best_of timed /tmp/bench-noop "$L" apply -v /tmp/rules8)
+		ip netns exec "$NS" $O -Sn >/tmp/state-apply-noop
+		cmp -s /tmp/state-apply-before /tmp/state-apply-noop && nok=yes || nok=no
+		apply_report "$n" noop "$sn" "$an" "$(writes_of /tmp/bench-noop.err)" 0 "$nok"
+
+		# One weight changed: exactly one write, and the table is the file's.
+		awk 'NR == 2 { sub(/-w 1$/, "-w 9") } 1' /tmp/rules8 >/tmp/rules8b
+		sed 's/^\(-a -t 198\.18\.0\.0:80 -r 198\.51\.100\.1:80 -g -w\) 1$/\1 9/' \
+			/tmp/state-apply-before >/tmp/state-apply-expected
+		a1=$(timed /tmp/bench-one "$L" apply -v /tmp/rules8b)
+		ip netns exec "$NS" $O -Sn >/tmp/state-apply-one
+		cmp -s /tmp/state-apply-expected /tmp/state-apply-one && ! cmp -s /tmp/state-apply-before /tmp/state-apply-one &&
+			ook=yes || ook=no
+		apply_report "$n" oneline "$sn" "$a1" "$(writes_of /tmp/bench-one.err)" 1 "$ook"
+		ip netns exec "$NS" $O -C
+		ip netns del "$NS"
+	done
+else
+	echo "bench: no lvsctl in /ours, apply cases skipped"
+fi
 
 lab_reset_state
 echo "bench: $passed identical, $failed different"
