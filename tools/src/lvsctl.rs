@@ -76,9 +76,8 @@ pub fn parse_rules(text: &[u8], parser: &Parser<'_>) -> Result<Table, Vec<LineEr
             None => parse_general(trimmed, parser),
         };
         let result = change.and_then(|c| match c {
-            Change::AddService(_) | Change::AddDestination(..) => {
-                table.apply(&c).map_err(|e| e.to_string())
-            }
+            Change::AddService(s) => table.add_service(s).map_err(|e| e.to_string()),
+            Change::AddDestination(k, d) => table.add_destination(&k, d).map_err(|e| e.to_string()),
             _ => Err("only -A and -a rules can be applied (the ipvsadm -S format)".into()),
         });
         if let Err(message) = result {
