@@ -96,10 +96,13 @@ pub enum WarningKind {
     /// keepalived reports a configuration error and goes on with a
     /// corrected value or without the item; the same is done here.
     Adjusted,
-    /// A deprecated spelling, accepted (keepalived reports it).
+    /// A deprecated spelling or block, accepted.
     Deprecated,
     /// A setting keepalived accepts that lvsd does not act on.
     Ignored,
+    /// An item keepalived drops with a log message only (not a configuration
+    /// error), e.g. a virtual server naming an undefined group; dropped here too.
+    Dropped,
     /// Blocks of keepalived's other processes (VRRP, BFD, static addresses),
     /// skipped: one notice for all of them.
     Skipped,
@@ -121,17 +124,9 @@ pub struct Warning {
     pub kind: WarningKind,
     /// What happened.
     pub message: String,
-}
-
-impl Warning {
     /// Whether keepalived counts this as a configuration error (so that
-    /// `keepalived --config-test` fails on it).
-    pub fn keepalived_reports(&self) -> bool {
-        matches!(
-            self.kind,
-            WarningKind::UnknownKeyword | WarningKind::Adjusted | WarningKind::Deprecated
-        )
-    }
+    /// `keepalived --config-test` fails on it), rather than only logging it.
+    pub keepalived_reports: bool,
 }
 
 impl fmt::Display for Warning {

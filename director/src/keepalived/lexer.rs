@@ -61,13 +61,32 @@ impl Diag {
         });
     }
 
+    /// A warning; keepalived reports the unknown keywords, the adjusted
+    /// values and the deprecated spellings as configuration errors.
     pub fn warn(&mut self, loc: &Loc, keyword: &str, kind: WarningKind, message: String) {
+        let reports = matches!(
+            kind,
+            WarningKind::UnknownKeyword | WarningKind::Adjusted | WarningKind::Deprecated
+        );
+        self.warn_as(loc, keyword, kind, message, reports);
+    }
+
+    /// A warning, saying whether keepalived reports it as an error.
+    pub fn warn_as(
+        &mut self,
+        loc: &Loc,
+        keyword: &str,
+        kind: WarningKind,
+        message: String,
+        keepalived_reports: bool,
+    ) {
         self.warnings.push(Warning {
             file: loc.file.to_path_buf(),
             line: loc.line,
             keyword: keyword.to_string(),
             kind,
             message,
+            keepalived_reports,
         });
     }
 }

@@ -478,6 +478,18 @@ impl P<'_> {
     }
 
     fn unknown(&mut self, n: &Node) {
+        // The loops check for a stray block before they know the keyword;
+        // an unknown keyword's block is skipped, not an error.
+        if n.block.is_some() {
+            let e = self.diag.errors.last();
+            if e.is_some_and(|e| {
+                e.line == n.loc.line
+                    && e.keyword == n.keyword()
+                    && e.message.starts_with("unexpected '{'")
+            }) {
+                self.diag.errors.pop();
+            }
+        }
         let what = if n.block.is_some() {
             " (its block is skipped)"
         } else {
@@ -1082,7 +1094,7 @@ fn u128_to_ip(v: u128, v4: bool) -> IpAddr {
 
 // ------------------------------------------------------------------ virtual_server
 
-fn forwarding(p: &mut P, n: &Node, prev: Option<Fwd>) -> Option<Fwd> {
+fn forwarding(p: &mut P, n: &Node) -> Option<Fwd> {
     let m = p.arg(n, 1)?;
     let method = match m {
         "NAT" => ForwardMethod::Masquerade,
@@ -1096,16 +1108,14 @@ fn forwarding(p: &mut P, n: &Node, prev: Option<Fwd>) -> Option<Fwd> {
             return None;
         }
     };
-    // Tunnel settings not given keep their previous values (keepalived's
-    // vs_forwarding_handler), otherwise their defaults.
-    let prev = prev.unwrap_or_else(Fwd::nat);
+    // Every forwarding statement sets all the tunnel settings: the ones it
+    // does not name take their defaults (ipip, no port, nocsum), as in
+    // keepalived's svr_forwarding_handler.
     let mut tun_type = TunnelType::Ipip;
     let mut port = 0u16;
     let mut csum = TunnelChecksum::NoCsum;
-    let mut any = false;
     let mut i = 2;
     while i < n.words.len() {
-        any = true;
         match n.words[i].as_str() {
             "type" => {
                 match n.words.get(i + 1).map(String::as_str) {
@@ -1163,11 +1173,6 @@ fn forwarding(p: &mut P, n: &Node, prev: Option<Fwd>) -> Option<Fwd> {
         p.err(n, "gre tunnels do not support the remote checksum option");
         return None;
     }
-    let (tun_type, port, csum) = if any {
-        (tun_type, port, csum)
-    } else {
-        (prev.tun_type, prev.tun_port, prev.csum)
-    };
     Some(Fwd {
         method,
         tun_type,
@@ -1299,7 +1304,7 @@ fn virtual_server(p: &mut P, n: &Node) -> Option<RawVs> {
                 }
             }
             "lb_kind" | "lvs_method" => {
-                if let Some(f) = forwarding(p, c, vs.fwd) {
+                if let Some(f) = forwarding(p, c) {
                     vs.fwd = Some(f);
                 }
             }
@@ -1419,17 +1424,14 @@ fn virtual_server(p: &mut P, n: &Node) -> Option<RawVs> {
                     );
                 }
             },
-            "sorry_server_lvs_method" => {
-                let prev = vs.sorry.as_ref().and_then(|s| s.fwd);
-                match vs.sorry.is_some() {
-                    true => {
-                        if let Some(f) = forwarding(p, c, prev) {
-                            vs.sorry.as_mut().unwrap().fwd = Some(f);
-                        }
+            "sorry_server_lvs_method" => match vs.sorry.is_some() {
+                true => {
+                    if let Some(f) = forwarding(p, c) {
+                        vs.sorry.as_mut().unwrap().fwd = Some(f);
                     }
-                    false => p.err(c, "sorry_server_lvs_method used without sorry_server"),
                 }
-            }
+                false => p.err(c, "sorry_server_lvs_method used without sorry_server"),
+            },
             "real_server" => {
                 if let Some(rs) = real_server(p, c, &vs) {
                     // keepalived's rs_end_handler: the family of a non-tunnelled
@@ -1528,7 +1530,7 @@ fn real_server(p: &mut P, n: &Node, vs: &RawVs) -> Option<RawRs> {
                     .or(rs.weight)
             }
             "lvs_method" => {
-                if let Some(f) = forwarding(p, c, rs.fwd) {
+                if let Some(f) = forwarding(p, c) {
                     rs.fwd = Some(f);
                 }
             }
@@ -2044,18 +2046,20 @@ fn resolve_vs(
         return None;
     }
     let group = match &vs.name {
-        RawName::Group(g) => match groups.get(g) {
-            Some((_, grp)) => Some(grp),
-            None => {
-                p.diag.error(
-                    &loc,
-                    "virtual_server",
-                    ErrorKind::Invalid,
-                    format!("virtual_server_group {g} is not defined"),
+        RawName::Group(g) => {
+            match groups.get(g) {
+                Some((_, grp)) => Some(grp),
+                None => {
+                    // keepalived logs this (no configuration error) and drops it.
+                    at(
+                    p,
+                    WarningKind::Dropped,
+                    format!("virtual_server_group {g} is not defined - ignoring this virtual server"),
                 );
-                return None;
+                    return None;
+                }
             }
-        },
+        }
         _ => None,
     };
     let family = vs.af.unwrap_or(AddressFamily::Inet);
@@ -2532,8 +2536,16 @@ fn resolve_checker(
                 });
             }
             if !hosts.is_empty() {
-                p.diag.warn(&ch.loc, "SMTP_CHECK", WarningKind::Deprecated,
-                    "the SMTP_CHECK host block is deprecated (one checker is made per host); define several SMTP_CHECKs instead".to_string());
+                // keepalived only logs this one.
+                p.diag.warn_as(
+                    &ch.loc,
+                    "SMTP_CHECK",
+                    WarningKind::Deprecated,
+                    "the SMTP_CHECK host block is deprecated (one checker is made per host); \
+                     define several SMTP_CHECKs instead"
+                        .to_string(),
+                    false,
+                );
             }
             for (hloc, hc) in hosts {
                 let mut c = connection(hc, rs);

@@ -125,6 +125,17 @@ fn conn(c: &Connection) -> String {
     s
 }
 
+/// `FILE:LINE` with the file's name only, so that renderings do not depend
+/// on where the configuration lives.
+fn at(o: &Origin) -> String {
+    let name = o
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    format!("{name}:{}", o.line)
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -169,8 +180,9 @@ pub fn render(c: &Config) -> String {
         };
         writeln!(
             o,
-            "virtual_server {name} line={} family={:?}",
-            vs.origin.line, vs.family
+            "virtual_server {name} at={} family={:?}",
+            at(&vs.origin),
+            vs.family
         )
         .unwrap();
         for s in &vs.services {
@@ -198,9 +210,9 @@ pub fn render(c: &Config) -> String {
         for rs in &vs.real_servers {
             writeln!(
                 o,
-                "  real_server {} line={}",
+                "  real_server {} at={}",
                 dest(&rs.destination),
-                rs.origin.line
+                at(&rs.origin)
             )
             .unwrap();
             writeln!(
@@ -213,7 +225,7 @@ pub fn render(c: &Config) -> String {
             )
             .unwrap();
             for ch in &rs.checkers {
-                writeln!(o, "    {} line={}", ch.kind.keyword(), ch.origin.line).unwrap();
+                writeln!(o, "    {} at={}", ch.kind.keyword(), at(&ch.origin)).unwrap();
                 if let Some(t) = ch.timing {
                     writeln!(
                         o,
