@@ -147,14 +147,14 @@ impl fmt::Display for Warning {
 pub struct Parsed {
     /// The resolved configuration.
     pub config: Config,
-    /// Warnings, in the order found.
+    /// Warnings in reading order.
     pub warnings: Vec<Warning>,
 }
 
 /// A configuration that was refused: every error found, and the warnings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
-    /// The errors, in the order found (at least one).
+    /// The errors in reading order (at least one).
     pub errors: Vec<ConfigError>,
     /// The warnings found on the way.
     pub warnings: Vec<Warning>,
@@ -177,10 +177,7 @@ impl std::error::Error for Refused {}
 /// Reads a configuration file and the files it includes.
 pub fn parse_file(path: impl AsRef<Path>) -> Result<Parsed, Refused> {
     let path = path.as_ref();
-    let mut diag = lexer::Diag {
-        errors: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let mut diag = lexer::Diag::default();
     let tree = lexer::read_tree(path, &mut diag);
     finish(tree, diag)
 }
@@ -188,25 +185,17 @@ pub fn parse_file(path: impl AsRef<Path>) -> Result<Parsed, Refused> {
 /// Reads configuration text; `name` is the file name used in messages and
 /// the base of relative `include`s.
 pub fn parse_str(text: &str, name: impl AsRef<Path>) -> Result<Parsed, Refused> {
-    let mut diag = lexer::Diag {
-        errors: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let mut diag = lexer::Diag::default();
     let tree = lexer::read_tree_str(name.as_ref(), text, &mut diag);
     finish(tree, diag)
 }
 
 fn finish(tree: Vec<lexer::Node>, mut diag: lexer::Diag) -> Result<Parsed, Refused> {
     let config = parse::parse_tree(tree, &mut diag);
-    if diag.errors.is_empty() {
-        Ok(Parsed {
-            config,
-            warnings: diag.warnings,
-        })
+    let (errors, warnings) = diag.into_sorted();
+    if errors.is_empty() {
+        Ok(Parsed { config, warnings })
     } else {
-        Err(Refused {
-            errors: diag.errors,
-            warnings: diag.warnings,
-        })
+        Err(Refused { errors, warnings })
     }
 }

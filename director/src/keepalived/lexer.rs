@@ -21,6 +21,8 @@ use super::{ConfigError, ErrorKind, Warning, WarningKind};
 pub(crate) struct Loc {
     pub file: Arc<Path>,
     pub line: u32,
+    /// Position in reading order (lines of all files, includes inlined).
+    pub seq: u64,
 }
 
 /// One statement: its words (the keyword first) and its `{ }` block, if any.
@@ -45,20 +47,42 @@ enum Item {
 }
 
 /// Collects what reading finds.
+#[derive(Default)]
 pub(crate) struct Diag {
-    pub errors: Vec<ConfigError>,
-    pub warnings: Vec<Warning>,
+    /// Errors with the reading position of their statement.
+    pub errors: Vec<(u64, ConfigError)>,
+    /// Warnings with the reading position of their statement.
+    pub warnings: Vec<(u64, Warning)>,
+    next_seq: u64,
 }
 
 impl Diag {
+    /// Errors and warnings in reading order (stable for one statement).
+    pub fn into_sorted(mut self) -> (Vec<ConfigError>, Vec<Warning>) {
+        self.errors.sort_by_key(|(seq, _)| *seq);
+        self.warnings.sort_by_key(|(seq, _)| *seq);
+        (
+            self.errors.into_iter().map(|(_, e)| e).collect(),
+            self.warnings.into_iter().map(|(_, w)| w).collect(),
+        )
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
+    }
+
     pub fn error(&mut self, loc: &Loc, keyword: &str, kind: ErrorKind, message: String) {
-        self.errors.push(ConfigError {
-            file: loc.file.to_path_buf(),
-            line: loc.line,
-            keyword: keyword.to_string(),
-            kind,
-            message,
-        });
+        self.errors.push((
+            loc.seq,
+            ConfigError {
+                file: loc.file.to_path_buf(),
+                line: loc.line,
+                keyword: keyword.to_string(),
+                kind,
+                message,
+            },
+        ));
     }
 
     /// A warning; keepalived reports the unknown keywords, the adjusted
@@ -80,14 +104,17 @@ impl Diag {
         message: String,
         keepalived_reports: bool,
     ) {
-        self.warnings.push(Warning {
-            file: loc.file.to_path_buf(),
-            line: loc.line,
-            keyword: keyword.to_string(),
-            kind,
-            message,
-            keepalived_reports,
-        });
+        self.warnings.push((
+            loc.seq,
+            Warning {
+                file: loc.file.to_path_buf(),
+                line: loc.line,
+                keyword: keyword.to_string(),
+                kind,
+                message,
+                keepalived_reports,
+            },
+        ));
     }
 }
 
@@ -100,6 +127,7 @@ pub(crate) fn read_tree(path: &Path, diag: &mut Diag) -> Vec<Node> {
     let top = Loc {
         file: Arc::from(path),
         line: 0,
+        seq: 0,
     };
     match fs::read(path) {
         Ok(bytes) => lex_file(path, &bytes, &mut items, diag, 0),
@@ -128,6 +156,7 @@ fn lex_file(path: &Path, bytes: &[u8], items: &mut Vec<Item>, diag: &mut Diag, d
         let loc = Loc {
             file: file.clone(),
             line: (i + 1) as u32,
+            seq: diag.next_seq(),
         };
         let line = decomment(raw.trim_end_matches('\r'), &loc, diag);
         handle_line(&line, &loc, path, items, diag, depth);
@@ -503,10 +532,7 @@ mod tests {
     use super::*;
 
     fn tree(text: &str) -> (Vec<Node>, Diag) {
-        let mut d = Diag {
-            errors: vec![],
-            warnings: vec![],
-        };
+        let mut d = Diag::default();
         let t = read_tree_str(Path::new("/nonexistent/k.conf"), text, &mut d);
         (t, d)
     }
@@ -548,10 +574,13 @@ mod tests {
     fn unbalanced_braces_are_errors_with_lines() {
         let (_, d) = tree("a {\n}\n}\n");
         assert_eq!(d.errors.len(), 1);
-        assert_eq!(d.errors[0].line, 3);
+        assert_eq!(d.errors[0].1.line, 3);
         let (_, d) = tree("a {\nb\n");
         assert_eq!(d.errors.len(), 1);
-        assert_eq!((d.errors[0].line, d.errors[0].keyword.as_str()), (1, "a"));
+        assert_eq!(
+            (d.errors[0].1.line, d.errors[0].1.keyword.as_str()),
+            (1, "a")
+        );
     }
 
     #[test]

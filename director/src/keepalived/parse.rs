@@ -481,7 +481,7 @@ impl P<'_> {
         // The loops check for a stray block before they know the keyword;
         // an unknown keyword's block is skipped, not an error.
         if n.block.is_some() {
-            let e = self.diag.errors.last();
+            let e = self.diag.errors.last().map(|(_, e)| e);
             if e.is_some_and(|e| {
                 e.line == n.loc.line
                     && e.keyword == n.keyword()
@@ -657,6 +657,7 @@ pub(crate) fn parse_tree(nodes: Vec<Node>, diag: &mut Diag) -> Config {
     let mut virtual_servers = Vec::new();
     let mut uses_scripts: Option<Loc> = None;
     for vs in raw_vs {
+        let vloc = vs.loc.clone();
         if let Some(v) = resolve_vs(&mut p, vs, &groups, &track_files, &global) {
             if uses_scripts.is_none() {
                 let script_seen = v.quorum_up.is_some()
@@ -669,10 +670,7 @@ pub(crate) fn parse_tree(nodes: Vec<Node>, diag: &mut Diag) -> Config {
                                 .any(|c| matches!(c.kind, CheckKind::Misc(_)))
                     });
                 if script_seen {
-                    uses_scripts = Some(Loc {
-                        file: std::sync::Arc::from(v.origin.file.as_path()),
-                        line: v.origin.line,
-                    });
+                    uses_scripts = Some(vloc);
                 }
             }
             virtual_servers.push(v);
