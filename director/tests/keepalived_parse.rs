@@ -253,8 +253,8 @@ fn every_error_is_collected_with_file_line_and_keyword() {
             (2, "lb_algo"),
             (3, "protocol"),
             (5, "weight"),
-            (6, "status_code"),
-            (9, "}")
+            (9, "status_code"),
+            (14, "}")
         ]
     );
     assert!(e
