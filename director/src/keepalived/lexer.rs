@@ -237,28 +237,33 @@ fn handle_line(
         );
         return;
     }
-    // Every brace outside quotes is a logical line of its own.
-    let mut segment = String::new();
+    split_braces(line, loc, diag, items);
+}
+
+/// Every brace outside quotes is a logical line of its own. keepalived
+/// reads what follows a brace as a new line and strips its comment again,
+/// so an escaped `\#` there starts a comment: `url { path /a\#b }` loses its
+/// closing brace in keepalived, and here too.
+fn split_braces(line: &str, loc: &Loc, diag: &mut Diag, items: &mut Vec<Item>) {
     let mut quote = false;
-    for c in line.chars() {
+    for (i, c) in line.char_indices() {
         match c {
-            '"' => {
-                quote = !quote;
-                segment.push(c);
-            }
+            '"' => quote = !quote,
             '{' | '}' if !quote => {
-                push_words(&segment, loc, items);
-                segment.clear();
+                push_words(&line[..i], loc, items);
                 items.push(if c == '{' {
                     Item::Open(loc.clone())
                 } else {
                     Item::Close(loc.clone())
                 });
+                let rest = decomment(&line[i + 1..], loc, diag);
+                split_braces(&rest, loc, diag, items);
+                return;
             }
-            _ => segment.push(c),
+            _ => {}
         }
     }
-    push_words(&segment, loc, items);
+    push_words(line, loc, items);
 }
 
 /// keepalived's `alloc_strvec`: words split at blanks; a quoted string is
@@ -581,6 +586,16 @@ mod tests {
             (d.errors[0].1.line, d.errors[0].1.keyword.as_str()),
             (1, "a")
         );
+    }
+
+    #[test]
+    fn an_escaped_hash_after_a_brace_starts_a_comment_as_in_keepalived() {
+        let (t, d) = tree("u {\n path /b\\#c\n}\nv { path /b\\#c }\n");
+        assert_eq!(t[0].block.as_ref().unwrap()[0].words, ["path", "/b#c"]);
+        assert_eq!(t[1].block.as_ref().unwrap()[0].words, ["path", "/b"]);
+        // ... and the '}' after it is gone: the block is not closed.
+        assert_eq!(d.errors.len(), 1);
+        assert_eq!(d.errors[0].1.line, 4);
     }
 
     #[test]

@@ -658,7 +658,7 @@ pub(crate) fn parse_tree(nodes: Vec<Node>, diag: &mut Diag) -> Config {
     let mut uses_scripts: Option<Loc> = None;
     for vs in raw_vs {
         let vloc = vs.loc.clone();
-        if let Some(v) = resolve_vs(&mut p, vs, &groups, &track_files, &global) {
+        if let Some(v) = resolve_vs(&mut p, vs, &groups, &track_files) {
             if uses_scripts.is_none() {
                 let script_seen = v.quorum_up.is_some()
                     || v.quorum_down.is_some()
@@ -1222,7 +1222,6 @@ fn virtual_server(p: &mut P, n: &Node) -> Option<RawVs> {
         sorry: None,
         rs: Vec::new(),
     };
-    let mut sorry_inhibit_pending = false;
     for c in block {
         let kw = c.keyword();
         if kw != "real_server" {
@@ -1409,13 +1408,11 @@ fn virtual_server(p: &mut P, n: &Node) -> Option<RawVs> {
                         fwd: vs.fwd,
                         inhibit: false,
                     });
-                    sorry_inhibit_pending = false;
                 }
             }
             "sorry_server_inhibit" => match vs.sorry.as_mut() {
                 Some(s) => s.inhibit = true,
                 None => {
-                    sorry_inhibit_pending = true;
                     p.err(
                         c,
                         "sorry_server_inhibit used before or without sorry_server",
@@ -1425,7 +1422,9 @@ fn virtual_server(p: &mut P, n: &Node) -> Option<RawVs> {
             "sorry_server_lvs_method" => match vs.sorry.is_some() {
                 true => {
                     if let Some(f) = forwarding(p, c) {
-                        vs.sorry.as_mut().unwrap().fwd = Some(f);
+                        if let Some(s) = vs.sorry.as_mut() {
+                            s.fwd = Some(f);
+                        }
                     }
                 }
                 false => p.err(c, "sorry_server_lvs_method used without sorry_server"),
@@ -1455,7 +1454,6 @@ fn virtual_server(p: &mut P, n: &Node) -> Option<RawVs> {
             _ => p.unknown(c),
         }
     }
-    let _ = sorry_inhibit_pending;
     // keepalived's vs_end_handler: the sorry server's family.
     if let Some(s) = &vs.sorry {
         let tunnel = s.fwd.is_some_and(|f| f.method == ForwardMethod::Tunnel);
@@ -2024,7 +2022,6 @@ fn resolve_vs(
     vs: RawVs,
     groups: &HashMap<String, (Loc, Group)>,
     track_files: &HashMap<String, TrackFile>,
-    global: &Global,
 ) -> Option<VirtualServer> {
     let loc = vs.loc.clone();
     let at = |p: &mut P, kind: WarningKind, msg: String| {
@@ -2169,7 +2166,7 @@ fn resolve_vs(
                 }
             }
         }
-        (RawName::Group(_), None) => unreachable!("checked above"),
+        (RawName::Group(_), None) => {}
     }
     let services: Vec<Service> = keys
         .iter()
@@ -2204,7 +2201,7 @@ fn resolve_vs(
             }
             *vs_fwd = Some(Fwd::nat());
         }
-        vs_fwd.unwrap()
+        *vs_fwd.get_or_insert_with(Fwd::nat)
     };
     let vs_port = match &vs.name {
         RawName::Addr(_, port) => Some(*port),
@@ -2381,7 +2378,6 @@ fn resolve_vs(
         RawName::Fwmark(_) => VirtualServerName::Fwmark(keys[0]),
         RawName::Group(g) => VirtualServerName::Group(g.clone()),
     };
-    let _ = global;
     Some(VirtualServer {
         origin: origin(&loc),
         name,

@@ -98,9 +98,9 @@ fn script(s: &Option<Script>) -> String {
         Some(s) => {
             let mut out = format!("{:?}", s.argv);
             if let Some(u) = &s.user {
-                write!(out, " user={}", u.user).unwrap();
+                let _ = write!(out, " user={}", u.user);
                 if let Some(g) = &u.group {
-                    write!(out, " group={g}").unwrap();
+                    let _ = write!(out, " group={g}");
                 }
             }
             out
@@ -111,16 +111,16 @@ fn script(s: &Option<Script>) -> String {
 fn conn(c: &Connection) -> String {
     let mut s = format!("target={} timeout={}", c.target, secs(c.connect_timeout));
     if let Some(a) = c.bind_addr {
-        write!(s, " bindto={a}").unwrap();
+        let _ = write!(s, " bindto={a}");
     }
     if let Some(p) = c.bind_port {
-        write!(s, " bind_port={p}").unwrap();
+        let _ = write!(s, " bind_port={p}");
     }
     if let Some(i) = &c.bind_if {
-        write!(s, " bind_if={i}").unwrap();
+        let _ = write!(s, " bind_if={i}");
     }
     if let Some(m) = c.fwmark {
-        write!(s, " fwmark={m}").unwrap();
+        let _ = write!(s, " fwmark={m}");
     }
     s
 }
@@ -143,35 +143,38 @@ fn hex(b: &[u8]) -> String {
 /// Renders the configuration, one line per fact, indented by nesting.
 pub fn render(c: &Config) -> String {
     let mut o = String::new();
+    // Writing into a String cannot fail.
+    let _ = render_into(&mut o, c);
+    o
+}
+
+fn render_into(o: &mut String, c: &Config) -> std::fmt::Result {
     let g = &c.global;
     writeln!(
         o,
         "global lvs_flush={} lvs_flush_on_stop={:?}",
         g.lvs_flush, g.lvs_flush_on_stop
-    )
-    .unwrap();
+    )?;
     if let Some(t) = g.lvs_timeouts {
         writeln!(
             o,
             "global lvs_timeouts tcp={} tcpfin={} udp={}",
             t.tcp, t.tcp_fin, t.udp
-        )
-        .unwrap();
+        )?;
     }
     if let Some(d) = &g.lvs_sync_daemon {
-        writeln!(o, "global lvs_sync_daemon {d:?}").unwrap();
+        writeln!(o, "global lvs_sync_daemon {d:?}")?;
     }
     if let Some(u) = &g.script_user {
-        writeln!(o, "global script_user {u:?}").unwrap();
+        writeln!(o, "global script_user {u:?}")?;
     }
     writeln!(
         o,
         "global enable_script_security={}",
         g.enable_script_security
-    )
-    .unwrap();
+    )?;
     if let Some(s) = &g.ssl {
-        writeln!(o, "global ssl {s:?}").unwrap();
+        writeln!(o, "global ssl {s:?}")?;
     }
     for vs in &c.virtual_servers {
         let name = match &vs.name {
@@ -183,10 +186,9 @@ pub fn render(c: &Config) -> String {
             "virtual_server {name} at={} family={:?}",
             at(&vs.origin),
             vs.family
-        )
-        .unwrap();
+        )?;
         for s in &vs.services {
-            writeln!(o, "  {}", service(s)).unwrap();
+            writeln!(o, "  {}", service(s))?;
         }
         writeln!(
             o,
@@ -196,16 +198,14 @@ pub fn render(c: &Config) -> String {
             vs.omega,
             script(&vs.quorum_up),
             script(&vs.quorum_down)
-        )
-        .unwrap();
+        )?;
         if let Some(s) = &vs.sorry_server {
             writeln!(
                 o,
                 "  sorry_server {} inhibit={}",
                 dest(&s.destination),
                 s.inhibit
-            )
-            .unwrap();
+            )?;
         }
         for rs in &vs.real_servers {
             writeln!(
@@ -213,8 +213,7 @@ pub fn render(c: &Config) -> String {
                 "  real_server {} at={}",
                 dest(&rs.destination),
                 at(&rs.origin)
-            )
-            .unwrap();
+            )?;
             writeln!(
                 o,
                 "    inhibit_on_failure={} alpha={} notify_up={} notify_down={}",
@@ -222,10 +221,9 @@ pub fn render(c: &Config) -> String {
                 rs.alpha,
                 script(&rs.notify_up),
                 script(&rs.notify_down)
-            )
-            .unwrap();
+            )?;
             for ch in &rs.checkers {
-                writeln!(o, "    {} at={}", ch.kind.keyword(), at(&ch.origin)).unwrap();
+                writeln!(o, "    {} at={}", ch.kind.keyword(), at(&ch.origin))?;
                 if let Some(t) = ch.timing {
                     writeln!(
                         o,
@@ -237,12 +235,10 @@ pub fn render(c: &Config) -> String {
                         t.alpha,
                         t.log_all_failures
                     )
-                    .unwrap();
+                    ?;
                 }
                 match &ch.kind {
-                    CheckKind::Tcp(c) | CheckKind::Ping(c) => {
-                        writeln!(o, "      {}", conn(c)).unwrap()
-                    }
+                    CheckKind::Tcp(c) | CheckKind::Ping(c) => writeln!(o, "      {}", conn(c))?,
                     CheckKind::Http(h) | CheckKind::Ssl(h) => {
                         writeln!(
                             o,
@@ -251,8 +247,7 @@ pub fn render(c: &Config) -> String {
                             h.http_protocol,
                             h.enable_sni,
                             h.fast_recovery
-                        )
-                        .unwrap();
+                        )?;
                         for u in &h.urls {
                             let codes: Vec<String> = u
                                 .status_codes
@@ -272,16 +267,14 @@ pub fn render(c: &Config) -> String {
                                 codes.join(","),
                                 u.digest.map(|d| hex(&d)).unwrap_or("-".into()),
                                 u.virtualhost.as_deref().unwrap_or("-")
-                            )
-                            .unwrap();
+                            )?;
                             if let Some(r) = &u.regex {
-                                writeln!(o, "        regex {r:?}").unwrap();
+                                writeln!(o, "        regex {r:?}")?;
                             }
                         }
                     }
                     CheckKind::Smtp(s) => {
-                        writeln!(o, "      {} helo_name={}", conn(&s.connection), s.helo_name)
-                            .unwrap()
+                        writeln!(o, "      {} helo_name={}", conn(&s.connection), s.helo_name)?
                     }
                     CheckKind::Dns(d) => writeln!(
                         o,
@@ -289,8 +282,7 @@ pub fn render(c: &Config) -> String {
                         conn(&d.connection),
                         d.query_type,
                         d.name
-                    )
-                    .unwrap(),
+                    )?,
                     CheckKind::Udp(u) => {
                         let reply = match &u.require_reply {
                             None => "-".to_string(),
@@ -305,7 +297,7 @@ pub fn render(c: &Config) -> String {
                             u.min_reply_length,
                             u.max_reply_length
                         )
-                        .unwrap()
+                        ?
                     }
                     CheckKind::Misc(m) => writeln!(
                         o,
@@ -313,17 +305,15 @@ pub fn render(c: &Config) -> String {
                         script(&Some(m.script.clone())),
                         secs(m.timeout),
                         m.dynamic
-                    )
-                    .unwrap(),
+                    )?,
                     CheckKind::File(f) => writeln!(
                         o,
                         "      track_file={} path={} weight={} reverse={}",
                         f.name, f.path, f.weight, f.reverse
-                    )
-                    .unwrap(),
+                    )?,
                 }
             }
         }
     }
-    o
+    Ok(())
 }
