@@ -530,6 +530,43 @@ fn parse_timer(s: &str) -> Option<Duration> {
     Some(Duration::new(secs, micros * 1000))
 }
 
+/// The C library's `inet_aton` forms (what keepalived's getaddrinfo
+/// accepts for an IPv4 mask): `a.b.c.d`, `a.b.c`, `a.b` or `a`, each part
+/// decimal, octal (`0...`) or hexadecimal (`0x...`), the last one filling
+/// the remaining bytes.
+fn inet_aton(s: &str) -> Option<Ipv4Addr> {
+    let parts: Vec<&str> = s.split('.').collect();
+    if parts.len() > 4 {
+        return None;
+    }
+    let mut nums = Vec::new();
+    for p in &parts {
+        let v = if let Some(h) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X")) {
+            u32::from_str_radix(h, 16).ok()?
+        } else if p.len() > 1 && p.starts_with('0') {
+            u32::from_str_radix(&p[1..], 8).ok()?
+        } else if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
+            p.parse().ok()?
+        } else {
+            return None;
+        };
+        nums.push(v);
+    }
+    let last = nums.pop()?;
+    let mut addr: u32 = 0;
+    for (i, v) in nums.iter().enumerate() {
+        if *v > 255 {
+            return None;
+        }
+        addr |= v << (24 - 8 * i);
+    }
+    let rest_bits = 32 - 8 * nums.len() as u32;
+    if rest_bits < 32 && last >= 1 << rest_bits {
+        return None;
+    }
+    Some(Ipv4Addr::from(addr | last))
+}
+
 fn parse_ip(s: &str) -> Option<IpAddr> {
     s.parse().ok()
 }
@@ -587,7 +624,8 @@ fn read_hex(s: &str, allow_wild: bool) -> Option<(Vec<u8>, Vec<u8>)> {
 pub(crate) fn parse_tree(nodes: Vec<Node>, diag: &mut Diag) -> Config {
     let mut p = P { diag };
     let mut global = Global::default();
-    let mut groups: HashMap<String, (Loc, Group)> = HashMap::new();
+    // `None`: defined, but refused (its error is already reported).
+    let mut groups: HashMap<String, Option<Group>> = HashMap::new();
     let mut track_files: HashMap<String, TrackFile> = HashMap::new();
     let mut raw_vs: Vec<RawVs> = Vec::new();
     let mut skipped: Vec<(Loc, String)> = Vec::new();
@@ -604,9 +642,8 @@ pub(crate) fn parse_tree(nodes: Vec<Node>, diag: &mut Diag) -> Config {
                     continue;
                 };
                 if let Some(b) = p.block(n) {
-                    if let Some(g) = vs_group(&mut p, n, &name, b) {
-                        groups.insert(name, (n.loc.clone(), g));
-                    }
+                    let g = vs_group(&mut p, n, &name, b);
+                    groups.insert(name, g);
                 }
             }
             "virtual_server" => {
@@ -1331,7 +1368,7 @@ fn virtual_server(p: &mut P, n: &Node) -> Option<RawVs> {
                     AddressFamily::Inet6 => parse_uint(s)
                         .filter(|v| (1..=128).contains(v))
                         .map(|v| Netmask::Ipv6Prefix(v as u32)),
-                    AddressFamily::Inet => s.parse::<Ipv4Addr>().ok().map(Netmask::Ipv4),
+                    AddressFamily::Inet => inet_aton(s).map(Netmask::Ipv4),
                 };
                 match mask {
                     Some(m) => {
@@ -2020,7 +2057,7 @@ fn url(p: &mut P, n: &Node, block: &[Node]) -> Option<RawUrl> {
 fn resolve_vs(
     p: &mut P,
     vs: RawVs,
-    groups: &HashMap<String, (Loc, Group)>,
+    groups: &HashMap<String, Option<Group>>,
     track_files: &HashMap<String, TrackFile>,
 ) -> Option<VirtualServer> {
     let loc = vs.loc.clone();
@@ -2043,7 +2080,8 @@ fn resolve_vs(
     let group = match &vs.name {
         RawName::Group(g) => {
             match groups.get(g) {
-                Some((_, grp)) => Some(grp),
+                Some(Some(grp)) => Some(grp),
+                Some(None) => return None,
                 None => {
                     // keepalived logs this (no configuration error) and drops it.
                     at(
@@ -2662,6 +2700,20 @@ mod tests {
         assert_eq!(parse_timer("0.0000001"), None);
         assert_eq!(parse_timer("-1"), None);
         assert_eq!(parse_timer("1s"), None);
+    }
+
+    #[test]
+    fn ipv4_masks_in_inet_aton_forms() {
+        assert_eq!(
+            inet_aton("255.255.255.0"),
+            Some(Ipv4Addr::new(255, 255, 255, 0))
+        );
+        assert_eq!(inet_aton("64"), Some(Ipv4Addr::new(0, 0, 0, 64)));
+        assert_eq!(inet_aton("255.0xff00"), Some(Ipv4Addr::new(255, 0, 255, 0)));
+        assert_eq!(inet_aton("0377.0.0.0"), Some(Ipv4Addr::new(255, 0, 0, 0)));
+        assert_eq!(inet_aton("256.0.0.0"), None);
+        assert_eq!(inet_aton("1.2.3.4.5"), None);
+        assert_eq!(inet_aton("x"), None);
     }
 
     #[test]
