@@ -36,7 +36,22 @@
 //! [`ConfigError`], collecting every such error of the file.
 //!
 //! Not supported (refused with [`ErrorKind::Unsupported`]): `ha_suspend`,
-//! `$NAME=` parameter definitions, `@ID` conditional lines and `~SEQ`/`~LST`.
+//! `BFD_CHECK`, `$NAME=` parameter definitions, `@ID` conditional lines,
+//! `~SEQ`/`~LST`, and group ranges of more than 65536 addresses.
+//!
+//! Deliberate differences from keepalived 2.2.7, all on the safe side:
+//!
+//! - a checker of a real server written without a port connects to the
+//!   real server's resolved port (keepalived copies the port before filling
+//!   it in, and would connect to port 0);
+//! - an `SMTP_CHECK` `host` block without `connect_timeout` takes the
+//!   checker's timeout (keepalived leaves it at 0);
+//! - a `virtual_server_group` range of at most 65536 addresses;
+//! - `regex` patterns are kept as written, not compiled (keepalived drops an
+//!   invalid pattern with a log message; the check engine must reject it).
+//!
+//! [`render`] prints the resolved model one fact per line, for tests and
+//! for showing an operator what was understood.
 
 mod lexer;
 pub mod model;
