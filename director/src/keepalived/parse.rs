@@ -359,6 +359,9 @@ struct Group {
 }
 
 struct TrackFile {
+    /// Reading position of its definition: keepalived finds only the ones
+    /// defined before a FILE_CHECK names them.
+    seq: u64,
     path: Option<String>,
     weight: i32,
     reverse: bool,
@@ -917,6 +920,7 @@ fn ssl_block(p: &mut P, block: &[Node]) -> SslConfig {
 
 fn track_file(p: &mut P, n: &Node, block: &[Node]) -> Option<TrackFile> {
     let mut tf = TrackFile {
+        seq: n.loc.seq,
         path: None,
         weight: 1,
         reverse: false,
@@ -2627,12 +2631,17 @@ fn resolve_checker(
         }),
         RawKind::File { name, weight } => {
             let name = name.clone().unwrap_or_default();
-            let Some(tf) = track_files.get(&name) else {
+            let Some(tf) = track_files.get(&name).filter(|tf| tf.seq < ch.loc.seq) else {
+                let later = if track_files.contains_key(&name) {
+                    " before this FILE_CHECK (it is defined after it)"
+                } else {
+                    ""
+                };
                 p.diag.error(
                     &ch.loc,
                     "FILE_CHECK",
                     ErrorKind::Invalid,
-                    format!("track_file {name} is not defined"),
+                    format!("track_file {name} is not defined{later}"),
                 );
                 return;
             };
