@@ -506,7 +506,9 @@ impl P<'_> {
     }
 }
 
+/// A decimal unsigned number; like strtoul, a leading `+` is allowed.
 fn parse_uint(s: &str) -> Option<u64> {
+    let s = s.strip_prefix('+').unwrap_or(s);
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -514,6 +516,7 @@ fn parse_uint(s: &str) -> Option<u64> {
 }
 
 fn parse_timer(s: &str) -> Option<Duration> {
+    let s = s.strip_prefix('+').unwrap_or(s);
     let (int, frac) = match s.split_once('.') {
         Some((i, f)) => (i, f),
         None => (s, ""),
@@ -1348,7 +1351,7 @@ fn virtual_server(p: &mut P, n: &Node) -> Option<RawVs> {
             }
             "persistence_engine" => {
                 let Some(s) = p.arg(c, 1) else { continue };
-                if s.len() > 15 {
+                if s.len() > ipvs::service::PE_NAME_MAX {
                     p.err(c, format!("persistence engine name '{s}' is too long"));
                 } else {
                     vs.pe_name = Some(s.to_string());
@@ -2700,6 +2703,16 @@ fn merge_ranges(r: &[(u16, u16)]) -> Vec<(u16, u16)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_as_strtoul_reads_them() {
+        assert_eq!(parse_uint("+3"), Some(3));
+        assert_eq!(parse_uint("080"), Some(80));
+        assert_eq!(parse_uint("-1"), None);
+        assert_eq!(parse_uint("0x50"), None);
+        assert_eq!(parse_uint("+"), None);
+        assert_eq!(parse_timer("+5"), Some(Duration::from_secs(5)));
+    }
 
     #[test]
     fn timers_are_seconds_with_microseconds() {
