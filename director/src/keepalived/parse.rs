@@ -598,29 +598,40 @@ fn addr_port(p: &mut P, n: &Node, ip_i: usize) -> Option<(IpAddr, u16)> {
     Some((ip, port))
 }
 
-/// keepalived's `read_hex_str`: hex digits (blanks ignored), `X`/`x`
-/// nibbles as wildcards when `mask` is wanted.
+/// keepalived's `read_hex_str` on the words joined by spaces: each byte
+/// is two hex digits, or one digit standing alone; `X`/`x` digits are
+/// wildcards (their mask nibble set) when `allow_wild`.
 fn read_hex(s: &str, allow_wild: bool) -> Option<(Vec<u8>, Vec<u8>)> {
-    let nibbles: Vec<char> = s.chars().filter(|c| !c.is_whitespace()).collect();
-    if nibbles.is_empty() || nibbles.len() % 2 != 0 {
-        return None;
-    }
-    let mut data = Vec::new();
-    let mut mask = Vec::new();
-    for pair in nibbles.chunks(2) {
-        let mut b = 0u8;
-        let mut m = 0u8;
-        for &c in pair {
-            b <<= 4;
-            m <<= 4;
-            if allow_wild && (c == 'x' || c == 'X') {
-                m |= 0xf;
-            } else {
-                b |= c.to_digit(16)? as u8;
-            }
+    let nibble = |c: char| -> Option<(u8, u8)> {
+        if allow_wild && (c == 'x' || c == 'X') {
+            Some((0, 0xf))
+        } else {
+            c.to_digit(16).map(|d| (d as u8, 0))
+        }
+    };
+    let chars: Vec<char> = s.chars().collect();
+    let (mut data, mut mask) = (Vec::new(), Vec::new());
+    let mut i = 0;
+    loop {
+        while i < chars.len() && (chars[i] == ' ' || chars[i] == '\t') {
+            i += 1;
+        }
+        if i >= chars.len() {
+            break;
+        }
+        let (mut b, mut m) = nibble(chars[i])?;
+        i += 1;
+        if i < chars.len() && chars[i] != ' ' {
+            let (b2, m2) = nibble(chars[i])?;
+            i += 1;
+            b = b << 4 | b2;
+            m = m << 4 | m2;
         }
         data.push(b);
         mask.push(m);
+    }
+    if data.is_empty() {
+        return None;
     }
     Some((data, mask))
 }
@@ -1863,7 +1874,7 @@ fn checker(p: &mut P, n: &Node) -> Option<RawChecker> {
                     p.err(c, "UDP_CHECK payload requires a payload");
                     continue;
                 }
-                match read_hex(&c.words[1..].concat(), false) {
+                match read_hex(&c.words[1..].join(" "), false) {
                     Some((d, _)) => *payload = d,
                     None => p.err(c, "invalid hex string for UDP_CHECK payload"),
                 }
@@ -1873,7 +1884,7 @@ fn checker(p: &mut P, n: &Node) -> Option<RawChecker> {
                     *reply = Some(ReplyPattern::default());
                     continue;
                 }
-                match read_hex(&c.words[1..].concat(), true) {
+                match read_hex(&c.words[1..].join(" "), true) {
                     Some((data, mask)) => *reply = Some(ReplyPattern { data, mask }),
                     None => p.err(c, "invalid hex string for UDP_CHECK reply"),
                 }
@@ -2746,7 +2757,14 @@ mod tests {
         );
         assert_eq!(read_hex("0X", true), Some((vec![0x00], vec![0x0f])));
         assert_eq!(read_hex("0X", false), None);
-        assert_eq!(read_hex("abc", false), None);
+        // A digit alone is a byte; two digits together are one.
+        assert_eq!(
+            read_hex("4 8 a", false),
+            Some((vec![4, 8, 10], vec![0, 0, 0]))
+        );
+        assert_eq!(read_hex("abc", false), Some((vec![0xab, 0x0c], vec![0, 0])));
+        assert_eq!(read_hex("4g", false), None);
+        assert_eq!(read_hex(" ", false), None);
     }
 
     #[test]
