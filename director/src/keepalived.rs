@@ -49,6 +49,10 @@
 //! - a `virtual_server_group` range of at most 65536 addresses;
 //! - `regex` patterns are kept as written, not compiled (keepalived drops an
 //!   invalid pattern with a log message; the check engine must reject it).
+//! - script users (`script_user`, MISC_CHECK `user`, notify scripts) are
+//!   kept as names and not looked up (keepalived refuses a MISC_CHECK or
+//!   `script_user` naming a user that does not exist); whoever runs the
+//!   scripts resolves them.
 //!
 //! [`render`] prints the resolved model one fact per line, for tests and
 //! for showing an operator what was understood.
