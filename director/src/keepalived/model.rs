@@ -73,6 +73,9 @@ pub struct Global {
     pub script_user: Option<ScriptUser>,
     /// `enable_script_security`.
     pub enable_script_security: bool,
+    /// `checker_log_all_failures`: log every failed check, not only the
+    /// ones that change a checker's state.
+    pub checker_log_all_failures: bool,
     /// The top-level `SSL` block (client certificate for SSL_GET).
     pub ssl: Option<SslConfig>,
 }

@@ -51,7 +51,22 @@ const OTHER_ROOTS: &[&str] = &[
     "child_wait_time",
 ];
 
-/// `global_defs` keys keepalived knows that lvsd has no use for.
+/// `global_defs` keys that change what keepalived's checker does, which lvsd
+/// does not implement: each gives an [`WarningKind::Ignored`] warning.
+const UNUSED_GLOBALS: &[&str] = &[
+    "net_namespace",
+    "net_namespace_ipvs",
+    "nftables_ipvs",
+    "lvs_notify_fifo",
+    "lvs_notify_fifo_script",
+    "notify_fifo",
+    "notify_fifo_script",
+    "rs_init_notifies",
+    "smtp_alert_checker",
+];
+
+/// `global_defs` keys keepalived knows that lvsd has no use for (the other
+/// processes' settings, mail, SNMP, D-Bus, scheduling of the processes).
 const OTHER_GLOBALS: &[&str] = &[
     "linkbeat_use_polling",
     "net_namespace",
@@ -683,6 +698,11 @@ pub(crate) fn parse_tree(nodes: Vec<Node>, diag: &mut Diag) -> Config {
                     global.ssl = Some(ssl_block(&mut p, b));
                 }
             }
+            kw @ ("net_namespace" | "net_namespace_ipvs") => p.warn(
+                n,
+                WarningKind::Ignored,
+                format!("{kw} concerns the checker but lvsd does not act on it"),
+            ),
             kw if OTHER_ROOTS.contains(&kw) => skipped.push((n.loc.clone(), kw.to_string())),
             _ => p.unknown(n),
         }
@@ -769,6 +789,16 @@ fn global_defs(p: &mut P, block: &[Node], g: &mut Global) {
                 }
             }
             "enable_script_security" => g.enable_script_security = true,
+            "checker_log_all_failures" => {
+                if let Some(b) = p.opt_bool(n) {
+                    g.checker_log_all_failures = b;
+                }
+            }
+            kw if UNUSED_GLOBALS.contains(&kw) => p.warn(
+                n,
+                WarningKind::Ignored,
+                format!("{kw} concerns the checker but lvsd does not act on it"),
+            ),
             kw if OTHER_GLOBALS.contains(&kw) => {}
             _ => p.unknown(n),
         }

@@ -170,8 +170,8 @@ fn render_into(o: &mut String, c: &Config) -> std::fmt::Result {
     }
     writeln!(
         o,
-        "global enable_script_security={}",
-        g.enable_script_security
+        "global enable_script_security={} checker_log_all_failures={}",
+        g.enable_script_security, g.checker_log_all_failures
     )?;
     if let Some(s) = &g.ssl {
         writeln!(o, "global ssl {s:?}")?;
