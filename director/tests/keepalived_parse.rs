@@ -162,9 +162,10 @@ fn group_ranges_expand_and_real_servers_take_each_port() {
             198.51.100.4/31 443
             fwmark 9 inet
         }
+        # IPv4 and IPv6 in one group: only with tunnelled real servers.
         virtual_server group G {
             lb_algo rr
-            lb_kind NAT
+            lb_kind TUN
             protocol UDP
             real_server 198.51.100.20 {
                 TCP_CHECK { connect_port 22 }
@@ -412,4 +413,25 @@ fn every_corpus_service_and_destination_is_valid_for_the_library() {
         }
     }
     assert!(services >= 30, "{services}");
+}
+
+#[test]
+fn a_group_of_ipv6_addresses_is_ipv6_even_with_ipv4_tunnelled_servers() {
+    let c = config(
+        "virtual_server_group V6 {
+            2001:db8::80 80
+            fwmark 12
+        }
+        virtual_server group V6 {
+            lb_algo rr
+            lb_kind TUN
+            protocol TCP
+            real_server 198.51.100.80 80 {
+                TCP_CHECK { }
+            }
+        }",
+    );
+    let vs = &c.virtual_servers[0];
+    assert_eq!(vs.family, ipvs::AddressFamily::Inet6);
+    assert_eq!(vs.services[1].key, ServiceKey::fwmark6(12));
 }

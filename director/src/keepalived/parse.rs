@@ -2143,7 +2143,34 @@ fn resolve_vs(
         }
         _ => None,
     };
-    let family = vs.af.unwrap_or(AddressFamily::Inet);
+    // keepalived's link_vsg_to_vs: a group's families must fit the virtual
+    // server's (set by ip_family or a non-tunnelled real server); if not,
+    // keepalived logs it and drops the virtual server.
+    if let (Some(g), Some(af)) = (group, vs.af) {
+        let has = |want: AddressFamily| {
+            g.entries.iter().any(|e| match e {
+                GroupEntry::Range { start, .. } => AddressFamily::of(start) == want,
+                GroupEntry::Fwmark { family, .. } => *family == Some(want),
+            })
+        };
+        let (v4, v6) = (has(AddressFamily::Inet), has(AddressFamily::Inet6));
+        if (v4 && v6) || (v4 && af == AddressFamily::Inet6) || (v6 && af == AddressFamily::Inet) {
+            at(
+                p,
+                WarningKind::Dropped,
+                format!("{label}: the group's address family doesn't match the virtual server's - ignoring it"),
+            );
+            return None;
+        }
+    }
+    // A group's family: ip_family or the real servers', else its addresses'.
+    let group_family = group.and_then(|g| {
+        g.entries.iter().find_map(|e| match e {
+            GroupEntry::Range { start, .. } => Some(AddressFamily::of(start)),
+            GroupEntry::Fwmark { family, .. } => *family,
+        })
+    });
+    let family = vs.af.or(group_family).unwrap_or(AddressFamily::Inet);
     let has_addr = match (&vs.name, group) {
         (RawName::Addr(..), _) => true,
         (_, Some(g)) => g
