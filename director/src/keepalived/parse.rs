@@ -2154,7 +2154,12 @@ fn resolve_vs(
             })
         };
         let (v4, v6) = (has(AddressFamily::Inet), has(AddressFamily::Inet6));
-        if (v4 && v6) || (v4 && af == AddressFamily::Inet6) || (v6 && af == AddressFamily::Inet) {
+        // (Both families in the group cannot fit either.)
+        let wrong = match af {
+            AddressFamily::Inet => v6,
+            AddressFamily::Inet6 => v4,
+        };
+        if wrong {
             at(
                 p,
                 WarningKind::Dropped,
