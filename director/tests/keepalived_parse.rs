@@ -435,3 +435,76 @@ fn a_group_of_ipv6_addresses_is_ipv6_even_with_ipv4_tunnelled_servers() {
     assert_eq!(vs.family, ipvs::AddressFamily::Inet6);
     assert_eq!(vs.services[1].key, ServiceKey::fwmark6(12));
 }
+
+/// A fresh directory under the system's temporary directory.
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("lvsd-ka-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn file_errors_are_reported_not_panicked() {
+    let e = keepalived::parse_file("/nonexistent/keepalived.conf").unwrap_err();
+    assert_eq!(e.errors.len(), 1);
+    assert_eq!(e.errors[0].kind, ErrorKind::Io);
+    assert_eq!(e.errors[0].file, Path::new("/nonexistent/keepalived.conf"));
+
+    // A file that includes itself stops at a depth limit with an error.
+    let d = scratch_dir("loop");
+    let main = d.join("keepalived.conf");
+    std::fs::write(&main, "include keepalived.conf\n").unwrap();
+    let e = keepalived::parse_file(&main).unwrap_err();
+    assert_eq!(e.errors.len(), 1, "{e}");
+    assert_eq!(
+        (e.errors[0].line, e.errors[0].keyword.as_str()),
+        (1, "include")
+    );
+
+    // keepalived refuses to read an executable file.
+    use std::os::unix::fs::PermissionsExt;
+    let exec = d.join("exec.conf");
+    std::fs::write(&exec, "global_defs {\n lvs_flush\n}\n").unwrap();
+    std::fs::set_permissions(&exec, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(&main, "include exec.conf\n").unwrap();
+    let e = keepalived::parse_file(&main).unwrap_err();
+    assert!(
+        e.errors[0]
+            .message
+            .contains("not a regular non-executable file"),
+        "{e}"
+    );
+    std::fs::set_permissions(&exec, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let p = keepalived::parse_file(&main).unwrap();
+    assert!(p.config.global.lvs_flush);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn a_large_configuration_is_read_whole() {
+    // 2,000 virtual servers with 4 real servers each, all resolved (21 lines
+    // per virtual server after the global_defs line).
+    let mut text = String::from("global_defs { lvs_flush }\n");
+    for i in 0..2000u32 {
+        let (a, b) = (i / 250, i % 250);
+        text.push_str(&format!(
+            "virtual_server 198.18.{a}.{b} 80 {{\n lb_algo wrr\n lb_kind DR\n protocol TCP\n"
+        ));
+        for r in 1..=4 {
+            text.push_str(&format!(
+                " real_server 198.19.{a}.{r} 80 {{\n  weight {r}\n  TCP_CHECK {{ connect_timeout 2 }}\n }}\n"
+            ));
+        }
+        text.push_str("}\n");
+    }
+    let p = ok(&text);
+    assert_eq!(p.config.virtual_servers.len(), 2000);
+    let last = &p.config.virtual_servers[1999];
+    assert_eq!(
+        last.services[0].key,
+        ServiceKey::tcp(ip("198.18.7.249"), 80)
+    );
+    assert_eq!(last.real_servers[3].destination.weight, 4);
+    assert_eq!(last.real_servers[3].origin.line, 2 + 1999 * 21 + 4 + 3 * 4);
+}
