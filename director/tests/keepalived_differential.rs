@@ -23,6 +23,10 @@ const KNOWN_DIVERGENCES: &[(&str, &str)] = &[
         "unsupported-ha-suspend.conf",
         "lvsd refuses ha_suspend (ErrorKind::Unsupported)",
     ),
+    (
+        "extension-rise.conf",
+        "lvsd_rise is lvsd's own keyword, unknown to keepalived",
+    ),
 ];
 
 /// Configurations keepalived judges differently when not run as root, and why.

@@ -508,3 +508,43 @@ fn a_large_configuration_is_read_whole() {
     assert_eq!(last.real_servers[3].destination.weight, 4);
     assert_eq!(last.real_servers[3].origin.line, 2 + 1999 * 21 + 4 + 3 * 4);
 }
+
+#[test]
+fn the_rise_extension_is_inherited_like_retry() {
+    let c = config(
+        "virtual_server 192.0.2.1 80 {
+            lb_algo rr
+            lb_kind NAT
+            protocol TCP
+            lvsd_rise 3
+            real_server 198.51.100.1 80 {
+                TCP_CHECK { }
+                TCP_CHECK {
+                    lvsd_rise 5
+                }
+            }
+            real_server 198.51.100.2 80 {
+                lvsd_rise 2
+                TCP_CHECK { }
+            }
+        }
+        virtual_server 192.0.2.2 80 {
+            lb_algo rr
+            lb_kind NAT
+            protocol TCP
+            real_server 198.51.100.3 80 {
+                TCP_CHECK { }
+            }
+        }",
+    );
+    let rise = |vs: usize, rs: usize, ch: usize| {
+        c.virtual_servers[vs].real_servers[rs].checkers[ch]
+            .timing
+            .unwrap()
+            .rise
+    };
+    assert_eq!(
+        [rise(0, 0, 0), rise(0, 0, 1), rise(0, 1, 0), rise(1, 0, 0)],
+        [3, 5, 2, 1]
+    );
+}

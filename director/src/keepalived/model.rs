@@ -208,6 +208,10 @@ pub struct CheckTiming {
     /// Failures tolerated before the checker is down (`retry`; default 1,
     /// 3 for DNS_CHECK, 0 for MISC_CHECK).
     pub retry: u32,
+    /// Successes in a row that bring a failed checker back up: lvsd's
+    /// extension keyword `lvsd_rise` (virtual server, real server or
+    /// checker); 1, keepalived's behaviour, when not given.
+    pub rise: u32,
     /// Wait before a retry (`delay_before_retry`; default 1 s, 3 s for
     /// HTTP_GET/SSL_GET, `delay_loop` for DNS_CHECK).
     pub delay_before_retry: Duration,

@@ -15,6 +15,11 @@ use super::lexer::{Diag, Loc, Node};
 use super::model::*;
 use super::{ErrorKind, WarningKind};
 
+/// lvsd's own keyword (virtual server, real server, checker): successes in
+/// a row that bring a failed checker back up. keepalived has no such setting
+/// (one success is enough) and would report the keyword as unknown.
+const RISE: &str = "lvsd_rise";
+
 /// keepalived's scheduler list (`lvs_schedulers`).
 const SCHEDULERS: &[&str] = &[
     "rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo", "ovf", "lblcr", "sed", "nq", "twos",
@@ -237,6 +242,7 @@ struct RawConn {
 #[derive(Default, Clone)]
 struct RawTiming {
     retry: Option<u32>,
+    rise: Option<u32>,
     delay_before_retry: Option<Duration>,
     warmup: Option<Duration>,
     delay_loop: Option<Duration>,
@@ -313,6 +319,7 @@ struct RawRs {
     notify_up: Option<Script>,
     notify_down: Option<Script>,
     retry: Option<u32>,
+    rise: Option<u32>,
     delay_before_retry: Option<Duration>,
     warmup: Option<Duration>,
     connect_timeout: Option<Duration>,
@@ -351,6 +358,7 @@ struct RawVs {
     delay_loop: Duration,
     warmup: Option<Duration>,
     retry: Option<u32>,
+    rise: Option<u32>,
     delay_before_retry: Option<Duration>,
     inhibit: bool,
     sorry: Option<RawSorry>,
@@ -1302,6 +1310,7 @@ fn virtual_server(p: &mut P, n: &Node) -> Option<RawVs> {
         delay_loop: Duration::from_secs(60),
         warmup: None,
         retry: None,
+        rise: None,
         delay_before_retry: None,
         inhibit: false,
         sorry: None,
@@ -1349,6 +1358,12 @@ fn virtual_server(p: &mut P, n: &Node) -> Option<RawVs> {
                 }
             }
             "inhibit_on_failure" => vs.inhibit = true,
+            RISE => {
+                vs.rise = p
+                    .uint(c, 1, 1, u32::MAX as u64)
+                    .map(|v| v as u32)
+                    .or(vs.rise)
+            }
             "lb_algo" | "lvs_sched" => {
                 let Some(s) = p.arg(c, 1) else { continue };
                 if SCHEDULERS.contains(&s) {
@@ -1591,6 +1606,7 @@ fn real_server(p: &mut P, n: &Node, vs: &RawVs) -> Option<RawRs> {
         notify_up: None,
         notify_down: None,
         retry: None,
+        rise: None,
         delay_before_retry: None,
         warmup: None,
         connect_timeout: None,
@@ -1645,6 +1661,12 @@ fn real_server(p: &mut P, n: &Node, vs: &RawVs) -> Option<RawRs> {
                 } else {
                     rs.notify_down = s;
                 }
+            }
+            RISE => {
+                rs.rise = p
+                    .uint(c, 1, 1, u32::MAX as u64)
+                    .map(|v| v as u32)
+                    .or(rs.rise)
             }
             "retry" => {
                 rs.retry = p
@@ -1743,6 +1765,12 @@ fn conn_keyword(p: &mut P, c: &Node, co: &mut RawConn) -> bool {
 /// A common timing keyword; true when `c` was one.
 fn timing_keyword(p: &mut P, c: &Node, t: &mut RawTiming) -> bool {
     match c.keyword() {
+        RISE => {
+            t.rise = p
+                .uint(c, 1, 1, u32::MAX as u64)
+                .map(|v| v as u32)
+                .or(t.rise)
+        }
         "retry" => {
             t.retry = p
                 .uint(c, 1, 0, u32::MAX as u64)
@@ -2420,6 +2448,7 @@ fn resolve_vs(
             check_port: if rs.port != 0 { rs.port } else { port },
             alpha,
             retry: rs.retry.or(vs.retry),
+            rise: rs.rise.or(vs.rise).unwrap_or(1),
             connect_timeout: rs.connect_timeout.unwrap_or(vs.connect_timeout),
             delay_loop: rs.delay_loop.unwrap_or(vs.delay_loop),
             warmup: rs.warmup.or(vs.warmup),
@@ -2527,6 +2556,7 @@ struct RsCtx {
     check_port: u16,
     alpha: bool,
     retry: Option<u32>,
+    rise: u32,
     connect_timeout: Duration,
     delay_loop: Duration,
     warmup: Option<Duration>,
@@ -2564,6 +2594,7 @@ fn resolve_checker(
         delay_loop,
         warmup: t.warmup.or(rs.warmup).unwrap_or(delay_loop),
         retry: t.retry.or(rs.retry).unwrap_or(default_retry),
+        rise: t.rise.unwrap_or(rs.rise),
         delay_before_retry: t
             .delay_before_retry
             .or(rs.delay_before_retry)

@@ -227,10 +227,11 @@ fn render_into(o: &mut String, c: &Config) -> std::fmt::Result {
                 if let Some(t) = ch.timing {
                     writeln!(
                         o,
-                        "      delay_loop={} warmup={} retry={} delay_before_retry={} alpha={} log_all_failures={}",
+                        "      delay_loop={} warmup={} retry={} rise={} delay_before_retry={} alpha={} log_all_failures={}",
                         secs(t.delay_loop),
                         secs(t.warmup),
                         t.retry,
+                        t.rise,
                         secs(t.delay_before_retry),
                         t.alpha,
                         t.log_all_failures
