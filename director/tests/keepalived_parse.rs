@@ -288,6 +288,12 @@ fn includes_are_relative_to_the_including_file() {
         .origin
         .file
         .ends_with("servers/web.inc"));
+    // keepalived takes the rest of the line as the pattern, quotes included.
+    let p = keepalived::parse_str("include inc/globals.conf\n", dir.join("any.conf")).unwrap();
+    assert!(p.config.global.lvs_flush);
+    let p = keepalived::parse_str("include \"inc/globals.conf\"\n", dir.join("any.conf")).unwrap();
+    assert!(!p.config.global.lvs_flush);
+    assert_eq!(p.warnings[0].kind, WarningKind::Include);
     // From elsewhere, the same include matches nothing: a warning, no error.
     let p = keepalived::parse_str("include inc/conf.d/*.conf\n", "/nonexistent/k.conf").unwrap();
     assert!(p.config.virtual_servers.is_empty());

@@ -337,7 +337,6 @@ fn include(
         );
         return;
     }
-    let pattern = pattern.trim_matches('"');
     let base = path.parent().unwrap_or(Path::new("."));
     let full = if Path::new(pattern).is_absolute() {
         PathBuf::from(pattern)
