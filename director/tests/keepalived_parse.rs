@@ -178,15 +178,15 @@ fn group_ranges_expand_and_real_servers_take_each_port() {
     assert_eq!(
         keys,
         [
-            "UDP 192.0.2.250:80",
-            "UDP 192.0.2.251:80",
-            "UDP 192.0.2.252:80",
-            "UDP [2001:db8::fe]:8080",
-            "UDP [2001:db8::ff]:8080",
-            "UDP [2001:db8::100]:8080",
-            "UDP 198.51.100.4:443",
-            "UDP 198.51.100.5:443",
-            "FWM 9",
+            "udp:192.0.2.250:80",
+            "udp:192.0.2.251:80",
+            "udp:192.0.2.252:80",
+            "udp:[2001:db8::fe]:8080",
+            "udp:[2001:db8::ff]:8080",
+            "udp:[2001:db8::100]:8080",
+            "udp:198.51.100.4:443",
+            "udp:198.51.100.5:443",
+            "fwm:9",
         ]
     );
     let rs = &vs.real_servers[0];
@@ -282,7 +282,7 @@ fn includes_are_relative_to_the_including_file() {
         .map(|v| v.services[0].key.to_string())
         .collect();
     // 10-web.conf includes ../servers/web.inc relative to conf.d/.
-    assert_eq!(vips, ["TCP 192.0.2.41:80", "TCP 192.0.2.42:25"]);
+    assert_eq!(vips, ["tcp:192.0.2.41:80", "tcp:192.0.2.42:25"]);
     assert_eq!(p.config.virtual_servers[0].real_servers.len(), 1);
     assert!(p.config.virtual_servers[0].real_servers[0]
         .origin
