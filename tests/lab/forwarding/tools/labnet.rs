@@ -12,11 +12,19 @@
 //!       answered, or "none". -p: source port of the first request (+1 for each next one).
 //!       -w: how long to wait for a connection and for an answer (default 3000 ms).
 //!       -d: UDP payload (\r \n \t \\ escapes), default "hello".
+//!       -u FILE: stop early, before the next request, once FILE exists (N stays the bound).
 //!   labnet hold [-n N] [-s SRC] [-p SPORT] [-w MS] [-t SECS] HOST PORT
 //!       opens N TCP connections one after another, each read up to its first line (so it
 //!       is established before the next is opened), prints the name of each ("none" if it
 //!       failed), then "held PID" (its process id), and keeps them all open for SECS seconds
 //!       (default 60) or until killed.
+//!   labnet talk [-n N] [-i MS] [-w MS] [-u FILE] HOST PORT
+//!       one long-lived TCP connection to a labnet server: prints the name that answered,
+//!       then every MS ms (default 100) sends the line "I" (I = 1, 2, ...) and prints the
+//!       answer, which must be "NAME I" within -w MS; after N lines (default 1) or once FILE
+//!       exists it closes its side and waits for the server's close. Last line: "kept I"
+//!       (exit 0), or "broken I WHY" (exit 1) when the connection failed after I good
+//!       exchanges (WHY: reset, timeout, closed, wrong answer, connect).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
@@ -30,7 +38,7 @@ fn die(msg: &str) -> ! {
 }
 
 fn usage() -> ! {
-    die("usage: labnet serve NAME tcp:PORT|udp:PORT... | ask [opts] tcp|udp HOST PORT | hold [opts] HOST PORT")
+    die("usage: labnet serve NAME tcp:PORT|udp:PORT... | ask [opts] tcp|udp HOST PORT | hold [opts] HOST PORT | talk [opts] HOST PORT")
 }
 
 // ------------------------------------------------------------------ server
@@ -114,7 +122,18 @@ struct Opts {
     wait: Duration,
     data: String,
     hold_secs: u64,
+    interval: Duration,
+    until: Option<String>,
     rest: Vec<String>,
+}
+
+impl Opts {
+    /// Whether the -u FILE exists (never without -u).
+    fn told_to_stop(&self) -> bool {
+        self.until
+            .as_ref()
+            .is_some_and(|f| std::path::Path::new(f).exists())
+    }
 }
 
 fn parse_opts(args: &[String]) -> Opts {
@@ -125,6 +144,8 @@ fn parse_opts(args: &[String]) -> Opts {
         wait: Duration::from_millis(3000),
         data: "hello".into(),
         hold_secs: 60,
+        interval: Duration::from_millis(100),
+        until: None,
         rest: Vec::new(),
     };
     let mut it = args.iter();
@@ -137,6 +158,8 @@ fn parse_opts(args: &[String]) -> Opts {
             "-w" => o.wait = Duration::from_millis(val().parse().unwrap_or_else(|_| usage())),
             "-d" => o.data = unescape(&val()),
             "-t" => o.hold_secs = val().parse().unwrap_or_else(|_| usage()),
+            "-i" => o.interval = Duration::from_millis(val().parse().unwrap_or_else(|_| usage())),
+            "-u" => o.until = Some(val()),
             _ => o.rest.push(a.clone()),
         }
     }
@@ -333,6 +356,9 @@ fn ask(args: &[String]) -> ! {
     let dst = target(host, port);
     let out = std::io::stdout();
     for i in 0..o.count {
+        if o.told_to_stop() {
+            break;
+        }
         let who = match proto.as_str() {
             "tcp" => tcp_open(&o, dst, next_port(&o, i)).0,
             "udp" => udp_ask(&o, dst, next_port(&o, i)),
@@ -370,12 +396,79 @@ fn hold(args: &[String]) -> ! {
     exit(0)
 }
 
+/// Why a talk connection failed, from an I/O error.
+fn why(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => {
+            "reset".into()
+        }
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => "timeout".into(),
+        _ => e.to_string(),
+    }
+}
+
+fn talk(args: &[String]) -> ! {
+    let o = parse_opts(args);
+    let [host, port] = o.rest.as_slice() else {
+        usage()
+    };
+    let dst = target(host, port);
+    let (name, conn) = tcp_open(&o, dst, o.sport);
+    println!("{name}");
+    let Some(mut conn) = conn else {
+        println!("broken 0 connect");
+        exit(1)
+    };
+    let mut lines = BufReader::new(conn.try_clone().unwrap_or_else(|e| die(&e.to_string())));
+    let mut done = 0u32;
+    let mut line = String::new();
+    let failure = loop {
+        if done >= o.count || o.told_to_stop() {
+            break None;
+        }
+        std::thread::sleep(o.interval);
+        let i = done + 1;
+        if let Err(e) = conn.write_all(format!("{i}\n").as_bytes()) {
+            break Some(why(&e));
+        }
+        line.clear();
+        match lines.read_line(&mut line) {
+            Ok(0) => break Some("closed".into()),
+            Err(e) => break Some(why(&e)),
+            Ok(_) if line.trim_end() != format!("{name} {i}") => {
+                break Some(format!("wrong answer {:?}", line.trim_end()))
+            }
+            Ok(_) => {
+                println!("{}", line.trim_end());
+                done = i;
+            }
+        }
+    };
+    if let Some(failure) = failure {
+        println!("broken {done} {failure}");
+        exit(1)
+    }
+    // A complete connection: our close, then the server's (end of file, no reset).
+    let _ = conn.shutdown(std::net::Shutdown::Write);
+    line.clear();
+    match lines.read_line(&mut line) {
+        Ok(0) => {
+            println!("kept {done}");
+            exit(0)
+        }
+        Ok(_) => println!("broken {done} wrong answer {:?}", line.trim_end()),
+        Err(e) => println!("broken {done} {} at close", why(&e)),
+    }
+    exit(1)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("serve") => serve(&args[1..]),
         Some("ask") => ask(&args[1..]),
         Some("hold") => hold(&args[1..]),
+        Some("talk") => talk(&args[1..]),
         _ => usage(),
     }
 }
