@@ -100,20 +100,25 @@ fn prepare(spec: &CheckSpec) -> Result<Prepared, SpecError> {
     })
 }
 
+/// One probe. Each kind's future is boxed so that a task holds only the state of its own
+/// kind while probing (an HTTPS exchange is kilobytes, a TCP connect a few words), and
+/// nothing between probes.
 async fn probe(spec: &CheckSpec, prepared: &Prepared) -> Result<Option<Weight>, Failure> {
     match (&spec.kind, prepared) {
-        (CheckKind::Tcp, _) => net::tcp_check(spec).await.map(|()| None),
-        (CheckKind::Http(h), Prepared::Http(p)) => {
-            http::check(spec, h, p, false).await.map(|()| None)
-        }
+        (CheckKind::Tcp, _) => Box::pin(net::tcp_check(spec)).await.map(|()| None),
+        (CheckKind::Http(h), Prepared::Http(p)) => Box::pin(http::check(spec, h, p, false))
+            .await
+            .map(|()| None),
         (CheckKind::Ssl(h), Prepared::Http(p)) => {
-            http::check(spec, h, p, true).await.map(|()| None)
+            Box::pin(http::check(spec, h, p, true)).await.map(|()| None)
         }
-        (CheckKind::Smtp(s), _) => smtp::check(spec, s).await.map(|()| None),
-        (CheckKind::Dns(d), Prepared::Dns(name)) => dns::check(spec, d, name).await.map(|()| None),
-        (CheckKind::Udp(u), _) => udp::check(spec, u).await.map(|()| None),
-        (CheckKind::Ping, _) => ping::check(spec).await.map(|()| None),
-        (CheckKind::Misc(m), _) => misc::check(spec, m).await,
+        (CheckKind::Smtp(s), _) => Box::pin(smtp::check(spec, s)).await.map(|()| None),
+        (CheckKind::Dns(d), Prepared::Dns(name)) => {
+            Box::pin(dns::check(spec, d, name)).await.map(|()| None)
+        }
+        (CheckKind::Udp(u), _) => Box::pin(udp::check(spec, u)).await.map(|()| None),
+        (CheckKind::Ping, _) => Box::pin(ping::check(spec)).await.map(|()| None),
+        (CheckKind::Misc(m), _) => Box::pin(misc::check(spec, m)).await,
         (CheckKind::File(f), _) => file::check(f),
         (kind, _) => Err(Failure::Socket(format!("{} not prepared", kind.name()))),
     }

@@ -141,7 +141,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         .map_err(|e| failure(Stage::Request, &e))?;
     *stage = Stage::Reply;
     let need_body = url.digest.is_some() || prep.regex.is_some();
-    let mut reader = BufReader::new(stream);
+    let mut reader = BufReader::with_capacity(2048, stream);
     let response = read_response(&mut reader, need_body, max_body)
         .await
         .map_err(|e| match e {
@@ -352,7 +352,7 @@ async fn read_to_close<R: AsyncRead + Unpin>(
     max_body: usize,
 ) -> Result<Vec<u8>, ReadError> {
     let mut body = Vec::new();
-    let mut buf = [0u8; 8192];
+    let mut buf = vec![0u8; 8192];
     loop {
         let n = match r.read(&mut buf).await {
             Ok(n) => n,

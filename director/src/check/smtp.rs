@@ -42,7 +42,7 @@ pub(crate) async fn check(spec: &CheckSpec, smtp: &SmtpCheck) -> Result<(), Fail
 
 async fn run(spec: &CheckSpec, smtp: &SmtpCheck, stage: &mut Stage) -> Result<(), Failure> {
     let stream = connect_tcp(spec).await?;
-    let mut r = BufReader::new(stream);
+    let mut r = BufReader::with_capacity(1024, stream);
     *stage = Stage::Reply;
     let (code, line) = reply(&mut r).await?;
     if code != 220 {
