@@ -1,15 +1,16 @@
 //! Benchmark of the check engine: N concurrent TCP_CHECKs, then N HTTP_GETs, on one core.
 //!
 //! ```text
-//! cargo run --release -p ipvs-director --example check_bench -- [--checks N] [--seconds S] [--kind tcp|http|both] [--hold-ms MS] [--delay-ms MS]
+//! cargo run --release -p ipvs-director --example check_bench -- [--checks N] [--seconds S] [--kind tcp|http|both] [--hold-ms MS] [--delay-ms MS] [--warmup-ms MS]
 //! ```
 //!
 //! The engine runs on a `current_thread` runtime on the main thread; the listeners run in a
 //! child process (its own descriptor limit), on 127.0.0.1-127.0.0.20, five ports each, so the
 //! client's ephemeral ports are reused across destinations. Every check has its own identity
 //! (a distinct target in 198.18.0.0/15, probed through `connect_ip`/`connect_port` on
-//! loopback), so nothing is shared: N checks are N probes per period. All start at once (no
-//! warm-up) to show the peak in flight; the HTTP server holds each answer `--hold-ms` so the
+//! loopback), so nothing is shared: N checks are N probes per period. By default all start at
+//! once (`--warmup-ms 0`) to show the peak in flight; with `--warmup-ms` = `--delay-ms` they
+//! spread over the period as keepalived's default warm-up does; the HTTP server holds each answer `--hold-ms` so the
 //! probes stay in flight together. Bounded: N ≤ 50,000, S ≤ 60 per kind.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -143,7 +144,7 @@ fn servers(http: bool, hold: Duration) -> std::process::Child {
     child
 }
 
-fn spec(i: usize, http: bool, delay: Duration) -> CheckSpec {
+fn spec(i: usize, http: bool, delay: Duration, warmup: Duration) -> CheckSpec {
     let addrs = listen_addrs();
     let dst = addrs[i % addrs.len()];
     // A distinct real server per check (198.18.0.0/15), probed on loopback.
@@ -169,14 +170,14 @@ fn spec(i: usize, http: bool, delay: Duration) -> CheckSpec {
         connect_timeout: Duration::from_secs(10),
         retry: 1,
         delay_before_retry: Duration::from_secs(1),
-        warmup: Duration::ZERO,
+        warmup,
         rise: 1,
         alpha: false,
     };
     s
 }
 
-fn run(kind: &str, checks: usize, seconds: u64, hold: Duration, delay: Duration) {
+fn run(kind: &str, checks: usize, seconds: u64, hold: Duration, delay: Duration, warmup: Duration) {
     let http = kind == "http";
     let mut server = servers(http, hold);
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -184,11 +185,13 @@ fn run(kind: &str, checks: usize, seconds: u64, hold: Duration, delay: Duration)
         .build()
         .expect("runtime");
     let u0 = rusage(libc::RUSAGE_THREAD);
-    let (ok, failed, first_failure, stats, elapsed) = rt.block_on(async {
+    let (ok, failed, first_failure, stats, elapsed, (p50, p99, max)) = rt.block_on(async {
         let (engine, mut rx) = Engine::new(tokio::runtime::Handle::current(), true);
         let start = Instant::now();
         for i in 0..checks {
-            engine.add(i, spec(i, http, delay)).expect("valid spec");
+            engine
+                .add(i, spec(i, http, delay, warmup))
+                .expect("valid spec");
         }
         let deadline = start + Duration::from_secs(seconds);
         let (mut ok, mut failed, mut first_failure) = (0u64, 0u64, None);
@@ -215,13 +218,12 @@ fn run(kind: &str, checks: usize, seconds: u64, hold: Duration, delay: Duration)
                 .copied()
                 .unwrap_or_default()
         };
-        println!(
-            "  probe duration         p50 {:?}, p99 {:?}, max {:?}",
+        let percentiles = (
             pct(0.5),
             pct(0.99),
-            durations.last().copied().unwrap_or_default()
+            durations.last().copied().unwrap_or_default(),
         );
-        (ok, failed, first_failure, stats, elapsed)
+        (ok, failed, first_failure, stats, elapsed, percentiles)
     });
     let u1 = rusage(libc::RUSAGE_THREAD);
     let secs = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
@@ -240,7 +242,7 @@ fn run(kind: &str, checks: usize, seconds: u64, hold: Duration, delay: Duration)
     let server_cpu: f64 = rest.trim().parse().unwrap_or(f64::NAN);
     let done = ok + failed;
     println!(
-        "== {kind}: {checks} checks, delay_loop {delay:?}, no warm-up, {seconds} s{}",
+        "== {kind}: {checks} checks, delay_loop {delay:?}, warm-up {warmup:?}, {seconds} s{}",
         if http {
             format!(", server holds each answer {hold:?}")
         } else {
@@ -252,6 +254,7 @@ fn run(kind: &str, checks: usize, seconds: u64, hold: Duration, delay: Duration)
         println!("  first failure          {f}");
     }
     println!("  peak in flight         {}", stats.peak_in_flight);
+    println!("  probe duration         p50 {p50:.1?}, p99 {p99:.1?}, max {max:.1?}");
     println!(
         "  probes/s               {:.0}",
         done as f64 / elapsed.as_secs_f64()
@@ -278,6 +281,7 @@ fn main() {
     let mut hold_ms = 500u64;
     let mut serve_kind = None;
     let mut delay_ms = 1000u64;
+    let mut warmup_ms = 0u64;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let v = args.next().unwrap_or_default();
@@ -287,9 +291,10 @@ fn main() {
             "--kind" => kind = v,
             "--hold-ms" => hold_ms = v.parse().unwrap_or(hold_ms).min(5_000),
             "--serve" => serve_kind = Some(v),
+            "--warmup-ms" => warmup_ms = v.parse().unwrap_or(warmup_ms).min(60_000),
             "--delay-ms" => delay_ms = v.parse().unwrap_or(delay_ms).clamp(10, 60_000),
             _ => {
-                eprintln!("usage: check_bench [--checks N] [--seconds S] [--kind tcp|http|both] [--hold-ms MS] [--delay-ms MS]");
+                eprintln!("usage: check_bench [--checks N] [--seconds S] [--kind tcp|http|both] [--hold-ms MS] [--delay-ms MS] [--warmup-ms MS]");
                 std::process::exit(2);
             }
         }
@@ -316,6 +321,7 @@ fn main() {
             seconds,
             Duration::from_millis(hold_ms),
             Duration::from_millis(delay_ms),
+            Duration::from_millis(warmup_ms),
         );
     }
     let maxrss_kib = rusage(libc::RUSAGE_SELF).ru_maxrss;
