@@ -446,7 +446,16 @@ async fn udp_success_and_failures() {
         run(silent, need.clone()).await,
         Err(Failure::Timeout(Stage::Reply))
     );
-    assert_eq!(run(closed, need).await, Err(Failure::PortUnreachable));
+    assert_eq!(
+        run(closed, need.clone()).await,
+        Err(Failure::PortUnreachable)
+    );
+    let (echo6, _) = udp_server("[::1]:0", |d| vec![d.to_vec()]).await;
+    assert_eq!(run(echo6, need).await, Ok(None));
+    assert_eq!(
+        run(closed_udp("[::1]:0").await, plain).await,
+        Err(Failure::PortUnreachable)
+    );
     assert_eq!(
         count.load(Ordering::SeqCst),
         4,

@@ -184,8 +184,9 @@ impl<K> Drop for InFlight<'_, K> {
 
 /// The health-check engine.
 ///
-/// Checks run as tasks on the tokio runtime given to [`Engine::new`] (a `current_thread`
-/// runtime holds tens of thousands of probes in flight on one core). The engine's methods are
+/// Checks run as tasks on the tokio runtime given to [`Engine::new`], which needs its I/O and
+/// time drivers (`enable_all`); a `current_thread` runtime holds tens of thousands of probes
+/// in flight on one core. MISC_CHECK needs the runtime's process support (a SIGCHLD handler). The engine's methods are
 /// synchronous and may be called from any thread. Dropping the last clone stops every check.
 ///
 /// Subscribers are keyed by `K`. All subscribers with equal [`CheckSpec`]s share one probe and

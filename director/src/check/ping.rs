@@ -26,13 +26,20 @@ enum Kind {
     Raw,
 }
 
-fn socket(ip: IpAddr) -> Result<(Socket, Kind), Failure> {
+fn socket(ip: IpAddr, only: Option<Kind>) -> Result<(Socket, Kind), Failure> {
     let (domain, proto) = match ip {
         IpAddr::V4(_) => (Domain::IPV4, Protocol::ICMPV4),
         IpAddr::V6(_) => (Domain::IPV6, Protocol::ICMPV6),
     };
-    match Socket::new(domain, Type::DGRAM, Some(proto)) {
+    let dgram = match only {
+        Some(Kind::Raw) => Err(std::io::Error::other("not tried")),
+        _ => Socket::new(domain, Type::DGRAM, Some(proto)),
+    };
+    match dgram {
         Ok(s) => Ok((s, Kind::Dgram)),
+        Err(dgram) if only == Some(Kind::Dgram) => Err(Failure::Socket(format!(
+            "ping socket not permitted: {dgram}"
+        ))),
         Err(dgram) => match Socket::new(domain, Type::RAW, Some(proto)) {
             Ok(s) => Ok((s, Kind::Raw)),
             Err(raw) => Err(Failure::Socket(format!(
@@ -78,17 +85,22 @@ fn is_reply(v6: bool, kind: Kind, packet: &[u8], id: u16, seq: u16, token: &[u8]
 
 /// PING_CHECK, bounded by the connect timeout.
 pub(crate) async fn check(spec: &CheckSpec) -> Result<(), Failure> {
+    check_with(spec, None).await
+}
+
+/// PING_CHECK with the socket kind forced (tests).
+async fn check_with(spec: &CheckSpec, only: Option<Kind>) -> Result<(), Failure> {
     let mut stage = Stage::Connect;
-    match tokio::time::timeout(spec.timing.connect_timeout, run(spec, &mut stage)).await {
+    match tokio::time::timeout(spec.timing.connect_timeout, run(spec, &mut stage, only)).await {
         Ok(r) => r,
         Err(_) => Err(Failure::Timeout(stage)),
     }
 }
 
-async fn run(spec: &CheckSpec, stage: &mut Stage) -> Result<(), Failure> {
+async fn run(spec: &CheckSpec, stage: &mut Stage, only: Option<Kind>) -> Result<(), Failure> {
     let ip = spec.connect.connect_ip.unwrap_or(spec.target.ip());
     let v6 = ip.is_ipv6();
-    let (sock, kind) = socket(ip)?;
+    let (sock, kind) = socket(ip, only)?;
     let err = |e: std::io::Error| Failure::Socket(e.to_string());
     sock.set_nonblocking(true).map_err(err)?;
     sock.set_cloexec(true).map_err(err)?;
@@ -130,6 +142,39 @@ async fn run(spec: &CheckSpec, stage: &mut Stage) -> Result<(), Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::CheckKind;
+
+    /// Both socket kinds against the loopback addresses, concurrently (raw sockets see every
+    /// reply of the host and must pick their own); a kind not permitted here is skipped with
+    /// a notice.
+    #[test]
+    fn ping_and_raw_sockets_on_loopback() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            for kind in [Kind::Dgram, Kind::Raw] {
+                for target in ["127.0.0.1:0", "[::1]:0"] {
+                    let spec = CheckSpec::new(target.parse().unwrap(), CheckKind::Ping);
+                    let probes: Vec<_> = (0..8)
+                        .map(|_| {
+                            let spec = spec.clone();
+                            tokio::spawn(async move { check_with(&spec, Some(kind)).await })
+                        })
+                        .collect();
+                    for p in probes {
+                        match p.await.unwrap() {
+                            Err(Failure::Socket(e)) => {
+                                eprintln!("NOTICE: {kind:?} ICMP socket not permitted: {e}");
+                            }
+                            r => assert_eq!(r, Ok(()), "{kind:?} {target}"),
+                        }
+                    }
+                }
+            }
+        });
+    }
 
     #[test]
     fn checksum_of_request_verifies() {
