@@ -377,6 +377,9 @@ pub struct MiscCheck {
     pub timeout: Option<Duration>,
     /// `misc_dynamic`: exit codes 2-255 mean up with weight `code - 2`.
     pub dynamic: bool,
+    /// `user`: run as this user and group id (names resolved by the caller); default the
+    /// daemon's own.
+    pub user: Option<(u32, u32)>,
 }
 
 /// FILE_CHECK settings (keepalived's `track_file` seen from a real server).

@@ -18,6 +18,7 @@ fn sh(script: &str, dynamic: bool) -> CheckKind {
         argv: vec!["/bin/sh".into(), "-c".into(), script.into()],
         timeout: Some(Duration::from_secs(10)),
         dynamic,
+        user: None,
     })
 }
 
@@ -46,6 +47,7 @@ async fn misc_exit_codes() {
         argv: vec!["/nonexistent/check-script".into()],
         timeout: None,
         dynamic: false,
+        user: None,
     });
     assert!(matches!(
         probe_once(spec(target(), missing, fast(0, 1)))
@@ -102,6 +104,7 @@ async fn misc_timeout_kills_the_script_and_its_children() {
             argv: vec!["/bin/sh".into(), "-c".into(), script],
             timeout: Some(Duration::from_millis(300)),
             dynamic: false,
+            user: None,
         });
         let result = probe_once(spec(target(), kind, fast(0, 1))).await;
         assert_eq!(result.outcome, Err(Failure::ScriptTimeout), "{name}");
@@ -116,6 +119,43 @@ async fn misc_timeout_kills_the_script_and_its_children() {
             assert!(!alive(p), "{name}: process {p} killed");
         }
     }
+}
+
+#[tokio::test]
+async fn misc_runs_as_user() {
+    let as_nobody = CheckKind::Misc(MiscCheck {
+        argv: vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            "[ \"$(id -u):$(id -g)\" = 65534:65534 ]".into(),
+        ],
+        timeout: None,
+        dynamic: false,
+        user: Some((65534, 65534)),
+    });
+    let result = probe_once(spec(target(), as_nobody.clone(), fast(0, 1))).await;
+    if !nix_root() {
+        eprintln!("NOTICE: not root, misc user test skipped");
+        return;
+    }
+    assert_eq!(result.outcome, Ok(None));
+    let CheckKind::Misc(mut as_self) = as_nobody else {
+        unreachable!()
+    };
+    as_self.user = None;
+    let result = probe_once(spec(target(), CheckKind::Misc(as_self), fast(0, 1))).await;
+    assert_eq!(
+        result.outcome,
+        Err(Failure::ScriptExit(1)),
+        "root is not nobody"
+    );
+}
+
+fn nix_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
 }
 
 #[tokio::test]

@@ -26,7 +26,11 @@ pub(crate) async fn check(spec: &CheckSpec, misc: &MiscCheck) -> Result<Option<W
         .argv
         .split_first()
         .ok_or(Failure::Spawn("no program".into()))?;
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    if let Some((uid, gid)) = misc.user {
+        command.uid(uid).gid(gid);
+    }
+    let mut child = command
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
