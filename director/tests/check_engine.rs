@@ -246,3 +246,49 @@ async fn replace_keeps_state_of_an_equal_check() {
     assert_eq!(engine.stats().checks, 0);
     assert!(!log.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn tcp_down_when_the_listener_goes_and_up_when_it_returns() {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (engine, mut rx) = Engine::new(tokio::runtime::Handle::current(), true);
+    let mut t = fast(1, 2);
+    t.delay_loop = Duration::from_millis(20);
+    engine.add("rs", spec(addr, CheckKind::Tcp, t)).unwrap();
+    // Connections complete in the kernel's backlog; nobody needs to accept.
+    assert_eq!(trace(&mut rx, 2).await, ["ok", "ok"]);
+    drop(l);
+    // Results already queued before the drop are successes; then two refusals (retry 1).
+    let mut seen = Vec::new();
+    let reason = loop {
+        let e = next(&mut rx).await;
+        match e.kind {
+            EventKind::Result => seen.push(e.result.is_success()),
+            EventKind::Down { reason } => break reason,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(reason, Failure::Refused);
+    assert!(seen.ends_with(&[false, false]), "{seen:?}");
+    assert_eq!(
+        seen.iter().filter(|ok| !**ok).count(),
+        2,
+        "fall = retry + 1 = 2"
+    );
+    let l = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let mut seen = Vec::new();
+    loop {
+        let e = next(&mut rx).await;
+        match e.kind {
+            EventKind::Result => seen.push(e.result.is_success()),
+            EventKind::Up { weight } => {
+                assert_eq!(weight, None);
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(seen.ends_with(&[true, true]), "rise 2: {seen:?}");
+    assert_eq!(seen.iter().filter(|ok| **ok).count(), 2);
+    drop(l);
+}

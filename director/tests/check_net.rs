@@ -285,6 +285,20 @@ async fn https_success_sni_and_failures() {
     assert_eq!(seen.len(), 3);
     assert_eq!(seen[0].sni.as_deref(), Some("rs.example.test"));
     assert_eq!(seen[1].sni, None);
+    // A server that accepts and says nothing: the handshake times out.
+    let mute = mute_server("127.0.0.1:0").await;
+    let mut t = fast(0, 1);
+    t.connect_timeout = Duration::from_millis(300);
+    assert_eq!(
+        probe_once(spec(
+            mute,
+            CheckKind::Ssl(http(vec![UrlCheck::new("/")])),
+            t
+        ))
+        .await
+        .outcome,
+        Err(Failure::Timeout(Stage::Tls))
+    );
     // TLS to a plain HTTP server fails in the handshake.
     let (plain, _) = http_server("127.0.0.1:0", fixed(response(200, ""))).await;
     assert!(matches!(
@@ -332,12 +346,27 @@ async fn smtp_success_and_failures() {
     );
     let (addr, _) = smtp_server("127.0.0.1:0", "220 mx\r\n", "501 bad name\r\n").await;
     assert_eq!(
-        outcome(addr, CheckKind::Smtp(helo)).await,
+        outcome(addr, CheckKind::Smtp(helo.clone())).await,
         Err(Failure::Smtp {
             stage: "HELO",
             line: "501 bad name".into()
         })
     );
+    // No banner at all: a reply timeout; a server that closes at once: a bad reply.
+    let (mute, _) = smtp_server("127.0.0.1:0", "", "250 ok\r\n").await;
+    let mut t = fast(0, 1);
+    t.connect_timeout = Duration::from_millis(300);
+    assert_eq!(
+        probe_once(spec(mute, CheckKind::Smtp(helo.clone()), t))
+            .await
+            .outcome,
+        Err(Failure::Timeout(Stage::Reply))
+    );
+    let (closer, _) = tcp_counter("127.0.0.1:0").await;
+    assert!(matches!(
+        outcome(closer, CheckKind::Smtp(helo)).await,
+        Err(Failure::BadReply(_))
+    ));
 }
 
 // ---- DNS_CHECK ----

@@ -244,47 +244,48 @@ where
     /// spec, it leaves it first; if to the same spec, nothing changes (see
     /// [`Engine::replace`]).
     pub fn add(&self, key: K, spec: CheckSpec) -> Result<CheckState, SpecError> {
-        let mut inner = self.shared.lock();
+        let mut guard = self.shared.lock();
+        let inner = &mut *guard;
         if let Some(old) = inner.subs.get(&key) {
             if **old == spec {
-                let old = old.clone();
-                return Ok(inner.probes[&old].state.clone());
+                if let Some(probe) = inner.probes.get(old) {
+                    return Ok(probe.state.clone());
+                }
             }
         }
         let spec = Arc::new(spec);
-        if !inner.probes.contains_key(&spec) {
-            let prepared = prepare(&spec)?;
-            inner.next_id += 1;
-            let id = inner.next_id;
+        // Validate before changing anything.
+        let prepared = match inner.probes.contains_key(&spec) {
+            true => None,
+            false => Some(prepare(&spec)?),
+        };
+        detach(inner, &key);
+        inner.subs.insert(key.clone(), spec.clone());
+        let Inner {
+            probes, next_id, ..
+        } = inner;
+        let probe = probes.entry(spec.clone()).or_insert_with(|| {
+            *next_id += 1;
             let task = self.shared.runtime.spawn(run(
                 Arc::downgrade(&self.shared),
                 spec.clone(),
-                prepared,
-                id,
+                prepared.unwrap_or(Prepared::Plain),
+                *next_id,
             ));
-            let state = CheckState {
-                up: !spec.timing.alpha,
-                weight: None,
-                last: None,
-                probes: 0,
-                failures_in_row: 0,
-                successes_in_row: 0,
-            };
-            inner.probes.insert(
-                spec.clone(),
-                Probe {
-                    id,
-                    state,
-                    subscribers: Vec::new(),
-                    task,
+            Probe {
+                id: *next_id,
+                state: CheckState {
+                    up: !spec.timing.alpha,
+                    weight: None,
+                    last: None,
+                    probes: 0,
+                    failures_in_row: 0,
+                    successes_in_row: 0,
                 },
-            );
-        }
-        detach(&mut inner, &key);
-        inner.subs.insert(key.clone(), spec.clone());
-        let Some(probe) = inner.probes.get_mut(&spec) else {
-            unreachable!("inserted above")
-        };
+                subscribers: Vec::new(),
+                task,
+            }
+        });
         probe.subscribers.push(key);
         Ok(probe.state.clone())
     }

@@ -80,6 +80,19 @@ pub async fn tcp_counter(bind: &str) -> (SocketAddr, Arc<AtomicUsize>) {
     (addr, count)
 }
 
+/// A TCP server that accepts and keeps every connection open without a word.
+pub async fn mute_server(bind: &str) -> SocketAddr {
+    let l = TcpListener::bind(bind).await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = l.accept().await {
+            held.push(s);
+        }
+    });
+    addr
+}
+
 /// An address where nothing listens (a port just released).
 pub async fn closed_tcp(bind: &str) -> SocketAddr {
     let l = TcpListener::bind(bind).await.unwrap();
