@@ -534,3 +534,21 @@ async fn concurrent_pings_each_get_their_own_reply() {
     }
     assert!(got.values().all(|o| *o == Ok(None)), "{got:?}");
 }
+
+#[tokio::test]
+async fn tcp_check_closes_with_a_reset() {
+    use tokio::io::AsyncReadExt;
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = l.accept().await.unwrap();
+        let mut buf = [0u8; 8];
+        s.read(&mut buf).await.map_err(|e| e.kind())
+    });
+    assert_eq!(outcome(addr, CheckKind::Tcp).await, Ok(()));
+    // A RST, not a FIN (which would read as Ok(0)): no TIME_WAIT left on the director.
+    assert_eq!(
+        server.await.unwrap(),
+        Err(std::io::ErrorKind::ConnectionReset)
+    );
+}
