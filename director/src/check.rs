@@ -608,3 +608,81 @@ pub(crate) fn random_u64() -> u64 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     std::collections::hash_map::RandomState::new().hash_one(COUNTER.fetch_add(1, Ordering::Relaxed))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keepalived_default_timing_per_kind() {
+        let t = |k: &CheckKind| {
+            let t = Timing::keepalived(k);
+            (t.retry, t.delay_before_retry.as_secs(), t.fall())
+        };
+        assert_eq!(t(&CheckKind::Tcp), (1, 1, 2));
+        let http = CheckKind::Http(HttpCheck::new(UrlCheck::new("/")));
+        assert_eq!(t(&http), (1, 3, 2));
+        let dns = CheckKind::Dns(DnsCheck {
+            qtype: 6,
+            name: ".".into(),
+        });
+        assert_eq!(t(&dns), (3, 60, 4));
+        let misc = CheckKind::Misc(MiscCheck {
+            argv: vec!["true".into()],
+            timeout: None,
+            dynamic: false,
+            user: None,
+        });
+        assert_eq!(t(&misc), (0, 1, 1));
+        let base = Timing::keepalived(&CheckKind::Ping);
+        assert_eq!(
+            (
+                base.delay_loop.as_secs(),
+                base.warmup.as_secs(),
+                base.connect_timeout.as_secs()
+            ),
+            (60, 60, 5)
+        );
+    }
+
+    #[test]
+    fn reply_patterns() {
+        let p = ReplyPattern::parse_hex("4aX5x").unwrap();
+        assert_eq!(p.data, [0x4a, 0x05, 0x00]);
+        assert_eq!(p.mask, [0x00, 0xf0, 0xf0], "the padding nibble is compared");
+        assert!(p.matches(&[0x4a, 0x75, 0x30]));
+        assert!(!p.matches(&[0x4a, 0x75, 0x31]));
+        assert!(p.matches(&[0x4a]), "only the reply's length is compared");
+        assert!(!p.matches(&[0x4b]));
+        assert!(!p.matches(&[0x4a, 0x76]));
+        assert_eq!(ReplyPattern::parse_hex("zz"), None);
+    }
+
+    #[test]
+    fn probe_and_bind_addresses() {
+        let mut s = CheckSpec::new("192.0.2.1:80".parse().unwrap(), CheckKind::Tcp);
+        assert_eq!(s.probe_addr(), "192.0.2.1:80".parse().unwrap());
+        assert_eq!(s.bind_addr(), None);
+        s.connect.connect_port = Some(8080);
+        s.connect.bind_port = Some(5000);
+        assert_eq!(s.probe_addr(), "192.0.2.1:8080".parse().unwrap());
+        assert_eq!(s.bind_addr(), Some("0.0.0.0:5000".parse().unwrap()));
+        s.target = "[2001:db8::1]:80".parse().unwrap();
+        assert_eq!(s.bind_addr(), Some("[::]:5000".parse().unwrap()));
+    }
+
+    #[test]
+    fn failure_texts() {
+        let status = Failure::Status {
+            path: "/health".into(),
+            code: 503,
+            expected: vec![(200, 299), (301, 301)],
+        };
+        assert_eq!(status.to_string(), "/health: status 503 not in 200-299,301");
+        assert_eq!(
+            Failure::Timeout(Stage::Connect).to_string(),
+            "timeout (connect)"
+        );
+        assert_eq!(Failure::Refused.to_string(), "connection refused");
+    }
+}

@@ -292,3 +292,35 @@ async fn tcp_down_when_the_listener_goes_and_up_when_it_returns() {
     assert_eq!(seen.iter().filter(|ok| **ok).count(), 2);
     drop(l);
 }
+
+#[tokio::test]
+async fn removing_or_dropping_stops_the_tasks() {
+    let (addr, _) = scripted(&[200]).await;
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let before = metrics.num_alive_tasks();
+    let (engine, _rx) = Engine::new(tokio::runtime::Handle::current(), false);
+    for i in 0..3u16 {
+        let mut s = down_spec(addr);
+        s.connect.connect_port = Some(addr.port());
+        s.timing.rise = 1 + u32::from(i);
+        engine.add(i, s).unwrap();
+    }
+    assert_eq!(metrics.num_alive_tasks(), before + 3, "one task per check");
+    engine.remove(&0);
+    let settle = |want: usize| {
+        let metrics = metrics.clone();
+        async move {
+            for _ in 0..1000 {
+                if metrics.num_alive_tasks() == want {
+                    return true;
+                }
+                tokio::task::yield_now().await;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            false
+        }
+    };
+    assert!(settle(before + 2).await, "a removed check's task ends");
+    drop(engine);
+    assert!(settle(before).await, "dropping the engine ends every task");
+}
