@@ -30,10 +30,11 @@
 //!
 //! # TLS
 //!
-//! SSL_GET does **not** verify the server's certificate chain or name, as keepalived's
-//! SSL_GET does not: a health check asks "does the service answer", and real servers are
-//! usually reached by address with self-signed or internal certificates. The handshake's
-//! signatures are still checked against the certificate the server presents.
+//! By default SSL_GET does **not** verify the server's certificate chain or name, as
+//! keepalived's SSL_GET does not: a health check asks "does the service answer", and real
+//! servers are usually reached by address with self-signed or internal certificates. The
+//! handshake's signatures are still checked against the certificate the server presents.
+//! [`HttpCheck::ca_file`] turns verification on.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -217,6 +218,11 @@ pub struct HttpCheck {
     pub enable_sni: bool,
     /// SSL_GET `sni_name` (default: the virtual host).
     pub sni_name: Option<String>,
+    /// SSL_GET: verify the server's certificate chain against the CA certificates in this PEM
+    /// file, and its name against `sni_name`, else the virtual host, else the address. Read
+    /// when the check starts. Without it (the default, and keepalived's behaviour, which
+    /// loads a CA but never rejects a peer) nothing is verified.
+    pub ca_file: Option<PathBuf>,
     /// The largest body read, in bytes (a longer body fails the check when it is needed for a
     /// digest or a regex).
     pub max_body: usize,
@@ -231,6 +237,7 @@ impl HttpCheck {
             protocol: HttpProtocol::Http10,
             enable_sni: false,
             sni_name: None,
+            ca_file: None,
             max_body: 1 << 20,
         }
     }
@@ -584,6 +591,8 @@ pub enum SpecError {
     DnsName(String),
     /// A period of zero.
     ZeroPeriod,
+    /// The TLS set-up failed (e.g. an unreadable CA file).
+    Tls(String),
 }
 
 impl fmt::Display for SpecError {
@@ -595,6 +604,7 @@ impl fmt::Display for SpecError {
             SpecError::NoProgram => f.write_str("MISC_CHECK without misc_path"),
             SpecError::DnsName(n) => write!(f, "invalid DNS name {n:?}"),
             SpecError::ZeroPeriod => f.write_str("delay_loop of 0"),
+            SpecError::Tls(e) => write!(f, "TLS: {e}"),
         }
     }
 }

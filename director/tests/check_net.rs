@@ -265,7 +265,7 @@ async fn https_success_sni_and_failures() {
         "/ok" => Some(response(200, BODY)),
         _ => Some(response(500, "")),
     });
-    let (addr, log) = https_server("127.0.0.1:0", handler).await;
+    let (addr, log, _) = https_server("127.0.0.1:0", handler).await;
     // Self-signed, for another name: accepted (not verified, as keepalived).
     let mut u = UrlCheck::new("/ok");
     u.digest = Some(md5_hex(BODY));
@@ -551,4 +551,47 @@ async fn tcp_check_closes_with_a_reset() {
         server.await.unwrap(),
         Err(std::io::ErrorKind::ConnectionReset)
     );
+}
+
+#[tokio::test]
+async fn https_verification_with_a_ca_file() {
+    let (addr, _, pem) = https_server("127.0.0.1:0", fixed(response(200, BODY))).await;
+    let dir = std::env::temp_dir().join(format!("lvsd-check-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &pem).unwrap();
+    let other_ca = dir.join("other.pem");
+    let other = rcgen::generate_simple_self_signed(vec!["rs.example.test".to_string()]).unwrap();
+    std::fs::write(&other_ca, other.cert.pem()).unwrap();
+
+    let mut check = http(vec![UrlCheck::new("/")]);
+    check.ca_file = Some(ca.clone());
+    check.sni_name = Some("rs.example.test".into());
+    assert_eq!(outcome(addr, CheckKind::Ssl(check.clone())).await, Ok(()));
+    // The name verified is the virtual host when there is no sni_name.
+    check.sni_name = None;
+    check.virtualhost = Some("rs.example.test".into());
+    assert_eq!(outcome(addr, CheckKind::Ssl(check.clone())).await, Ok(()));
+    // Another name, another CA: the handshake fails.
+    check.virtualhost = Some("www.example.test".into());
+    let wrong_name = outcome(addr, CheckKind::Ssl(check.clone())).await;
+    assert!(
+        matches!(&wrong_name, Err(Failure::Tls(e)) if e.contains("not valid for name")),
+        "{wrong_name:?}"
+    );
+    check.virtualhost = Some("rs.example.test".into());
+    check.ca_file = Some(other_ca);
+    let wrong_ca = outcome(addr, CheckKind::Ssl(check.clone())).await;
+    assert!(
+        matches!(&wrong_ca, Err(Failure::Tls(e)) if e.contains("certificate")),
+        "{wrong_ca:?}"
+    );
+    // An unreadable CA file is refused when the check is added.
+    check.ca_file = Some(dir.join("missing.pem"));
+    let (engine, _rx) =
+        ipvs_director::check::Engine::<u8>::new(tokio::runtime::Handle::current(), false);
+    assert!(matches!(
+        engine.add(0, spec(addr, CheckKind::Ssl(check), fast(0, 1))),
+        Err(ipvs_director::check::SpecError::Tls(_))
+    ));
 }

@@ -81,10 +81,9 @@ pub struct EngineStats {
 }
 
 /// A check's compiled parts.
-#[derive(Debug)]
 enum Prepared {
     Plain,
-    Http(Vec<http::PreparedUrl>),
+    Http(http::PreparedHttp),
     Dns(Vec<u8>),
 }
 
@@ -93,7 +92,8 @@ fn prepare(spec: &CheckSpec) -> Result<Prepared, SpecError> {
         return Err(SpecError::ZeroPeriod);
     }
     Ok(match &spec.kind {
-        CheckKind::Http(h) | CheckKind::Ssl(h) => Prepared::Http(http::prepare(h)?),
+        CheckKind::Http(h) => Prepared::Http(http::prepare(h, false)?),
+        CheckKind::Ssl(h) => Prepared::Http(http::prepare(h, true)?),
         CheckKind::Dns(d) => Prepared::Dns(dns::encode_name(&d.name)?),
         CheckKind::Misc(m) if m.argv.is_empty() => return Err(SpecError::NoProgram),
         _ => Prepared::Plain,
@@ -106,11 +106,11 @@ fn prepare(spec: &CheckSpec) -> Result<Prepared, SpecError> {
 async fn probe(spec: &CheckSpec, prepared: &Prepared) -> Result<Option<Weight>, Failure> {
     match (&spec.kind, prepared) {
         (CheckKind::Tcp, _) => Box::pin(net::tcp_check(spec)).await.map(|()| None),
-        (CheckKind::Http(h), Prepared::Http(p)) => Box::pin(http::check(spec, h, p, false))
-            .await
-            .map(|()| None),
+        (CheckKind::Http(h), Prepared::Http(p)) => {
+            Box::pin(http::check(spec, h, p)).await.map(|()| None)
+        }
         (CheckKind::Ssl(h), Prepared::Http(p)) => {
-            Box::pin(http::check(spec, h, p, true)).await.map(|()| None)
+            Box::pin(http::check(spec, h, p)).await.map(|()| None)
         }
         (CheckKind::Smtp(s), _) => Box::pin(smtp::check(spec, s)).await.map(|()| None),
         (CheckKind::Dns(d), Prepared::Dns(name)) => {

@@ -19,8 +19,31 @@ pub(crate) struct PreparedUrl {
     regex: Option<regex::bytes::Regex>,
 }
 
-/// Checks the URLs' regexes and digests.
-pub(crate) fn prepare(check: &HttpCheck) -> Result<Vec<PreparedUrl>, SpecError> {
+/// An HTTP check's compiled parts: the URLs' regexes and, for SSL_GET, the TLS connector.
+pub(crate) struct PreparedHttp {
+    urls: Vec<PreparedUrl>,
+    tls: Option<tokio_rustls::TlsConnector>,
+}
+
+/// Checks the URLs' regexes and digests; for SSL_GET, reads the CA file if there is one.
+pub(crate) fn prepare(check: &HttpCheck, ssl: bool) -> Result<PreparedHttp, SpecError> {
+    let tls = match ssl {
+        false => None,
+        true => Some(
+            match &check.ca_file {
+                None => tls::connector(check.enable_sni),
+                Some(ca) => tls::verifying_connector(ca, check.enable_sni),
+            }
+            .map_err(SpecError::Tls)?,
+        ),
+    };
+    Ok(PreparedHttp {
+        urls: prepare_urls(check)?,
+        tls,
+    })
+}
+
+fn prepare_urls(check: &HttpCheck) -> Result<Vec<PreparedUrl>, SpecError> {
     if check.urls.is_empty() {
         return Err(SpecError::NoUrl);
     }
@@ -74,12 +97,12 @@ pub(crate) fn request(check: &HttpCheck, url: &UrlCheck, addr: SocketAddr) -> Ve
 pub(crate) async fn check(
     spec: &CheckSpec,
     check: &HttpCheck,
-    prepared: &[PreparedUrl],
-    tls: bool,
+    prepared: &PreparedHttp,
 ) -> Result<(), Failure> {
-    for (url, prep) in check.urls.iter().zip(prepared) {
+    for (url, prep) in check.urls.iter().zip(&prepared.urls) {
         let mut stage = Stage::Connect;
         let limit = spec.timing.connect_timeout;
+        let tls = prepared.tls.as_ref();
         let r = tokio::time::timeout(limit, one_url(spec, check, url, prep, tls, &mut stage)).await;
         match r {
             Ok(Ok(())) => {}
@@ -95,23 +118,23 @@ async fn one_url(
     check: &HttpCheck,
     url: &UrlCheck,
     prep: &PreparedUrl,
-    tls: bool,
+    tls: Option<&tokio_rustls::TlsConnector>,
     stage: &mut Stage,
 ) -> Result<(), Failure> {
     *stage = Stage::Connect;
     let tcp = connect_tcp(spec).await?;
     let req = request(check, url, spec.probe_addr());
-    if tls {
+    if let Some(connector) = tls {
         *stage = Stage::Tls;
+        // The name sent as SNI (when enabled) and verified (with a CA file): `sni_name`,
+        // else the virtual host, else the address.
         let name = check
             .sni_name
             .clone()
             .or_else(|| url.virtualhost.clone())
             .or_else(|| check.virtualhost.clone())
-            .filter(|_| check.enable_sni)
             .and_then(|n| ServerName::try_from(n).ok())
             .unwrap_or_else(|| ServerName::IpAddress(spec.probe_addr().ip().into()));
-        let connector = tls::connector(check.enable_sni).map_err(Failure::Tls)?;
         let stream = connector
             .connect(name, tcp)
             .await

@@ -182,8 +182,12 @@ pub async fn http_server(bind: &str, handler: Handler) -> (SocketAddr, Arc<Mutex
     (addr, log)
 }
 
-/// An HTTPS server with a self-signed certificate made now; its request log (with SNI).
-pub async fn https_server(bind: &str, handler: Handler) -> (SocketAddr, Arc<Mutex<Vec<Seen>>>) {
+/// An HTTPS server with a self-signed certificate for `rs.example.test` made now; its
+/// request log (with SNI) and its certificate (PEM).
+pub async fn https_server(
+    bind: &str,
+    handler: Handler,
+) -> (SocketAddr, Arc<Mutex<Vec<Seen>>>, String) {
     use tokio_rustls::rustls::crypto::ring;
     use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
     use tokio_rustls::rustls::ServerConfig;
@@ -195,6 +199,7 @@ pub async fn https_server(bind: &str, handler: Handler) -> (SocketAddr, Arc<Mute
         .with_no_client_auth()
         .with_single_cert(vec![cert.cert.der().clone()], key)
         .unwrap();
+    let pem = cert.cert.pem();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let l = TcpListener::bind(bind).await.unwrap();
     let addr = l.local_addr().unwrap();
@@ -211,7 +216,7 @@ pub async fn https_server(bind: &str, handler: Handler) -> (SocketAddr, Arc<Mute
             });
         }
     });
-    (addr, log)
+    (addr, log, pem)
 }
 
 /// A UDP socket answering each datagram with `answer(datagram)` (nothing for `None`); the
