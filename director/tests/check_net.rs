@@ -595,3 +595,51 @@ async fn https_verification_with_a_ca_file() {
         Err(ipvs_director::check::SpecError::Tls(_))
     ));
 }
+
+#[tokio::test]
+async fn http_against_busybox_httpd() {
+    if std::process::Command::new("busybox")
+        .arg("true")
+        .status()
+        .map(|s| !s.success())
+        .unwrap_or(true)
+    {
+        eprintln!("NOTICE: busybox not installed, busybox httpd test skipped");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("lvsd-check-www-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("health.html"), BODY).unwrap();
+    let addr = closed_tcp("127.0.0.1:0").await;
+    let mut httpd = tokio::process::Command::new("busybox")
+        .args(["httpd", "-f", "-p", &addr.to_string(), "-h"])
+        .arg(&dir)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..500 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(up, "busybox httpd listens on {addr}");
+    let mut page = UrlCheck::new("/health.html");
+    page.digest = Some(md5_hex(BODY));
+    page.regex = Some("service OK".into());
+    assert_eq!(
+        outcome(addr, CheckKind::Http(http(vec![page]))).await,
+        Ok(())
+    );
+    assert!(matches!(
+        outcome(
+            addr,
+            CheckKind::Http(http(vec![UrlCheck::new("/missing.html")]))
+        )
+        .await,
+        Err(Failure::Status { code: 404, .. })
+    ));
+    let _ = httpd.kill().await;
+}
