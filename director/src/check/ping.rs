@@ -1,6 +1,9 @@
 //! PING_CHECK: one ICMP (or ICMPv6) echo. An unprivileged ping socket (`SOCK_DGRAM`,
 //! allowed by `net.ipv4.ping_group_range`) is tried first, then a raw socket (root or
 //! CAP_NET_RAW). Both are connected to the target, so the kernel only hands us its packets.
+//! A raw socket still gets every echo reply from that address (each probe matches its own by
+//! identifier, sequence and a random payload), so many concurrent pings of one address cost
+//! O(n²) wake-ups on raw sockets; ping sockets have no such cost.
 
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::OwnedFd;
