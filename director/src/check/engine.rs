@@ -1,0 +1,624 @@
+//! The engine: one task per distinct check, shared by its subscribers.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::{
+    dns, file, http, misc, net, ping, random_u64, smtp, udp, CheckKind, CheckSpec, Failure,
+    ProbeResult, SpecError, Weight,
+};
+
+/// The state of a check, shared by all its subscribers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckState {
+    /// Whether the check is up.
+    pub up: bool,
+    /// The last weight a dynamic check (MISC dynamic, FILE) reported while succeeding.
+    pub weight: Option<Weight>,
+    /// The last probe's result, if any probe has run.
+    pub last: Option<ProbeResult>,
+    /// Probes run so far.
+    pub probes: u64,
+    /// Consecutive failed probes (toward fall while up).
+    pub failures_in_row: u32,
+    /// Consecutive successful probes (toward rise while down).
+    pub successes_in_row: u32,
+}
+
+/// What happened to a subscriber's check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// The check went up, with the weight a dynamic check reported.
+    Up {
+        /// The weight reported with the success, if the check is dynamic.
+        weight: Option<Weight>,
+    },
+    /// The check went down.
+    Down {
+        /// The last failure.
+        reason: Failure,
+    },
+    /// An up check reported a new weight.
+    Weight(Weight),
+    /// A probe finished (only when the engine reports every result).
+    Result,
+}
+
+/// An event for one subscriber.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event<K> {
+    /// The subscriber.
+    pub key: K,
+    /// What happened.
+    pub kind: EventKind,
+    /// The probe that caused it.
+    pub result: ProbeResult,
+}
+
+/// Counters of the engine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Distinct checks running (one probe each).
+    pub checks: usize,
+    /// Subscribers.
+    pub subscribers: usize,
+    /// Probes started since the engine was created.
+    pub started: u64,
+    /// Probes finished.
+    pub finished: u64,
+    /// Probes in flight now.
+    pub in_flight: usize,
+    /// The most probes in flight at once.
+    pub peak_in_flight: usize,
+}
+
+/// A check's compiled parts.
+enum Prepared {
+    Plain,
+    Http(http::PreparedHttp),
+    Dns(Vec<u8>),
+}
+
+fn prepare(spec: &CheckSpec) -> Result<Prepared, SpecError> {
+    if spec.timing.delay_loop.is_zero() {
+        return Err(SpecError::ZeroPeriod);
+    }
+    Ok(match &spec.kind {
+        CheckKind::Http(h) => Prepared::Http(http::prepare(h, false)?),
+        CheckKind::Ssl(h) => Prepared::Http(http::prepare(h, true)?),
+        CheckKind::Dns(d) => Prepared::Dns(dns::encode_name(&d.name)?),
+        CheckKind::Misc(m) if m.argv.is_empty() => return Err(SpecError::NoProgram),
+        _ => Prepared::Plain,
+    })
+}
+
+/// One probe. Each kind's future is boxed so that a task holds only the state of its own
+/// kind while probing (an HTTPS exchange is kilobytes, a TCP connect a few words), and
+/// nothing between probes.
+async fn probe(spec: &CheckSpec, prepared: &Prepared) -> Result<Option<Weight>, Failure> {
+    match (&spec.kind, prepared) {
+        (CheckKind::Tcp, _) => Box::pin(net::tcp_check(spec)).await.map(|()| None),
+        (CheckKind::Http(h), Prepared::Http(p)) => {
+            Box::pin(http::check(spec, h, p)).await.map(|()| None)
+        }
+        (CheckKind::Ssl(h), Prepared::Http(p)) => {
+            Box::pin(http::check(spec, h, p)).await.map(|()| None)
+        }
+        (CheckKind::Smtp(s), _) => Box::pin(smtp::check(spec, s)).await.map(|()| None),
+        (CheckKind::Dns(d), Prepared::Dns(name)) => {
+            Box::pin(dns::check(spec, d, name)).await.map(|()| None)
+        }
+        (CheckKind::Udp(u), _) => Box::pin(udp::check(spec, u)).await.map(|()| None),
+        (CheckKind::Ping, _) => Box::pin(ping::check(spec)).await.map(|()| None),
+        (CheckKind::Misc(m), _) => Box::pin(misc::check(spec, m)).await,
+        (CheckKind::File(f), _) => file::check(f),
+        (kind, _) => Err(Failure::Socket(format!("{} not prepared", kind.name()))),
+    }
+}
+
+struct Probe<K> {
+    id: u64,
+    state: CheckState,
+    subscribers: Vec<K>,
+    task: JoinHandle<()>,
+}
+
+struct Inner<K> {
+    probes: HashMap<Arc<CheckSpec>, Probe<K>>,
+    subs: HashMap<K, Arc<CheckSpec>>,
+    next_id: u64,
+}
+
+struct Shared<K> {
+    inner: Mutex<Inner<K>>,
+    events: mpsc::UnboundedSender<Event<K>>,
+    runtime: Handle,
+    report_results: bool,
+    started: AtomicU64,
+    finished: AtomicU64,
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl<K> Shared<K> {
+    fn lock(&self) -> MutexGuard<'_, Inner<K>> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl<K> Drop for Shared<K> {
+    fn drop(&mut self) {
+        let inner = self.inner.get_mut().unwrap_or_else(|e| e.into_inner());
+        for probe in inner.probes.values() {
+            probe.task.abort();
+        }
+    }
+}
+
+/// Counts a probe in flight until dropped (also when its task is aborted).
+struct InFlight<'a, K>(&'a Shared<K>);
+
+impl<'a, K> InFlight<'a, K> {
+    fn new(shared: &'a Shared<K>) -> Self {
+        shared.started.fetch_add(1, Ordering::Relaxed);
+        let now = shared.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        shared.peak.fetch_max(now, Ordering::Relaxed);
+        InFlight(shared)
+    }
+}
+
+impl<K> Drop for InFlight<'_, K> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.0.finished.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The health-check engine.
+///
+/// Checks run as tasks on the tokio runtime given to [`Engine::new`], which needs its I/O and
+/// time drivers (`enable_all`); a `current_thread` runtime holds tens of thousands of probes
+/// in flight on one core. MISC_CHECK needs the runtime's process support (a SIGCHLD handler). The engine's methods are
+/// synchronous and may be called from any thread. Dropping the last clone stops every check.
+///
+/// Subscribers are keyed by `K`. All subscribers with equal [`CheckSpec`]s share one probe and
+/// one [`CheckState`]; each gets an [`Event`] on every transition of the shared state.
+pub struct Engine<K> {
+    shared: Arc<Shared<K>>,
+}
+
+impl<K> Clone for Engine<K> {
+    fn clone(&self) -> Self {
+        Engine {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<K> fmt::Debug for Engine<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+impl<K> Engine<K>
+where
+    K: Clone + Eq + Hash + Send + Sync + 'static,
+{
+    /// An engine running its checks on `runtime`, and the receiver of its events. With
+    /// `report_results`, every probe's result is also sent to every subscriber
+    /// ([`EventKind::Result`]), for logs and metrics.
+    pub fn new(
+        runtime: Handle,
+        report_results: bool,
+    ) -> (Engine<K>, mpsc::UnboundedReceiver<Event<K>>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                probes: HashMap::new(),
+                subs: HashMap::new(),
+                next_id: 0,
+            }),
+            events: tx,
+            runtime,
+            report_results,
+            started: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+        });
+        (Engine { shared }, rx)
+    }
+
+    /// Subscribes `key` to `spec` and returns the check's current state. A check equal to a
+    /// running one joins it (its state included); otherwise a new check starts, up (down with
+    /// `alpha`), its first probe after a random warm-up. If `key` was subscribed to another
+    /// spec, it leaves it first; if to the same spec, nothing changes (see
+    /// [`Engine::replace`]).
+    pub fn add(&self, key: K, spec: CheckSpec) -> Result<CheckState, SpecError> {
+        let mut guard = self.shared.lock();
+        let inner = &mut *guard;
+        if let Some(old) = inner.subs.get(&key) {
+            if **old == spec {
+                if let Some(probe) = inner.probes.get(old) {
+                    return Ok(probe.state.clone());
+                }
+            }
+        }
+        let spec = Arc::new(spec);
+        // Validate before changing anything.
+        let prepared = match inner.probes.contains_key(&spec) {
+            true => None,
+            false => Some(prepare(&spec)?),
+        };
+        detach(inner, &key);
+        inner.subs.insert(key.clone(), spec.clone());
+        let Inner {
+            probes, next_id, ..
+        } = inner;
+        let probe = probes.entry(spec.clone()).or_insert_with(|| {
+            *next_id += 1;
+            let task = self.shared.runtime.spawn(run(
+                Arc::downgrade(&self.shared),
+                spec.clone(),
+                prepared.unwrap_or(Prepared::Plain),
+                *next_id,
+            ));
+            Probe {
+                id: *next_id,
+                state: CheckState {
+                    up: !spec.timing.alpha,
+                    weight: None,
+                    last: None,
+                    probes: 0,
+                    failures_in_row: 0,
+                    successes_in_row: 0,
+                },
+                subscribers: Vec::new(),
+                task,
+            }
+        });
+        probe.subscribers.push(key);
+        Ok(probe.state.clone())
+    }
+
+    /// [`Engine::add`] for a key that may already be subscribed: an equal spec keeps the
+    /// check's state (a reload carries it over), a different one starts or joins another.
+    pub fn replace(&self, key: K, spec: CheckSpec) -> Result<CheckState, SpecError> {
+        self.add(key, spec)
+    }
+
+    /// Makes the subscriptions exactly `checks`: keys not in it are removed, the others added
+    /// or replaced. Every spec is validated first; on an error nothing changes.
+    pub fn sync(&self, checks: Vec<(K, CheckSpec)>) -> Result<(), SpecError> {
+        for (_, spec) in &checks {
+            prepare(spec)?;
+        }
+        let keep: std::collections::HashSet<&K> = checks.iter().map(|(k, _)| k).collect();
+        let gone: Vec<K> = {
+            let inner = self.shared.lock();
+            inner
+                .subs
+                .keys()
+                .filter(|k| !keep.contains(k))
+                .cloned()
+                .collect()
+        };
+        for key in gone {
+            self.remove(&key);
+        }
+        for (key, spec) in checks {
+            self.add(key, spec)?;
+        }
+        Ok(())
+    }
+
+    /// Unsubscribes `key`; a check left without subscribers stops. Whether `key` was
+    /// subscribed.
+    pub fn remove(&self, key: &K) -> bool {
+        let mut inner = self.shared.lock();
+        detach(&mut inner, key)
+    }
+
+    /// The state of `key`'s check.
+    pub fn state(&self, key: &K) -> Option<CheckState> {
+        let inner = self.shared.lock();
+        let spec = inner.subs.get(key)?;
+        inner.probes.get(spec).map(|p| p.state.clone())
+    }
+
+    /// The spec `key` is subscribed to.
+    pub fn spec(&self, key: &K) -> Option<CheckSpec> {
+        let inner = self.shared.lock();
+        inner.subs.get(key).map(|s| (**s).clone())
+    }
+
+    /// The engine's counters.
+    pub fn stats(&self) -> EngineStats {
+        let (checks, subscribers) = {
+            let inner = self.shared.lock();
+            (inner.probes.len(), inner.subs.len())
+        };
+        EngineStats {
+            checks,
+            subscribers,
+            started: self.shared.started.load(Ordering::Relaxed),
+            finished: self.shared.finished.load(Ordering::Relaxed),
+            in_flight: self.shared.in_flight.load(Ordering::Relaxed),
+            peak_in_flight: self.shared.peak.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Takes `key` off its check, stopping the check if it was the last subscriber.
+fn detach<K: Eq + Hash>(inner: &mut Inner<K>, key: &K) -> bool {
+    let Some(spec) = inner.subs.remove(key) else {
+        return false;
+    };
+    if let Some(probe) = inner.probes.get_mut(&spec) {
+        probe.subscribers.retain(|k| k != key);
+        if probe.subscribers.is_empty() {
+            probe.task.abort();
+            inner.probes.remove(&spec);
+        }
+    }
+    true
+}
+
+/// Applies a result to a state: the transition, if any, and the delay to the next probe.
+pub(crate) fn apply(
+    state: &mut CheckState,
+    timing: &super::Timing,
+    result: &ProbeResult,
+) -> (Option<EventKind>, Duration) {
+    state.probes += 1;
+    state.last = Some(result.clone());
+    match &result.outcome {
+        Ok(weight) => {
+            state.failures_in_row = 0;
+            state.successes_in_row = state.successes_in_row.saturating_add(1);
+            if state.up {
+                let changed = weight.is_some() && *weight != state.weight;
+                if changed {
+                    state.weight = *weight;
+                }
+                (
+                    changed.then(|| EventKind::Weight(weight.unwrap_or(Weight::Configured))),
+                    timing.delay_loop,
+                )
+            } else if state.successes_in_row >= timing.rise.max(1) {
+                state.up = true;
+                if weight.is_some() {
+                    state.weight = *weight;
+                }
+                (Some(EventKind::Up { weight: *weight }), timing.delay_loop)
+            } else {
+                (None, timing.delay_before_retry)
+            }
+        }
+        Err(reason) => {
+            state.successes_in_row = 0;
+            state.failures_in_row = state.failures_in_row.saturating_add(1);
+            if !state.up {
+                (None, timing.delay_loop)
+            } else if state.failures_in_row >= timing.fall() {
+                state.up = false;
+                (
+                    Some(EventKind::Down {
+                        reason: reason.clone(),
+                    }),
+                    timing.delay_loop,
+                )
+            } else {
+                (None, timing.delay_before_retry)
+            }
+        }
+    }
+}
+
+fn jitter(max: Duration) -> Duration {
+    let nanos = max.as_nanos().min(u128::from(u64::MAX)) as u64;
+    Duration::from_nanos(if nanos == 0 {
+        0
+    } else {
+        random_u64() % (nanos + 1)
+    })
+}
+
+/// One check's loop: warm-up, then probe, apply, sleep, until stopped.
+async fn run<K>(shared: Weak<Shared<K>>, spec: Arc<CheckSpec>, prepared: Prepared, id: u64)
+where
+    K: Clone + Eq + Hash + Send + Sync + 'static,
+{
+    tokio::time::sleep(jitter(spec.timing.warmup)).await;
+    loop {
+        let result = {
+            let Some(strong) = shared.upgrade() else {
+                return;
+            };
+            let _counted = InFlight::new(&strong);
+            let start = Instant::now();
+            let outcome = probe(&spec, &prepared).await;
+            ProbeResult {
+                outcome,
+                duration: start.elapsed(),
+            }
+        };
+        let Some(strong) = shared.upgrade() else {
+            return;
+        };
+        let delay = {
+            let mut inner = strong.lock();
+            let Some(p) = inner.probes.get_mut(&spec).filter(|p| p.id == id) else {
+                return;
+            };
+            let (event, delay) = apply(&mut p.state, &spec.timing, &result);
+            for key in &p.subscribers {
+                if strong.report_results {
+                    let _ = strong.events.send(Event {
+                        key: key.clone(),
+                        kind: EventKind::Result,
+                        result: result.clone(),
+                    });
+                }
+                if let Some(kind) = &event {
+                    let _ = strong.events.send(Event {
+                        key: key.clone(),
+                        kind: kind.clone(),
+                        result: result.clone(),
+                    });
+                }
+            }
+            delay
+        };
+        drop(strong);
+        tokio::time::sleep(delay).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::{Stage, Timing};
+
+    fn timing(retry: u32, rise: u32) -> Timing {
+        Timing {
+            delay_loop: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(1),
+            retry,
+            delay_before_retry: Duration::from_secs(2),
+            warmup: Duration::ZERO,
+            rise,
+            alpha: false,
+        }
+    }
+
+    fn ok() -> ProbeResult {
+        ProbeResult {
+            outcome: Ok(None),
+            duration: Duration::ZERO,
+        }
+    }
+
+    fn bad() -> ProbeResult {
+        ProbeResult {
+            outcome: Err(Failure::Timeout(Stage::Connect)),
+            duration: Duration::ZERO,
+        }
+    }
+
+    fn fresh(up: bool) -> CheckState {
+        CheckState {
+            up,
+            weight: None,
+            last: None,
+            probes: 0,
+            failures_in_row: 0,
+            successes_in_row: 0,
+        }
+    }
+
+    /// The sequence of (transition, delay) for a sequence of results.
+    fn walk(t: &Timing, up: bool, results: &[ProbeResult]) -> Vec<(Option<&'static str>, u64)> {
+        let mut s = fresh(up);
+        results
+            .iter()
+            .map(|r| {
+                let (ev, d) = apply(&mut s, t, r);
+                let name = ev.map(|e| match e {
+                    EventKind::Up { .. } => "up",
+                    EventKind::Down { .. } => "down",
+                    EventKind::Weight(_) => "weight",
+                    EventKind::Result => "result",
+                });
+                (name, d.as_secs())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn retry_then_down_with_delay_before_retry() {
+        let t = timing(2, 1);
+        assert_eq!(
+            walk(&t, true, &[bad(), bad(), bad(), bad()]),
+            [(None, 2), (None, 2), (Some("down"), 10), (None, 10)]
+        );
+        // A success in between resets the count.
+        assert_eq!(
+            walk(&t, true, &[bad(), bad(), ok(), bad(), bad(), bad()]),
+            [
+                (None, 2),
+                (None, 2),
+                (None, 10),
+                (None, 2),
+                (None, 2),
+                (Some("down"), 10)
+            ]
+        );
+    }
+
+    #[test]
+    fn rise_needs_consecutive_successes() {
+        let t = timing(0, 3);
+        assert_eq!(
+            walk(
+                &t,
+                true,
+                &[bad(), ok(), ok(), bad(), ok(), ok(), ok(), ok()]
+            ),
+            [
+                (Some("down"), 10),
+                (None, 2),
+                (None, 2),
+                (None, 10),
+                (None, 2),
+                (None, 2),
+                (Some("up"), 10),
+                (None, 10)
+            ]
+        );
+        // alpha: starts down.
+        assert_eq!(
+            walk(&timing(0, 1), false, &[ok(), ok()]),
+            [(Some("up"), 10), (None, 10)]
+        );
+    }
+
+    #[test]
+    fn weight_changes_only_when_different() {
+        let t = timing(0, 1);
+        let mut s = fresh(true);
+        let w = |w| ProbeResult {
+            outcome: Ok(Some(Weight::Set(w))),
+            duration: Duration::ZERO,
+        };
+        assert_eq!(
+            apply(&mut s, &t, &w(5)).0,
+            Some(EventKind::Weight(Weight::Set(5)))
+        );
+        assert_eq!(apply(&mut s, &t, &w(5)).0, None);
+        assert_eq!(
+            apply(&mut s, &t, &w(7)).0,
+            Some(EventKind::Weight(Weight::Set(7)))
+        );
+        assert!(matches!(
+            apply(&mut s, &t, &bad()).0,
+            Some(EventKind::Down { .. })
+        ));
+        assert_eq!(
+            apply(&mut s, &t, &w(9)).0,
+            Some(EventKind::Up {
+                weight: Some(Weight::Set(9))
+            })
+        );
+        assert_eq!(s.weight, Some(Weight::Set(9)));
+    }
+}
