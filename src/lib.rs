@@ -44,6 +44,8 @@ pub mod conn;
 pub mod daemon;
 pub mod destination;
 mod error;
+#[cfg(test)]
+mod fake_kernel;
 pub mod message;
 mod netns;
 pub mod service;
@@ -51,7 +53,9 @@ mod socket;
 pub mod stats;
 mod wire;
 
-pub use client::{BatchAcks, BatchMode, Change, Ipvs, OpenOptions, ServiceEntry};
+pub use client::{
+    modprobe_ip_vs, BatchAcks, BatchLimits, BatchMode, Change, Ipvs, OpenOptions, ServiceEntry,
+};
 pub use config::{Info, Timeouts};
 pub use daemon::{DaemonState, SyncDaemon};
 pub use destination::{Destination, ForwardMethod, TunnelChecksum, TunnelType};
