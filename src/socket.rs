@@ -878,6 +878,22 @@ mod tests {
         }
     }
 
+    /// Lengths from malformed input near the top of the range round up
+    /// without overflowing (past any buffer, so every `get` fails).
+    #[test]
+    fn align4_saturates() {
+        assert_eq!(align4(5), 8);
+        assert_eq!(align4(usize::MAX) % 4, 0);
+        let mut p = Vec::new();
+        p.extend_from_slice(&(-1i32).to_ne_bytes());
+        p.extend_from_slice(&u32::MAX.to_ne_bytes());
+        p.extend_from_slice(&[0; 12]);
+        assert!(matches!(
+            parse_error(NLM_F_ACK_TLVS, &p),
+            Some(Reply::Failed(1, None))
+        ));
+    }
+
     #[test]
     fn ack_and_garbage() {
         assert!(matches!(
