@@ -10,5 +10,6 @@ mod daemon;
 mod errors;
 mod operations;
 mod snapshot;
+mod transport;
 
 pub use netns::TestNet;
