@@ -1,5 +1,6 @@
 //! Replays the committed fuzz corpora of the library's targets (`fuzz/`,
-//! see fuzz/README.md) on stable, as ordinary tests: every input must go
+//! see fuzz/README.md: seeds, minimized corpus, regressions) on stable, as
+//! ordinary tests: every input must go
 //! through the target's checks (decoders: the emit/parse round trip)
 //! without a panic. `fuzz/regressions/TARGET/` holds inputs that once
 //! failed.
@@ -15,7 +16,7 @@ use std::path::Path;
 fn replay(target: &str, run: fn(&[u8])) -> usize {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
     let mut n = 0;
-    for dir in ["corpus", "regressions"] {
+    for dir in ["seeds", "corpus", "regressions"] {
         let Ok(entries) = std::fs::read_dir(root.join(dir).join(target)) else {
             continue;
         };

@@ -85,7 +85,10 @@ fn abandoned_dumps_do_not_poison_the_handle() {
     })));
     assert_eq!(ipvs.services().unwrap().len(), SERVICES as usize);
     let service_datagrams = datagrams.swap(0, Ordering::SeqCst);
-    assert_eq!(ipvs.destinations(&key(0)).unwrap().len(), usize::from(DESTS));
+    assert_eq!(
+        ipvs.destinations(&key(0)).unwrap().len(),
+        usize::from(DESTS)
+    );
     let dest_datagrams = datagrams.swap(0, Ordering::SeqCst);
     ipvs.set_tracer(None);
     assert!(service_datagrams > 2 && dest_datagrams > 2);
@@ -105,13 +108,21 @@ fn abandoned_dumps_do_not_poison_the_handle() {
     let started = Instant::now();
     for _ in 0..5 {
         abandon_after_first_datagram(&mut ipvs, |i| i.services());
-        check("services", ipvs.services().map(|s| s.len()), SERVICES as usize);
+        check(
+            "services",
+            ipvs.services().map(|s| s.len()),
+            SERVICES as usize,
+        );
         abandon_after_first_datagram(&mut ipvs, |i| i.destinations(&key(0)));
         let d = ipvs.destinations(&key(0)).map(|d| d.len());
         check("destinations", d, usize::from(DESTS));
         abandon_after_first_datagram(&mut ipvs, |i| i.services());
         check("zero", ipvs.zero(None).map(|()| 0), 0);
-        check("snapshot", ipvs.snapshot().map(|s| s.len()), SERVICES as usize);
+        check(
+            "snapshot",
+            ipvs.snapshot().map(|s| s.len()),
+            SERVICES as usize,
+        );
     }
     figure(&format!(
         "abandoned dumps: {SERVICES} services ({service_datagrams} datagrams per dump), \
