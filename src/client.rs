@@ -337,6 +337,14 @@ pub struct ServiceEntry {
 /// 150 services each) on its own socket; everything else, notably the one
 /// small destination dump per service of a listing, uses page-sized
 /// datagrams, which the kernel allocates much faster.
+///
+/// A call that fails in the middle of a dump (a reply it cannot decode, a
+/// datagram larger than the buffer, a timeout) leaves the dump open in the
+/// kernel, which then refuses every other dump on that socket (`EBUSY`).
+/// The next call therefore first reads the rest of that dump and drops it
+/// (waiting at most the timeout), or, when that fails or the dump had
+/// timed out, replaces the socket with a new one in the same namespace
+/// (for [`Ipvs::open`], the namespace of the thread making the call).
 pub struct Ipvs {
     sock: GenlSocket,
     bulk: GenlSocket,
@@ -489,7 +497,11 @@ impl Ipvs {
 
     /// Opens a handle whose socket lives in another network namespace. The
     /// calling thread never changes namespace: a short-lived helper thread
-    /// enters it and creates the socket.
+    /// enters it and creates the socket (a thread that cannot be created
+    /// is an [`Error::Io`]). A [`Namespace::Name`] must be a single file
+    /// name under `/run/netns` (no `/`, not `.` or `..`): anything else is
+    /// [`Error::InvalidArgument`]. The handle keeps the namespace file
+    /// open, to create a socket there again should it have to replace one.
     pub fn open_in(namespace: Namespace<'_>, options: &OpenOptions) -> Result<Self, Error> {
         let io = |source| Error::Io {
             op: Operation::Open,
