@@ -16,7 +16,8 @@ use crate::message::{
 use crate::netns::Namespace;
 use crate::service::{Service, ServiceKey, ServiceStatus};
 use crate::socket::{
-    attributes, decode_ipvs, top_level_attr, GenlSocket, Reply, Tracer, DO_FLAGS, DUMP_FLAGS,
+    attributes, decode_ipvs, reply_cost, send_limit, top_level_attr, GenlSocket, Reply,
+    SocketSource, Tracer, DO_FLAGS, DUMP_FLAGS,
 };
 use crate::wire::NlaWriter;
 
@@ -32,10 +33,12 @@ const BULK_RECEIVE_BUFFER: usize = 32 * 1024;
 #[derive(Debug, Clone)]
 pub struct OpenOptions {
     /// How long any single wait for the kernel may take before the call
-    /// fails with [`Error::Timeout`]. Default 10 s.
+    /// fails with [`Error::Timeout`]. Default 10 s. Zero is refused
+    /// ([`Error::InvalidArgument`]): the socket would wait forever.
     pub timeout: Duration,
-    /// Whether to run `modprobe ip_vs` once when the family is missing.
-    /// Default `true`.
+    /// Whether to run the kernel's module loader once when the family is
+    /// missing ([`modprobe_ip_vs`], waiting at most `timeout`). Default
+    /// `false`: a library does not start programs unless asked to.
     pub modprobe: bool,
     /// How many requests [`Ipvs::apply`] sends per `sendmsg` in
     /// [`BatchMode::ContinueOnError`]. Default 64.
@@ -71,7 +74,7 @@ impl Default for OpenOptions {
     fn default() -> Self {
         OpenOptions {
             timeout: Duration::from_secs(10),
-            modprobe: true,
+            modprobe: false,
             batch_window: 64,
             receive_buffer: crate::socket::rx_buffer_size(),
             batch_acks: BatchAcks::Every,
@@ -125,6 +128,14 @@ pub struct ServiceEntry {
 /// 150 services each) on its own socket; everything else, notably the one
 /// small destination dump per service of a listing, uses page-sized
 /// datagrams, which the kernel allocates much faster.
+///
+/// A call that fails in the middle of a dump (a reply it cannot decode, a
+/// datagram larger than the buffer, a timeout) leaves the dump open in the
+/// kernel, which then refuses every other dump on that socket (`EBUSY`).
+/// The next call therefore first reads the rest of that dump and drops it
+/// (waiting at most the timeout), or, when that fails or the dump had
+/// timed out, replaces the socket with a new one in the same namespace
+/// (for [`Ipvs::open`], the namespace of the thread making the call).
 pub struct Ipvs {
     sock: GenlSocket,
     bulk: GenlSocket,
@@ -159,16 +170,99 @@ fn kernel_error(
     }
 }
 
-fn run_modprobe() {
-    for prog in ["/sbin/modprobe", "modprobe"] {
-        let status = std::process::Command::new(prog)
-            .args(["-q", "ip_vs"])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status();
-        if status.is_ok() {
-            return;
+/// Refuses a zero timeout: `SO_RCVTIMEO` of zero means "wait forever",
+/// which is never what a caller of a timeout means.
+fn check_timeout(timeout: Duration) -> Result<(), Error> {
+    if timeout.is_zero() {
+        return Err(Error::InvalidArgument {
+            op: Operation::Open,
+            target: None,
+            message: "a timeout of zero would wait forever; give a positive duration".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The file that names the kernel's module loader.
+const MODPROBE_SYSCTL: &str = "/proc/sys/kernel/modprobe";
+
+/// Runs the kernel's module loader for `ip_vs`: the program named in
+/// `/proc/sys/kernel/modprobe` (what the kernel itself runs to load a
+/// module; never a `PATH` lookup), as `PROGRAM -- ip_vs`, with standard
+/// input closed and, unless `inherit_output`, its output discarded. Waits
+/// at most `timeout` (the program is killed after that).
+///
+/// [`Ipvs::open_with`] calls it only when [`OpenOptions::modprobe`] is set;
+/// `ipvsadm` calls it with `inherit_output` when its first contact with the
+/// kernel fails, as ipvsadm 1.31 does.
+///
+/// Fails with [`Error::File`] when the loader cannot be named or started,
+/// [`Error::Timeout`] when it did not finish in time, and
+/// [`Error::Io`] when it exited unsuccessfully; all with
+/// [`Operation::LoadModule`].
+pub fn modprobe_ip_vs(timeout: Duration, inherit_output: bool) -> Result<(), Error> {
+    run_module_loader(
+        std::path::Path::new(MODPROBE_SYSCTL),
+        timeout,
+        inherit_output,
+    )
+}
+
+/// [`modprobe_ip_vs`] with the loader named in the file `sysctl`.
+fn run_module_loader(
+    sysctl: &std::path::Path,
+    timeout: Duration,
+    inherit_output: bool,
+) -> Result<(), Error> {
+    use std::process::{Command, Stdio};
+    let op = Operation::LoadModule;
+    let sysctl_name = || sysctl.display().to_string();
+    let text = std::fs::read_to_string(sysctl).map_err(|source| Error::File {
+        op,
+        path: sysctl_name(),
+        source,
+    })?;
+    let program = text.trim_end_matches(['\n', '\0']).to_string();
+    if !program.starts_with('/') {
+        return Err(Error::File {
+            op,
+            path: sysctl_name(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("no absolute module loader path in it ({program:?})"),
+            ),
+        });
+    }
+    let mut cmd = Command::new(&program);
+    cmd.args(["--", "ip_vs"]).stdin(Stdio::null());
+    if !inherit_output {
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    }
+    let mut child = cmd.spawn().map_err(|source| Error::File {
+        op,
+        path: program.clone(),
+        source,
+    })?;
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => {
+                return Err(Error::Io {
+                    op,
+                    source: std::io::Error::other(format!("{program} -- ip_vs: {status}")),
+                })
+            }
+            Ok(None) if std::time::Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::Timeout {
+                    op,
+                    millis: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                });
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(source) => return Err(Error::Io { op, source }),
         }
     }
 }
@@ -186,6 +280,7 @@ impl Ipvs {
             op: Operation::Open,
             source,
         };
+        check_timeout(options.timeout)?;
         let sock = GenlSocket::open(options.timeout, options.receive_buffer).map_err(io)?;
         let bulk = GenlSocket::open(options.timeout, BULK_RECEIVE_BUFFER).map_err(io)?;
         Self::from_sockets(sock, bulk, options)
@@ -193,35 +288,42 @@ impl Ipvs {
 
     /// Opens a handle whose socket lives in another network namespace. The
     /// calling thread never changes namespace: a short-lived helper thread
-    /// enters it and creates the socket.
+    /// enters it and creates the socket (a thread that cannot be created
+    /// is an [`Error::Io`]). A [`Namespace::Name`] must be a single file
+    /// name under `/run/netns` (no `/`, not `.` or `..`): anything else is
+    /// [`Error::InvalidArgument`]. The handle keeps the namespace file
+    /// open, to create a socket there again should it have to replace one.
     pub fn open_in(namespace: Namespace<'_>, options: &OpenOptions) -> Result<Self, Error> {
         let io = |source| Error::Io {
             op: Operation::Open,
             source,
         };
-        let sock = GenlSocket::from_socket(
-            crate::netns::socket_in(namespace)?,
-            options.timeout,
-            options.receive_buffer,
-        )
-        .map_err(io)?;
-        let bulk = GenlSocket::from_socket(
-            crate::netns::socket_in(namespace)?,
-            options.timeout,
-            BULK_RECEIVE_BUFFER,
-        )
-        .map_err(io)?;
+        check_timeout(options.timeout)?;
+        let socket = |rx_len| -> Result<GenlSocket, Error> {
+            let source = SocketSource::Namespace(crate::netns::namespace_fd(namespace)?);
+            GenlSocket::from_socket(
+                crate::netns::socket_in(namespace)?,
+                source,
+                options.timeout,
+                rx_len,
+            )
+            .map_err(io)
+        };
+        let sock = socket(options.receive_buffer)?;
+        let bulk = socket(BULK_RECEIVE_BUFFER)?;
         Self::from_sockets(sock, bulk, options)
     }
 
-    fn from_sockets(
+    pub(crate) fn from_sockets(
         mut sock: GenlSocket,
         bulk: GenlSocket,
         options: &OpenOptions,
     ) -> Result<Self, Error> {
         let mut family = sock.resolve_family(IPVS_GENL_NAME)?;
         if family.is_none() && options.modprobe {
-            run_modprobe();
+            // A loader that fails or hangs leaves the family missing, which
+            // is reported below.
+            let _ = modprobe_ip_vs(options.timeout, false);
             family = sock.resolve_family(IPVS_GENL_NAME)?;
         }
         let family = family.ok_or(Error::NotAvailable)?;
@@ -267,8 +369,10 @@ impl Ipvs {
         self.batch_acks = acks;
     }
 
-    /// Changes how long a single wait for the kernel may take.
+    /// Changes how long a single wait for the kernel may take; zero is
+    /// refused ([`Error::InvalidArgument`]).
     pub fn set_timeout(&mut self, timeout: Duration) -> Result<(), Error> {
+        check_timeout(timeout)?;
         let io = |source| Error::Io {
             op: Operation::Open,
             source,
@@ -382,14 +486,23 @@ impl Ipvs {
     }
 
     /// Every service, in kernel order (`IPVS_CMD_GET_SERVICE` dump).
+    ///
+    /// A dump that takes several datagrams is not atomic: the kernel
+    /// resumes its walk of the service table by position for each datagram,
+    /// so while other processes add or delete services a service can come
+    /// twice or not at all. Duplicates are dropped here (the first copy is
+    /// kept); a service added or deleted during the call may be missing.
     pub fn services(&mut self) -> Result<Vec<ServiceStatus>, Error> {
         let op = Operation::GetServices;
-        self.collect_services(
+        let mut services = self.collect_services(
             op,
             None,
             &IpvsMessage::new(IpvsCmd::GetService, vec![]),
             true,
-        )
+        )?;
+        let mut seen = std::collections::HashSet::with_capacity(services.len());
+        services.retain(|s| seen.insert(s.config.key));
+        Ok(services)
     }
 
     /// One service (`IPVS_CMD_GET_SERVICE`); a missing one is
@@ -412,11 +525,14 @@ impl Ipvs {
     }
 
     /// A service's real servers, in kernel order (`IPVS_CMD_GET_DEST` dump).
-    /// A service that does not exist has none.
+    /// A service that does not exist has none. As with
+    /// [`Ipvs::services`], a real server is listed at most once, and one
+    /// added or deleted during the call may be missing.
     pub fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<DestinationStatus>, Error> {
         let op = Operation::GetDestinations;
         let family = key.family();
-        self.collect(
+        let mut seen = std::collections::HashSet::new();
+        let mut dests = self.collect(
             op,
             Some(Target::Service(*key)),
             Outgoing::ForService(IpvsCmd::GetDest, key),
@@ -432,11 +548,18 @@ impl Ipvs {
                     })
                     .transpose()
             },
-        )
+        )?;
+        dests.retain(|d| seen.insert((d.config.addr, d.config.port)));
+        Ok(dests)
     }
 
     /// Every service with its real servers: one service dump and one
     /// destination dump per service, all on this handle's socket.
+    ///
+    /// Not atomic: under concurrent changes by other processes each service
+    /// and real server appears at most once (see [`Ipvs::services`]), a
+    /// service added or deleted meanwhile may be missing, and a service
+    /// deleted between the two dumps is listed without real servers.
     pub fn snapshot(&mut self) -> Result<Vec<ServiceEntry>, Error> {
         let services = self.services()?;
         let mut out = Vec::with_capacity(services.len());
@@ -578,9 +701,10 @@ impl Ipvs {
     /// order.
     ///
     /// In [`BatchMode::ContinueOnError`] the requests are pipelined: up to
-    /// [`OpenOptions::batch_window`] of them go out in a single `sendmsg`,
-    /// each with its own ACK, matched back by sequence number; every change
-    /// is attempted, and the result vector has one entry per change.
+    /// [`OpenOptions::batch_window`] of them go out in a single `sendmsg`
+    /// (fewer when the socket's buffers could not hold them, see
+    /// [`Ipvs::batch_limits`]), matched back by sequence number; every
+    /// change is attempted, and the result vector has one entry per change.
     ///
     /// Measured in the project's lab (qemu TCG guest, kernel 6.1, 2,000
     /// services x 4 real servers = 10,000 changes, `examples/bulk_load.rs`,
@@ -594,30 +718,123 @@ impl Ipvs {
     /// vector ends with the first failure: changes after it were not sent.
     ///
     /// The outer `Err` is for failures of the socket itself (the results of
-    /// changes already acknowledged are then lost).
+    /// changes already acknowledged are then lost; [`Ipvs::apply_each`]
+    /// keeps them).
     pub fn apply(
         &mut self,
         changes: &[Change],
         mode: BatchMode,
     ) -> Result<Vec<Result<(), Error>>, Error> {
+        let outcome = self.apply_windows(changes, mode);
+        match outcome.failure {
+            Some((e, _)) => Err(e),
+            None => Ok(outcome.results),
+        }
+    }
+
+    /// Like [`Ipvs::apply`], but a failure of the socket does not discard
+    /// what is known: the result vector always has one entry per change
+    /// (in [`BatchMode::StopOnError`], up to and including the first that
+    /// failed or whose outcome is unknown). Changes the kernel answered
+    /// keep their results; changes whose answer was not read when the
+    /// socket failed, and changes not sent because of it, are
+    /// [`Error::Unconfirmed`], carrying the socket failure's errno and
+    /// text. This is what a tool needs to report each line of a restore.
+    ///
+    /// ```no_run
+    /// use ipvs::{BatchMode, Change, Ipvs};
+    /// let mut ipvs = Ipvs::open()?;
+    /// let changes = vec![Change::Flush];
+    /// for (change, result) in changes.iter().zip(ipvs.apply_each(&changes, BatchMode::ContinueOnError)) {
+    ///     if let Err(e) = result {
+    ///         eprintln!("{:?}: {e}", change.operation());
+    ///     }
+    /// }
+    /// # Ok::<(), ipvs::Error>(())
+    /// ```
+    pub fn apply_each(&mut self, changes: &[Change], mode: BatchMode) -> Vec<Result<(), Error>> {
+        let outcome = self.apply_windows(changes, mode);
+        let mut results = outcome.results;
+        let Some((cause, first_unknown)) = outcome.failure else {
+            return results;
+        };
+        let unconfirmed = |c: &Change| Error::Unconfirmed {
+            op: c.operation(),
+            target: c.target(),
+            errno: cause.errno(),
+            reason: cause.to_string(),
+        };
+        for (i, r) in results.iter_mut().enumerate().skip(first_unknown) {
+            if r.is_ok() {
+                *r = Err(unconfirmed(&changes[i]));
+            }
+        }
+        match mode {
+            BatchMode::ContinueOnError => {
+                let done = results.len();
+                results.extend(changes[done..].iter().map(|c| Err(unconfirmed(c))));
+            }
+            BatchMode::StopOnError => {
+                if let Some(pos) = results.iter().position(|r| r.is_err()) {
+                    results.truncate(pos + 1);
+                }
+            }
+        }
+        results
+    }
+
+    /// What one `sendmsg` of [`Ipvs::apply`] may carry on this handle.
+    pub fn batch_limits(&self) -> BatchLimits {
+        let (receive_buffer, send_buffer, capped) = self.sock.buffers();
+        // A typical change request is well under 256 bytes.
+        let per_reply = reply_cost(256, capped);
+        BatchLimits {
+            window: self.batch_window.min((receive_buffer / per_reply).max(1)),
+            send_bytes: send_limit(send_buffer),
+            receive_buffer,
+            send_buffer,
+            reply_cost: per_reply,
+        }
+    }
+
+    /// Sends the changes window by window. A window ends at the configured
+    /// number of requests, or earlier when one more request would not fit
+    /// in the send buffer (`EMSGSIZE`) or its reply could overflow the
+    /// receive buffer, where the kernel would drop it (`ENOBUFS`): every
+    /// request of a window may fail and be answered, ACK asked or not.
+    fn apply_windows(&mut self, changes: &[Change], mode: BatchMode) -> BatchOutcome {
         let mut results: Vec<Result<(), Error>> = Vec::with_capacity(changes.len());
-        let window = match mode {
+        let max_count = match mode {
             BatchMode::StopOnError => 1,
             BatchMode::ContinueOnError => self.batch_window,
         };
-        for chunk in changes.chunks(window) {
-            let base = results.len();
-            // Encode the chunk; changes that cannot be encoded fail locally.
-            let mut pending: Vec<Option<u32>> = Vec::with_capacity(chunk.len());
+        let mut next = 0;
+        while next < changes.len() {
+            let base = next;
+            let (rcvbuf, sndbuf, capped) = self.sock.buffers();
+            let max_bytes = send_limit(sndbuf);
+            // Encode the window; changes that cannot be encoded fail locally.
+            let mut pending: Vec<Option<u32>> = Vec::new();
+            let mut reply_room = 0usize;
             self.sock.discard_tx();
-            let last_index = chunk.len() - 1;
-            for (i, change) in chunk.iter().enumerate() {
-                let flags = match self.batch_acks {
-                    BatchAcks::ErrorsOnly if i != last_index => 0,
-                    _ => DO_FLAGS,
-                };
-                match self.sock.queue_change(self.family, flags, change) {
+            let flags = match self.batch_acks {
+                BatchAcks::ErrorsOnly => 0,
+                BatchAcks::Every => DO_FLAGS,
+            };
+            while next < changes.len() && pending.len() < max_count {
+                let before = self.sock.queued_len();
+                match self.sock.queue_change(self.family, flags, &changes[next]) {
                     Ok(seq) => {
+                        let cost = reply_cost(self.sock.queued_len() - before, capped);
+                        let sent_any = pending.iter().any(Option::is_some);
+                        if sent_any
+                            && (self.sock.queued_len() > max_bytes
+                                || reply_room.saturating_add(cost) > rcvbuf)
+                        {
+                            self.sock.unqueue_last();
+                            break;
+                        }
+                        reply_room += cost;
                         pending.push(Some(seq));
                         results.push(Ok(()));
                     }
@@ -626,14 +843,29 @@ impl Ipvs {
                         results.push(Err(e));
                     }
                 }
+                next += 1;
             }
             let seqs: Vec<u32> = pending.iter().flatten().copied().collect();
             if let (Some(&first), Some(&last)) = (seqs.first(), seqs.last()) {
-                let op = chunk[0].operation();
-                self.sock.flush_tx(op)?;
+                // With errors-only ACKs, the last request actually queued
+                // asks for the ACK that ends the window (not the last change
+                // of the window, which may have failed locally).
+                self.sock.ack_last();
+                let op = changes[base].operation();
+                if let Err(e) = self.sock.flush_tx(op) {
+                    return BatchOutcome {
+                        results,
+                        failure: Some((e, base)),
+                    };
+                }
+                // Replies come in request order: every change before the
+                // last one answered was handled by the kernel.
+                let mut answered = base;
                 let results_ref = &mut results;
                 let pending_ref = &pending;
-                self.sock
+                let answered_ref = &mut answered;
+                let received = self
+                    .sock
                     .receive(op, self.family, first..=last, |seq, reply| {
                         let Some(i) = pending_ref.iter().position(|s| *s == Some(seq)) else {
                             return Ok(false);
@@ -642,25 +874,62 @@ impl Ipvs {
                             Reply::Data(_) => return Ok(false),
                             Reply::End => {}
                             Reply::Failed(errno, ext) => {
-                                let c = &chunk[i];
+                                let c = &changes[base + i];
                                 results_ref[base + i] =
                                     Err(kernel_error(c.operation(), c.target(), errno, ext));
                             }
                         }
-                        // Replies come in request order: the last request's
-                        // reply comes after every earlier one.
+                        *answered_ref = base + i + 1;
                         Ok(seq == last)
-                    })?;
+                    });
+                if let Err(e) = received {
+                    return BatchOutcome {
+                        results,
+                        failure: Some((e, answered)),
+                    };
+                }
             }
             if mode == BatchMode::StopOnError {
                 if let Some(pos) = results[base..].iter().position(|r| r.is_err()) {
                     results.truncate(base + pos + 1);
-                    return Ok(results);
+                    break;
                 }
             }
         }
-        Ok(results)
+        BatchOutcome {
+            results,
+            failure: None,
+        }
     }
+}
+
+/// The results of [`Ipvs::apply_windows`]: one per change handled, and
+/// the socket failure that stopped it with the index of the first change
+/// whose outcome it left unknown.
+struct BatchOutcome {
+    results: Vec<Result<(), Error>>,
+    failure: Option<(Error, usize)>,
+}
+
+/// What one `sendmsg` of a pipelined batch may carry on a handle
+/// ([`Ipvs::batch_limits`]): the socket buffers the kernel granted and the
+/// window they allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchLimits {
+    /// Requests per `sendmsg` at most: [`OpenOptions::batch_window`],
+    /// lowered so that a reply to every request of a window fits in the
+    /// receive buffer.
+    pub window: usize,
+    /// Bytes per `sendmsg` at most (the send buffer less the kernel's
+    /// margin); a window ends before it would exceed them.
+    pub send_bytes: usize,
+    /// The receive buffer the kernel granted (`SO_RCVBUF` read back; the
+    /// handle asks for 1 MiB, with `SO_RCVBUFFORCE` when privileged).
+    pub receive_buffer: usize,
+    /// The send buffer the kernel granted (`SO_SNDBUF` read back).
+    pub send_buffer: usize,
+    /// What one reply is reckoned to take of the receive buffer.
+    pub reply_cost: usize,
 }
 
 #[cfg(test)]
@@ -668,6 +937,74 @@ mod tests {
     use super::*;
     use crate::service::AddressFamily;
     use netlink_packet_core::Emitable;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A scratch directory with a fake sysctl naming `script` as the
+    /// module loader.
+    fn loader(name: &str, script: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("ipvs-loader-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let prog = dir.join("loader");
+        std::fs::write(&prog, script).unwrap();
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let sysctl = dir.join("modprobe");
+        std::fs::write(&sysctl, format!("{}\n", prog.display())).unwrap();
+        sysctl
+    }
+
+    #[test]
+    fn module_loader_comes_from_the_sysctl_and_gets_the_module() {
+        let sysctl = loader("args", "#!/bin/sh\n[ \"$1 $2\" = \"-- ip_vs\" ]\n");
+        run_module_loader(&sysctl, Duration::from_secs(30), false).expect("loader ran");
+        let sysctl = loader("fails", "#!/bin/sh\nexit 3\n");
+        let err = run_module_loader(&sysctl, Duration::from_secs(30), false).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Io {
+                    op: Operation::LoadModule,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn module_loader_wait_is_bounded() {
+        let sysctl = loader("hangs", "#!/bin/sh\nexec sleep 600\n");
+        let err = run_module_loader(&sysctl, Duration::from_millis(50), false).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Timeout {
+                    op: Operation::LoadModule,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn module_loader_is_never_looked_up_in_path() {
+        let dir = std::env::temp_dir().join(format!("ipvs-loader-{}-rel", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sysctl = dir.join("modprobe");
+        std::fs::write(&sysctl, "modprobe\n").unwrap();
+        let err = run_module_loader(&sysctl, Duration::from_secs(1), false).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::File {
+                    op: Operation::LoadModule,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(!OpenOptions::default().modprobe, "opt-in");
+    }
 
     /// The service-key request of a listing (written straight into the
     /// send buffer) has the bytes of the attribute-list encoding.

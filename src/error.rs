@@ -52,6 +52,8 @@ pub enum Operation {
     ReadConnections,
     /// Entering a network namespace.
     EnterNamespace,
+    /// Running the kernel's module loader for `ip_vs`.
+    LoadModule,
 }
 
 impl fmt::Display for Operation {
@@ -78,6 +80,7 @@ impl fmt::Display for Operation {
             GetDaemons => "get sync daemons",
             ReadConnections => "read connection table",
             EnterNamespace => "enter network namespace",
+            LoadModule => "load the ip_vs module",
         })
     }
 }
@@ -136,9 +139,11 @@ pub enum Error {
     #[error("IPVS is not available: the kernel has no \"IPVS\" generic netlink family (is the ip_vs module loaded?)")]
     NotAvailable,
 
-    /// The caller lacks `CAP_NET_ADMIN` (every IPVS command needs it, even
-    /// reads).
-    #[error("permission denied: {op}{} needs CAP_NET_ADMIN", on(.target))]
+    /// The caller lacks `CAP_NET_ADMIN` in the initial user namespace
+    /// (every IPVS command needs it, even reads; the kernel checks it
+    /// against the initial user namespace, so root in a container without
+    /// it is refused too).
+    #[error("permission denied: {op}{} needs CAP_NET_ADMIN in the initial user namespace", on(.target))]
     PermissionDenied {
         /// What was attempted.
         op: Operation,
@@ -208,6 +213,21 @@ pub enum Error {
         message: String,
     },
 
+    /// A change of a batch whose outcome is unknown: the socket failed
+    /// (for example a timeout) before the kernel's answer for it was read,
+    /// or before it was sent. See [`crate::Ipvs::apply_each`].
+    #[error("{op}{}: outcome unknown: {reason}", on(.target))]
+    Unconfirmed {
+        /// What was attempted.
+        op: Operation,
+        /// What it concerned.
+        target: Option<Target>,
+        /// The errno of the socket failure, when it had one.
+        errno: Option<i32>,
+        /// The socket failure.
+        reason: String,
+    },
+
     /// A file (network namespace, `/proc` table) could not be used.
     #[error("{op}: {path}: {source}")]
     File {
@@ -261,6 +281,7 @@ impl Error {
             | Error::Decode { op, .. }
             | Error::Truncated { op, .. }
             | Error::InvalidArgument { op, .. }
+            | Error::Unconfirmed { op, .. }
             | Error::File { op, .. } => Some(*op),
         }
     }
@@ -317,6 +338,7 @@ impl Error {
             Error::Decode { .. } => Some(errno::EINVAL),
             Error::Truncated { .. } => Some(errno::EMSGSIZE),
             Error::InvalidArgument { .. } => Some(errno::EINVAL),
+            Error::Unconfirmed { errno, .. } => *errno,
         }
     }
 

@@ -50,6 +50,8 @@ pub mod daemon;
 pub mod destination;
 pub mod drain;
 mod error;
+#[cfg(test)]
+mod fake_kernel;
 pub mod message;
 mod netns;
 pub mod plan;
@@ -60,7 +62,9 @@ mod text;
 mod wire;
 
 pub use change::Change;
-pub use client::{BatchAcks, BatchMode, Ipvs, OpenOptions, ServiceEntry};
+pub use client::{
+    modprobe_ip_vs, BatchAcks, BatchLimits, BatchMode, Ipvs, OpenOptions, ServiceEntry,
+};
 pub use config::{Info, Timeouts};
 pub use daemon::{DaemonState, SyncDaemon};
 pub use destination::{Destination, DestinationStatus, ForwardMethod, TunnelChecksum, TunnelType};

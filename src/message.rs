@@ -167,12 +167,7 @@ fn nested_len<T: Nla>(attrs: &[T]) -> usize {
 }
 
 fn emit_nested<T: Nla>(attrs: &[T], buf: &mut [u8]) {
-    let mut at = 0;
-    for a in attrs {
-        let len = a.buffer_len();
-        a.emit(&mut buf[at..at + len]);
-        at += len;
-    }
+    crate::wire::emit_nlas(attrs, buf)
 }
 
 impl Nla for IpvsAttribute {
@@ -272,10 +267,11 @@ impl IpvsMessage {
 
     /// Checks that the message can be encoded: netlink attribute lengths are
     /// 16-bit, so an attribute (with everything nested in it) may hold at
-    /// most 65,531 bytes of value. Emitting a larger one is refused here
-    /// rather than producing a corrupt message.
+    /// most 65,531 bytes of value. Check before emitting: emitting a larger
+    /// one does not panic but writes a malformed message (its length field
+    /// saturated).
     pub fn check_size(&self) -> Result<(), String> {
-        const MAX_VALUE: usize = u16::MAX as usize - 4;
+        const MAX_VALUE: usize = crate::wire::NLA_MAX_VALUE;
         match self.attributes.iter().find(|a| a.value_len() > MAX_VALUE) {
             Some(a) => Err(format!(
                 "attribute {} carries {} bytes, more than a netlink attribute can hold",

@@ -2,8 +2,8 @@
 //! replies by sequence number, multipart dumps, ACKs and extended acks.
 
 use std::io;
-use std::os::fd::AsRawFd;
-use std::time::Duration;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
 
 use netlink_packet_core::{Emitable, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST};
 use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
@@ -42,8 +42,206 @@ pub(crate) fn rx_buffer_size() -> usize {
     usize::try_from(page).unwrap_or(4096).clamp(4096, 8192)
 }
 
+/// `n` rounded up to a multiple of 4; saturates instead of overflowing on
+/// lengths taken from malformed input (the result is then past any buffer).
 fn align4(n: usize) -> usize {
-    (n + 3) & !3
+    n.saturating_add(3) & !3
+}
+
+/// The receive buffer the handle asks for: room for the replies of a
+/// pipelined batch.
+const WANTED_RCVBUF: usize = 1 << 20;
+
+/// What one reply of a pipelined batch can cost in the receive buffer. The
+/// kernel charges a queued message its `skb` truesize, not its length: an
+/// ACK or error (header, error code, the echoed request header when ACKs
+/// are capped, or the whole request when not, and extended-ack attributes
+/// of up to about 256 bytes) is allocated with `kmalloc` rounding to a
+/// power of two, plus `struct skb_shared_info` (320 bytes) in that
+/// allocation and `struct sk_buff` (256 bytes) beside it.
+pub(crate) fn reply_cost(request_len: usize, capped: bool) -> usize {
+    let echoed = if capped { NLMSG_HDRLEN } else { request_len };
+    let data = NLMSG_HDRLEN + 4 + echoed + 256 + 320;
+    data.next_power_of_two() + 256
+}
+
+/// The bytes of one `sendmsg` the kernel accepts on a socket whose send
+/// buffer is `sndbuf` (`netlink_sendmsg` refuses more than `sk_sndbuf - 32`
+/// with `EMSGSIZE`).
+pub(crate) fn send_limit(sndbuf: usize) -> usize {
+    sndbuf.saturating_sub(32).max(NLMSG_HDRLEN + GENL_HDRLEN)
+}
+
+/// The datagram source under a [`GenlSocket`]: the kernel's netlink
+/// socket, or a scripted kernel in tests.
+pub(crate) trait Datagrams: Send {
+    /// Sends one datagram.
+    fn send(&mut self, buf: &[u8]) -> io::Result<usize>;
+    /// Receives one datagram into `buf` and returns its real length, which
+    /// is larger than `buf` when the datagram was truncated (`MSG_TRUNC`);
+    /// the rest of a truncated datagram is lost. Times out with
+    /// `WouldBlock` or `TimedOut`.
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Sets how long `recv` waits.
+    fn set_timeout(&mut self, timeout: Duration) -> io::Result<()>;
+    /// The port (netlink address) replies are sent to.
+    fn port(&self) -> u32;
+    /// The receive and send buffer sizes the kernel granted, in bytes of
+    /// its accounting (`SO_RCVBUF`, `SO_SNDBUF` read back), and whether
+    /// ACKs are capped (`NETLINK_CAP_ACK`).
+    fn buffers(&self) -> (usize, usize, bool);
+    /// Replaces the socket with a fresh one in the same network namespace:
+    /// the only way to abandon a dump the kernel keeps open on a socket.
+    fn reopen(&mut self) -> io::Result<()>;
+}
+
+/// Where a [`NetlinkDatagrams`] creates its sockets.
+pub(crate) enum SocketSource {
+    /// The calling thread's network namespace at the time.
+    Current,
+    /// The network namespace of this open namespace file.
+    Namespace(OwnedFd),
+}
+
+/// The kernel's `NETLINK_GENERIC` socket.
+pub(crate) struct NetlinkDatagrams {
+    sock: Socket,
+    port: u32,
+    rcvbuf: usize,
+    sndbuf: usize,
+    capped: bool,
+    timeout: Duration,
+    source: SocketSource,
+}
+
+fn sockopt_int(sock: &Socket, opt: libc::c_int) -> io::Result<usize> {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into a live c_int, on a
+    // descriptor the socket owns.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            opt,
+            &mut v as *mut libc::c_int as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usize::try_from(v).unwrap_or(0))
+}
+
+fn set_sockopt_int(sock: &Socket, opt: libc::c_int, v: usize) -> io::Result<()> {
+    let v = libc::c_int::try_from(v).unwrap_or(libc::c_int::MAX);
+    // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from a live c_int,
+    // on a descriptor the socket owns.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            opt,
+            &v as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+impl NetlinkDatagrams {
+    /// Binds and connects a fresh socket, enables extended and capped ACKs
+    /// (both optional), and asks for a large receive buffer:
+    /// `SO_RCVBUFFORCE` when the caller may exceed `net.core.rmem_max`,
+    /// else `SO_RCVBUF` (which the kernel caps). The sizes granted are read
+    /// back, since batches are sized after them.
+    pub(crate) fn new(
+        mut sock: Socket,
+        source: SocketSource,
+        timeout: Duration,
+    ) -> io::Result<Self> {
+        let addr = sock.bind_auto()?;
+        sock.connect(&SocketAddr::new(0, 0))?;
+        let _ = sock.set_ext_ack(true);
+        let capped = sock.set_cap_ack(true).is_ok();
+        if set_sockopt_int(&sock, libc::SO_RCVBUFFORCE, WANTED_RCVBUF).is_err() {
+            let _ = set_sockopt_int(&sock, libc::SO_RCVBUF, WANTED_RCVBUF);
+        }
+        let rcvbuf = sockopt_int(&sock, libc::SO_RCVBUF)?;
+        let sndbuf = sockopt_int(&sock, libc::SO_SNDBUF)?;
+        let d = NetlinkDatagrams {
+            sock,
+            port: addr.port_number(),
+            rcvbuf,
+            sndbuf,
+            capped,
+            timeout,
+            source,
+        };
+        d.apply_timeout()?;
+        Ok(d)
+    }
+
+    fn apply_timeout(&self) -> io::Result<()> {
+        let timeout = self.timeout;
+        let tv = libc::timeval {
+            tv_sec: timeout.as_secs().min(i64::MAX as u64) as libc::time_t,
+            tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+        };
+        // SAFETY: setsockopt reads `size_of::<timeval>()` bytes from a valid
+        // pointer to a live timeval, on a descriptor this struct owns.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                &tv as *const libc::timeval as *const libc::c_void,
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+impl Datagrams for NetlinkDatagrams {
+    fn send(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.sock.send(buf, 0)
+    }
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut b = buf;
+        self.sock.recv(&mut b, libc::MSG_TRUNC)
+    }
+    fn set_timeout(&mut self, timeout: Duration) -> io::Result<()> {
+        self.timeout = timeout;
+        self.apply_timeout()
+    }
+    fn port(&self) -> u32 {
+        self.port
+    }
+    fn buffers(&self) -> (usize, usize, bool) {
+        (self.rcvbuf, self.sndbuf, self.capped)
+    }
+    fn reopen(&mut self) -> io::Result<()> {
+        let sock = match &self.source {
+            SocketSource::Current => Socket::new(NETLINK_GENERIC)?,
+            SocketSource::Namespace(fd) => {
+                use std::os::fd::AsFd;
+                crate::netns::socket_in(crate::netns::Namespace::Fd(fd.as_fd()))
+                    .map_err(|e| io::Error::other(e.to_string()))?
+            }
+        };
+        let fresh = NetlinkDatagrams::new(sock, SocketSource::Current, self.timeout)?;
+        let source = std::mem::replace(&mut self.source, SocketSource::Current);
+        *self = NetlinkDatagrams { source, ..fresh };
+        Ok(())
+    }
 }
 
 /// One netlink message inside a received datagram.
@@ -53,6 +251,15 @@ struct RawMsg<'a> {
     seq: u32,
     port: u32,
     payload: &'a [u8],
+}
+
+/// Where one message lies in the receive buffer.
+struct MsgAt {
+    ty: u16,
+    flags: u16,
+    seq: u32,
+    port: u32,
+    payload: std::ops::Range<usize>,
 }
 
 /// What a received message meant for the request it answered.
@@ -80,68 +287,100 @@ pub type Tracer = Box<dyn FnMut(Direction, &[u8]) + Send>;
 /// A generic-netlink socket bound to one family.
 pub(crate) struct GenlSocket {
     pub(crate) tracer: Option<Tracer>,
-    sock: Socket,
-    port: u32,
+    io: Box<dyn Datagrams>,
     seq: u32,
     rx: Vec<u8>,
+    /// The part of `rx` not yet parsed (the rest of the last datagram, when
+    /// a wait ended in the middle of one).
+    rx_rest: std::ops::Range<usize>,
     tx: Vec<u8>,
+    /// Where the last request queued in `tx` starts.
+    tx_last: Option<usize>,
+    /// The sequence number of a dump request queued in `tx`.
+    tx_dump: Option<u32>,
+    /// The sequence number of a dump sent whose end (NLMSG_DONE or an
+    /// error) has not been read: the kernel keeps the dump open on this
+    /// socket and refuses every other dump (`EBUSY`) until it is read to
+    /// its end or the socket is closed.
+    open_dump: Option<u32>,
+    /// The socket must be replaced before the next request (a dump could
+    /// not be read to its end).
+    stale: bool,
     timeout: Duration,
 }
 
 impl GenlSocket {
+    /// Wraps a datagram source.
+    pub(crate) fn new(io: Box<dyn Datagrams>, timeout: Duration, rx_len: usize) -> Self {
+        GenlSocket {
+            tracer: None,
+            io,
+            seq: 0,
+            rx: vec![0; rx_len.max(rx_buffer_size())],
+            rx_rest: 0..0,
+            tx: Vec::with_capacity(4096),
+            tx_last: None,
+            tx_dump: None,
+            open_dump: None,
+            stale: false,
+            timeout,
+        }
+    }
+
     /// Wraps a freshly created `NETLINK_GENERIC` socket (possibly created in
-    /// another network namespace).
+    /// another network namespace, which `source` names for reopening).
     pub(crate) fn from_socket(
-        mut sock: Socket,
+        sock: Socket,
+        source: SocketSource,
         timeout: Duration,
         rx_len: usize,
     ) -> io::Result<Self> {
-        let addr = sock.bind_auto()?;
-        sock.connect(&SocketAddr::new(0, 0))?;
-        // Best effort: extended acks and capped acks are optional features.
-        let _ = sock.set_ext_ack(true);
-        let _ = sock.set_cap_ack(true);
-        // Room for the ACKs of a pipelined batch.
-        let _ = sock.set_rx_buf_sz(1usize << 20);
-        let mut s = GenlSocket {
-            tracer: None,
-            sock,
-            port: addr.port_number(),
-            seq: 0,
-            rx: vec![0; rx_len.max(rx_buffer_size())],
-            tx: Vec::with_capacity(4096),
-            timeout,
-        };
-        s.set_timeout(timeout)?;
-        Ok(s)
+        let io = NetlinkDatagrams::new(sock, source, timeout)?;
+        Ok(Self::new(Box::new(io), timeout, rx_len))
     }
 
     /// Opens a socket in the calling thread's network namespace.
     pub(crate) fn open(timeout: Duration, rx_len: usize) -> io::Result<Self> {
-        Self::from_socket(Socket::new(NETLINK_GENERIC)?, timeout, rx_len)
+        Self::from_socket(
+            Socket::new(NETLINK_GENERIC)?,
+            SocketSource::Current,
+            timeout,
+            rx_len,
+        )
     }
 
     pub(crate) fn set_timeout(&mut self, timeout: Duration) -> io::Result<()> {
+        self.io.set_timeout(timeout)?;
         self.timeout = timeout;
-        let tv = libc::timeval {
-            tv_sec: timeout.as_secs().min(i64::MAX as u64) as libc::time_t,
-            tv_usec: timeout.subsec_micros() as libc::suseconds_t,
-        };
-        // SAFETY: setsockopt reads `size_of::<timeval>()` bytes from a valid
-        // pointer to a live timeval, on a descriptor this struct owns.
-        let rc = unsafe {
-            libc::setsockopt(
-                self.sock.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                &tv as *const libc::timeval as *const libc::c_void,
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
         Ok(())
+    }
+
+    /// The receive and send buffer sizes granted, and whether ACKs are
+    /// capped.
+    pub(crate) fn buffers(&self) -> (usize, usize, bool) {
+        self.io.buffers()
+    }
+
+    /// Bytes queued for the next send.
+    pub(crate) fn queued_len(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// Removes the last request queued (its sequence number is reused).
+    pub(crate) fn unqueue_last(&mut self) {
+        if let Some(start) = self.tx_last.take() {
+            self.tx.truncate(start);
+            self.seq = self.seq.wrapping_sub(1);
+        }
+    }
+
+    /// Sets `NLM_F_ACK` on the last request queued.
+    pub(crate) fn ack_last(&mut self) {
+        if let Some(start) = self.tx_last {
+            let b = &mut self.tx[start + 6..start + 8];
+            let flags = u16::from_ne_bytes([b[0], b[1]]) | NLM_F_ACK;
+            b.copy_from_slice(&flags.to_ne_bytes());
+        }
     }
 
     fn next_seq(&mut self) -> u32 {
@@ -155,6 +394,7 @@ impl GenlSocket {
     /// Appends one request to the transmit buffer and returns its sequence
     /// number.
     pub(crate) fn queue(&mut self, family: u16, msg: &IpvsMessage, flags: u16) -> u32 {
+        let start = self.tx.len();
         let (seq, body) = self.queue_header(
             family,
             flags,
@@ -163,7 +403,16 @@ impl GenlSocket {
             msg.buffer_len(),
         );
         msg.emit(body);
+        self.queued(start, seq, flags);
         seq
+    }
+
+    /// Records a request just queued at `start`.
+    fn queued(&mut self, start: usize, seq: u32, flags: u16) {
+        self.tx_last = Some(start);
+        if flags & NLM_F_DUMP == NLM_F_DUMP {
+            self.tx_dump = Some(seq);
+        }
     }
 
     /// Appends the request for `change` to the transmit buffer and returns
@@ -201,6 +450,7 @@ impl GenlSocket {
                     cmd.into(),
                     IPVS_GENL_VERSION,
                 );
+                self.queued(start, seq, flags);
                 Ok(seq)
             }
             Err(e) => {
@@ -211,8 +461,10 @@ impl GenlSocket {
     }
 
     fn queue_raw(&mut self, ty: u16, flags: u16, genl_cmd: u8, genl_ver: u8, attrs: &[u8]) -> u32 {
+        let start = self.tx.len();
         let (seq, body) = self.queue_header(ty, flags, genl_cmd, genl_ver, attrs.len());
         body.copy_from_slice(attrs);
+        self.queued(start, seq, flags);
         seq
     }
 
@@ -236,46 +488,129 @@ impl GenlSocket {
         (seq, &mut b[NLMSG_HDRLEN + GENL_HDRLEN..])
     }
 
-    /// Sends everything queued in one `send` call.
+    /// Sends everything queued in one `send` call. A dump left open by an
+    /// earlier call that failed is read to its end first (or the socket
+    /// replaced), so that the kernel does not refuse the next dump.
     pub(crate) fn flush_tx(&mut self, op: Operation) -> Result<(), Error> {
-        if let Some(t) = self.tracer.as_mut() {
-            t(Direction::Sent, &self.tx);
+        let res = self.settle(op).and_then(|()| {
+            if let Some(t) = self.tracer.as_mut() {
+                t(Direction::Sent, &self.tx);
+            }
+            let len = self.tx.len();
+            match self.io.send(&self.tx) {
+                Ok(n) if n == len => Ok(()),
+                Ok(n) => Err(Error::Io {
+                    op,
+                    source: io::Error::other(format!("short netlink send: {n} of {len} bytes")),
+                }),
+                Err(source) => Err(Error::Io { op, source }),
+            }
+        });
+        if res.is_ok() {
+            self.open_dump = self.tx_dump;
         }
-        let res = self.sock.send(&self.tx, 0);
-        let len = self.tx.len();
         self.tx.clear();
-        match res {
-            Ok(n) if n == len => Ok(()),
-            Ok(n) => Err(Error::Io {
-                op,
-                source: io::Error::other(format!("short netlink send: {n} of {len} bytes")),
-            }),
-            Err(source) => Err(Error::Io { op, source }),
-        }
+        self.tx_last = None;
+        self.tx_dump = None;
+        res
     }
 
     /// Drops anything queued but not sent.
     pub(crate) fn discard_tx(&mut self) {
         self.tx.clear();
+        self.tx_last = None;
+        self.tx_dump = None;
         // Keep the sequence numbers of one batch in increasing order.
         if self.seq > u32::MAX - (1 << 20) {
             self.seq = 0;
         }
     }
 
-    /// Receives one datagram into the receive buffer; returns its length.
-    fn recv_datagram(&mut self, op: Operation) -> Result<usize, Error> {
+    /// Makes the socket fit for a new request: reads a dump left open to
+    /// its end (NLMSG_DONE or an error for its sequence number), waiting at
+    /// most the handle's timeout in all, and replaces the socket when that
+    /// fails or when it was marked stale.
+    fn settle(&mut self, op: Operation) -> Result<(), Error> {
+        if let (Some(seq), false) = (self.open_dump, self.stale) {
+            if !self.drain(op, seq) {
+                self.stale = true;
+            }
+        }
+        self.open_dump = None;
+        if self.stale {
+            self.rx_rest = 0..0;
+            self.io
+                .reopen()
+                .map_err(|source| Error::Io { op, source })?;
+            self.stale = false;
+        }
+        Ok(())
+    }
+
+    /// Reads and drops messages until the end of dump `seq`; false when it
+    /// did not come within the timeout.
+    fn drain(&mut self, op: Operation, seq: u32) -> bool {
+        let deadline = Instant::now() + self.timeout;
         loop {
-            let n = {
-                let mut buf = &mut self.rx[..];
-                self.sock.recv(&mut buf, libc::MSG_TRUNC)
-            };
-            match n {
+            while let Some(msg) = self.next_message() {
+                let Ok(msg) = msg else { break };
+                if msg.seq == seq && matches!(msg.ty, NLMSG_DONE | NLMSG_ERROR) {
+                    return true;
+                }
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            match self.recv_datagram(op) {
+                Ok(_) | Err(Error::Truncated { .. }) => {}
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// The next message of the datagram in the receive buffer (its payload
+    /// as a range of `rx`), or `None` when it has none left; a framing
+    /// error drops the rest of the datagram.
+    fn next_message(&mut self) -> Option<Result<MsgAt, ()>> {
+        let (off, n) = (self.rx_rest.start, self.rx_rest.end);
+        if off.saturating_add(NLMSG_HDRLEN) > n {
+            self.rx_rest = n..n;
+            return None;
+        }
+        match parse_header(&self.rx[off..n]) {
+            Some(msg) => {
+                let len = msg.payload.len();
+                let at = MsgAt {
+                    ty: msg.ty,
+                    flags: msg.flags,
+                    seq: msg.seq,
+                    port: msg.port,
+                    payload: off + NLMSG_HDRLEN..off + NLMSG_HDRLEN + len,
+                };
+                let step = align4(len + NLMSG_HDRLEN);
+                self.rx_rest = off.saturating_add(step).min(n)..n;
+                Some(Ok(at))
+            }
+            None => {
+                self.rx_rest = n..n;
+                Some(Err(()))
+            }
+        }
+    }
+
+    /// Receives one datagram into the receive buffer; returns its length.
+    /// A wait that times out while a dump is open marks the socket stale:
+    /// draining would only wait once more.
+    fn recv_datagram(&mut self, op: Operation) -> Result<usize, Error> {
+        self.rx_rest = 0..0;
+        loop {
+            match self.io.recv(&mut self.rx) {
                 Ok(n) if n > self.rx.len() => return Err(Error::Truncated { op, len: n }),
                 Ok(n) => {
                     if let Some(t) = self.tracer.as_mut() {
                         t(Direction::Received, &self.rx[..n]);
                     }
+                    self.rx_rest = 0..n;
                     return Ok(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -283,10 +618,13 @@ impl GenlSocket {
                     if e.kind() == io::ErrorKind::WouldBlock
                         || e.kind() == io::ErrorKind::TimedOut =>
                 {
+                    if self.open_dump.is_some() {
+                        self.stale = true;
+                    }
                     return Err(Error::Timeout {
                         op,
-                        millis: self.timeout.as_millis() as u64,
-                    })
+                        millis: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
+                    });
                 }
                 Err(source) => return Err(Error::Io { op, source }),
             }
@@ -297,6 +635,10 @@ impl GenlSocket {
     /// requests (sequence number in `seqs`, our port) to `on_reply` with its
     /// sequence number. Stops when `on_reply` returns `true` (finished).
     /// Returns whether any answering message carried `NLM_F_DUMP_INTR`.
+    ///
+    /// When it fails in the middle of a dump, the dump stays open in the
+    /// kernel; the next request reads it to its end first (see
+    /// [`GenlSocket::flush_tx`]).
     pub(crate) fn receive(
         &mut self,
         op: Operation,
@@ -305,18 +647,16 @@ impl GenlSocket {
         mut on_reply: impl FnMut(u32, Reply<'_>) -> Result<bool, Error>,
     ) -> Result<bool, Error> {
         let mut interrupted = false;
+        let port = self.io.port();
         loop {
-            let n = self.recv_datagram(op)?;
-            let mut off = 0;
+            self.recv_datagram(op)?;
             let mut finished = false;
-            while off + NLMSG_HDRLEN <= n {
-                let msg = parse_header(&self.rx[off..n]).ok_or_else(|| Error::Decode {
+            while let Some(msg) = self.next_message() {
+                let msg = msg.map_err(|()| Error::Decode {
                     op,
                     message: "netlink message length out of bounds".into(),
                 })?;
-                let step = align4(msg.payload.len() + NLMSG_HDRLEN);
-                off += step;
-                if msg.port != self.port && msg.port != 0 {
+                if msg.port != port && msg.port != 0 {
                     continue;
                 }
                 if !seqs.contains(&msg.seq) {
@@ -325,7 +665,12 @@ impl GenlSocket {
                 if msg.flags & NLM_F_DUMP_INTR != 0 {
                     interrupted = true;
                 }
-                let reply = match msg.ty {
+                let (seq, ty, flags) = (msg.seq, msg.ty, msg.flags);
+                if Some(seq) == self.open_dump && matches!(ty, NLMSG_DONE | NLMSG_ERROR) {
+                    self.open_dump = None;
+                }
+                let payload = &self.rx[msg.payload];
+                let reply = match ty {
                     NLMSG_NOOP => continue,
                     NLMSG_OVERRUN => {
                         return Err(Error::Decode {
@@ -333,28 +678,26 @@ impl GenlSocket {
                             message: "netlink overrun".into(),
                         })
                     }
-                    NLMSG_ERROR => {
-                        parse_error(msg.flags, msg.payload).ok_or_else(|| Error::Decode {
-                            op,
-                            message: "short NLMSG_ERROR".into(),
-                        })?
-                    }
+                    NLMSG_ERROR => parse_error(flags, payload).ok_or_else(|| Error::Decode {
+                        op,
+                        message: "short NLMSG_ERROR".into(),
+                    })?,
                     NLMSG_DONE => {
-                        let code = msg
-                            .payload
+                        let code = payload
                             .get(..4)
                             .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
                             .unwrap_or(0);
                         if code < 0 {
-                            Reply::Failed(-code, None)
+                            // i32::MIN has no positive counterpart.
+                            Reply::Failed(code.checked_neg().unwrap_or(i32::MAX), None)
                         } else {
                             Reply::End
                         }
                     }
-                    ty if ty == family => Reply::Data(msg.payload),
+                    ty if ty == family => Reply::Data(payload),
                     _ => continue,
                 };
-                if on_reply(msg.seq, reply)? {
+                if on_reply(seq, reply)? {
                     finished = true;
                 }
             }
@@ -533,6 +876,22 @@ mod tests {
             }
             _ => panic!("ext-ack not parsed"),
         }
+    }
+
+    /// Lengths from malformed input near the top of the range round up
+    /// without overflowing (past any buffer, so every `get` fails).
+    #[test]
+    fn align4_saturates() {
+        assert_eq!(align4(5), 8);
+        assert_eq!(align4(usize::MAX) % 4, 0);
+        let mut p = Vec::new();
+        p.extend_from_slice(&(-1i32).to_ne_bytes());
+        p.extend_from_slice(&u32::MAX.to_ne_bytes());
+        p.extend_from_slice(&[0; 12]);
+        assert!(matches!(
+            parse_error(NLM_F_ACK_TLVS, &p),
+            Some(Reply::Failed(1, None))
+        ));
     }
 
     #[test]

@@ -117,12 +117,20 @@ pub(crate) struct StatsNla<'a> {
 }
 
 impl StatsNla<'_> {
+    /// Whether the value goes out as 64 bits: always in the 64-bit nest,
+    /// for the byte counters in the legacy one, and for any value that
+    /// does not fit in 32 bits (a legacy nest received with 8-byte counters
+    /// then emits what it decoded, not its low 32 bits).
     fn is_wide(&self) -> bool {
         self.width == StatsWidth::Full64
             || matches!(
                 self.attr,
                 StatsAttribute::InBytes(_) | StatsAttribute::OutBytes(_)
             )
+            || self
+                .attr
+                .kind_value()
+                .is_some_and(|(_, v)| v > u64::from(u32::MAX))
     }
 }
 
@@ -167,6 +175,8 @@ impl Nla for StatsNla<'_> {
 /// // The legacy nest truncates counters to 32 bits (bytes stay 64-bit).
 /// let legacy = StatsNest::from_stats(&s, StatsWidth::Legacy32);
 /// assert_eq!(legacy.width, StatsWidth::Legacy32);
+/// assert_eq!(legacy.to_stats().conns, 5_000_000_000 & 0xffff_ffff);
+/// assert_eq!(legacy.to_stats().in_bytes, 1 << 40);
 /// assert_eq!(StatsNest::from_stats(&s, StatsWidth::Full64).to_stats(), s);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,27 +211,33 @@ impl StatsNest {
         let mut at = 0;
         for nla in self.nlas() {
             let len = nla.buffer_len();
-            nla.emit(&mut buf[at..at + len]);
+            crate::wire::emit_nla(&nla, &mut buf[at..at + len]);
             at += len;
         }
     }
 
-    /// Builds the nest for a [`Stats`] value.
+    /// Builds the nest for a [`Stats`] value. In the legacy nest every
+    /// counter but the byte counters is truncated to 32 bits, as the kernel
+    /// does.
     pub fn from_stats(stats: &Stats, width: StatsWidth) -> Self {
         use StatsAttribute::*;
+        let narrow = |v: u64| match width {
+            StatsWidth::Legacy32 => v & u64::from(u32::MAX),
+            StatsWidth::Full64 => v,
+        };
         StatsNest {
             width,
             attributes: vec![
-                Conns(stats.conns),
-                InPackets(stats.in_packets),
-                OutPackets(stats.out_packets),
+                Conns(narrow(stats.conns)),
+                InPackets(narrow(stats.in_packets)),
+                OutPackets(narrow(stats.out_packets)),
                 InBytes(stats.in_bytes),
                 OutBytes(stats.out_bytes),
-                Cps(stats.cps),
-                InPps(stats.in_pps),
-                OutPps(stats.out_pps),
-                InBps(stats.in_bps),
-                OutBps(stats.out_bps),
+                Cps(narrow(stats.cps)),
+                InPps(narrow(stats.in_pps)),
+                OutPps(narrow(stats.out_pps)),
+                InBps(narrow(stats.in_bps)),
+                OutBps(narrow(stats.out_bps)),
             ],
         }
     }

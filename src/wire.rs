@@ -4,7 +4,43 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use netlink_packet_core::DecodeError;
+use netlink_packet_core::{DecodeError, Emitable, Nla};
+
+/// The largest value a netlink attribute can describe: its 16-bit length
+/// counts the 4-byte header too.
+pub(crate) const NLA_MAX_VALUE: usize = u16::MAX as usize - 4;
+
+/// Emits one attribute into `buf` (`nla.buffer_len()` bytes): length, type
+/// with every flag bit `nla.kind()` carries, value, zero padding.
+///
+/// Used instead of netlink-packet-core's `Emitable` for `Nla`, which in
+/// 0.9.0 (the latest release) drops `NLA_F_NET_BYTEORDER` from a type that
+/// also has `NLA_F_NESTED` (fixed upstream in
+/// rust-netlink/netlink-packet-core#53, not released), so that an unknown
+/// attribute did not come back as it was received; and which panics on a
+/// value longer than an attribute can describe. Such a value (refused
+/// beforehand by [`crate::IpvsMessage::check_size`]) is written with the
+/// length field saturated at 65,535: the bytes are malformed, never a
+/// panic.
+pub(crate) fn emit_nla<T: Nla>(nla: &T, buf: &mut [u8]) {
+    let value_len = nla.value_len();
+    let len = (value_len.saturating_add(4)).min(u16::MAX as usize) as u16;
+    buf[0..2].copy_from_slice(&len.to_ne_bytes());
+    buf[2..4].copy_from_slice(&nla.kind().to_ne_bytes());
+    nla.emit_value(&mut buf[4..4 + value_len]);
+    let end = nla.buffer_len().min(buf.len());
+    buf[4 + value_len..end].fill(0);
+}
+
+/// Emits attributes one after the other into `buf`.
+pub(crate) fn emit_nlas<T: Nla>(attrs: &[T], buf: &mut [u8]) {
+    let mut at = 0;
+    for a in attrs {
+        let len = a.buffer_len();
+        emit_nla(a, &mut buf[at..at + len]);
+        at += len;
+    }
+}
 
 /// Checks that an attribute value has exactly `N` bytes and returns them.
 pub(crate) fn fixed<const N: usize>(value: &[u8], what: &str) -> Result<[u8; N], DecodeError> {

@@ -373,6 +373,72 @@ fn oversized_attributes_are_refused_not_emitted() {
     assert!(fine.check_size().is_ok());
 }
 
+/// Emitting a message that `check_size` refuses does not panic (found by
+/// fuzzing: a nest over 65,535 bytes panicked inside the emitter).
+#[test]
+fn oversized_message_emits_without_panicking() {
+    use netlink_packet_core::DefaultNla;
+    let huge = IpvsMessage::new(
+        IpvsCmd::NewService,
+        vec![IpvsAttribute::Service(vec![ServiceAttribute::Other(
+            DefaultNla::new(99, vec![7; 70_000]),
+        )])],
+    );
+    let mut buf = vec![0xaa; huge.buffer_len()];
+    huge.emit(&mut buf);
+    // The nest's length field saturates; its value is all there.
+    assert_eq!(&buf[..2], &u16::MAX.to_ne_bytes());
+    assert_eq!(buf[8], 7);
+}
+
+/// An unknown attribute with both flag bits (NLA_F_NESTED and
+/// NLA_F_NET_BYTEORDER) comes back with both (netlink-packet-core 0.9.0
+/// dropped the byte-order bit; found by fuzzing).
+#[test]
+fn unknown_attribute_keeps_both_flag_bits() {
+    let mut body = Vec::new();
+    body.extend_from_slice(&8u16.to_ne_bytes());
+    body.extend_from_slice(&(42u16 | 0x8000 | 0x4000).to_ne_bytes());
+    body.extend_from_slice(&[1, 2, 3, 4]);
+    // The same inside a service nest.
+    let inner = [8u8, 0, 0x63, 0xc0, 5, 6, 7, 8];
+    body.extend_from_slice(&12u16.to_ne_bytes());
+    body.extend_from_slice(&(1u16 | 0x8000).to_ne_bytes());
+    body.extend_from_slice(&inner);
+    let m = IpvsMessage::parse_body(IpvsCmd::NewService, &body).unwrap();
+    assert_eq!(msg_bytes(&m), body);
+}
+
+/// The legacy 32-bit stats nest accepts 8-byte counters; emitted again
+/// they keep their value (2^32 came back as 0; found by fuzzing).
+#[test]
+fn legacy_stats_with_wide_counters_round_trip() {
+    let mut stats = Vec::new();
+    stats.extend_from_slice(&12u16.to_ne_bytes());
+    stats.extend_from_slice(&1u16.to_ne_bytes()); // IPVS_STATS_ATTR_CONNS
+    stats.extend_from_slice(&(1u64 << 32).to_ne_bytes());
+    let svc = Service::new(ServiceKey::tcp("192.0.2.1".parse().unwrap(), 80));
+    let mut nest = emit(&svc.to_attributes().unwrap());
+    nest.extend_from_slice(&((stats.len() + 4) as u16).to_ne_bytes());
+    nest.extend_from_slice(&(10u16 | 0x8000).to_ne_bytes()); // IPVS_SVC_ATTR_STATS
+    nest.extend_from_slice(&stats);
+    let mut body = Vec::new();
+    body.extend_from_slice(&((nest.len() + 4) as u16).to_ne_bytes());
+    body.extend_from_slice(&(1u16 | 0x8000).to_ne_bytes());
+    body.extend_from_slice(&nest);
+    let m = IpvsMessage::parse_body(IpvsCmd::NewService, &body).unwrap();
+    let again = IpvsMessage::parse_body(IpvsCmd::NewService, &msg_bytes(&m)).unwrap();
+    assert_eq!(again, m);
+    let conns = |m: &IpvsMessage| match &m.attributes[0] {
+        IpvsAttribute::Service(a) => a.iter().find_map(|a| match a {
+            ServiceAttribute::Stats(n) => Some(n.to_stats().conns),
+            _ => None,
+        }),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(conns(&again), Some(1 << 32));
+}
+
 /// The direct encoder `Change::encode` (what `Ipvs::apply` sends) writes
 /// exactly the bytes of the attribute-list encoder `Change::to_message`, for
 /// every kind of change, and fails where it fails, leaving the buffer as it

@@ -41,3 +41,50 @@ fn handle_is_send() {
     assert_send::<Ipvs>();
     assert_send::<Error>();
 }
+
+/// A zero timeout would make every wait endless (`SO_RCVTIMEO` of zero):
+/// refused with a typed error before anything is opened.
+#[test]
+fn zero_timeout_is_refused() {
+    let opts = OpenOptions {
+        timeout: Duration::ZERO,
+        ..Default::default()
+    };
+    match Ipvs::open_with(&opts) {
+        Err(Error::InvalidArgument { op, .. }) => assert_eq!(op, ipvs::Operation::Open),
+        other => panic!("{other:?}"),
+    }
+    let ns = ipvs::Namespace::Path(std::path::Path::new("/proc/self/ns/net"));
+    assert!(matches!(
+        Ipvs::open_in(ns, &opts),
+        Err(Error::InvalidArgument { .. })
+    ));
+}
+
+/// Names of `ip netns` namespaces are single file names under /run/netns.
+#[test]
+fn namespace_names_cannot_leave_run_netns() {
+    for name in ["../../proc/1/ns/net", "..", "a/b", ""] {
+        match Ipvs::open_in(ipvs::Namespace::Name(name), &OpenOptions::default()) {
+            Err(Error::InvalidArgument { op, .. }) => {
+                assert_eq!(op, ipvs::Operation::EnterNamespace, "{name:?}")
+            }
+            other => panic!("{name:?}: {other:?}"),
+        }
+    }
+}
+
+/// The permission error names the capability and where it is checked
+/// (root in a container is refused too).
+#[test]
+fn permission_error_names_the_initial_user_namespace() {
+    let e = Error::PermissionDenied {
+        op: ipvs::Operation::GetInfo,
+        target: None,
+    };
+    assert!(
+        e.to_string()
+            .contains("CAP_NET_ADMIN in the initial user namespace"),
+        "{e}"
+    );
+}

@@ -15,5 +15,6 @@ mod errors;
 mod operations;
 mod plan;
 mod snapshot;
+mod transport;
 
 pub use netns::TestNet;

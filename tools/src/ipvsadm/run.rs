@@ -59,7 +59,7 @@ impl KernelBackend {
             // -R's batches: the kernel reports every failed request anyway,
             // so only the last request of each sendmsg needs an ACK.
             batch_acks: BatchAcks::ErrorsOnly,
-            batch_window: restore_window(),
+            batch_window: RESTORE_WINDOW,
             ..OpenOptions::default()
         };
         let mut ipvs = Ipvs::open_with(&options).map_err(|e| match e {
@@ -72,16 +72,8 @@ impl KernelBackend {
     }
 }
 
-/// Requests per `sendmsg` for `-R` (IPVS_RESTORE_WINDOW overrides it, for
-/// measurements).
-fn restore_window() -> usize {
-    std::env::var("IPVS_RESTORE_WINDOW")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(RESTORE_WINDOW)
-}
-
-/// Requests per `sendmsg` for `-R`. Only failed requests are answered
+/// Requests per `sendmsg` for `-R` (the library lowers it further when
+/// the socket buffers cannot hold a window). Only failed requests are answered
 /// (errors-only ACKs), so a window where every request fails must still
 /// fit its error replies in the socket's receive buffer: with capped ACKs
 /// each takes about 0.75 KiB of it, and the handle asks for 1 MiB (the
