@@ -823,7 +823,10 @@ impl Ipvs {
             };
             while next < changes.len() && pending.len() < max_count {
                 let before = self.sock.queued_len();
-                match self.sock.queue_change(self.family, flags, &changes[next]) {
+                match self
+                    .sock
+                    .queue_with(self.family, flags, |tx| changes[next].encode(tx))
+                {
                     Ok(seq) => {
                         let cost = reply_cost(self.sock.queued_len() - before, capped);
                         let sent_any = pending.iter().any(Option::is_some);

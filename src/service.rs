@@ -9,7 +9,9 @@ use netlink_packet_core::{
 };
 
 use crate::stats::{walk_nest_with_stats, Stats, StatsNest, StatsWidth};
-use crate::wire::{c_string, emit_c_string, fixed, u16_be, u16_ne, u32_ne, InetAddr, NlaWriter};
+use crate::wire::{
+    c_string, emit_c_string, fixed, u16_be, u16_ne, u32_ne, InetAddr, NlaWriter, AF_INET, AF_INET6,
+};
 
 const IPVS_SVC_ATTR_AF: u16 = 1;
 const IPVS_SVC_ATTR_PROTOCOL: u16 = 2;
@@ -24,8 +26,6 @@ const IPVS_SVC_ATTR_STATS: u16 = 10;
 const IPVS_SVC_ATTR_PE_NAME: u16 = 11;
 const IPVS_SVC_ATTR_STATS64: u16 = 12;
 
-pub(crate) const AF_INET: u16 = libc::AF_INET as u16;
-pub(crate) const AF_INET6: u16 = libc::AF_INET6 as u16;
 const IPPROTO_TCP: u16 = libc::IPPROTO_TCP as u16;
 const IPPROTO_UDP: u16 = libc::IPPROTO_UDP as u16;
 const IPPROTO_SCTP: u16 = libc::IPPROTO_SCTP as u16;

@@ -415,17 +415,6 @@ impl GenlSocket {
         }
     }
 
-    /// Appends the request for `change` to the transmit buffer and returns
-    /// its sequence number; nothing is queued if it cannot be encoded.
-    pub(crate) fn queue_change(
-        &mut self,
-        family: u16,
-        flags: u16,
-        change: &crate::Change,
-    ) -> Result<u32, Error> {
-        self.queue_with(family, flags, |tx| change.encode(tx))
-    }
-
     /// Appends a request whose attributes `encode` writes (returning the
     /// command) and returns its sequence number; nothing is queued if it
     /// fails.

@@ -6,6 +6,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use netlink_packet_core::{DecodeError, Emitable, Nla};
 
+/// `AF_INET`, as IPVS carries it in its 16-bit family attributes.
+pub(crate) const AF_INET: u16 = libc::AF_INET as u16;
+/// `AF_INET6`, as IPVS carries it in its 16-bit family attributes.
+pub(crate) const AF_INET6: u16 = libc::AF_INET6 as u16;
+
 /// The largest value a netlink attribute can describe: its 16-bit length
 /// counts the 4-byte header too.
 pub(crate) const NLA_MAX_VALUE: usize = u16::MAX as usize - 4;
@@ -118,7 +123,7 @@ impl InetAddr {
     /// Interprets the address for the given family (`AF_INET6` → IPv6,
     /// anything else → IPv4).
     pub fn to_ip(self, family: u16) -> IpAddr {
-        if family == crate::service::AF_INET6 {
+        if family == AF_INET6 {
             IpAddr::V6(self.to_ipv6())
         } else {
             IpAddr::V4(self.to_ipv4())
