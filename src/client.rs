@@ -29,8 +29,21 @@ const DUMP_RETRIES: usize = 8;
 /// the kernel puts in one dump datagram.
 const BULK_RECEIVE_BUFFER: usize = 32 * 1024;
 
-/// How a handle is opened.
+/// How a handle is opened. Start from [`OpenOptions::default`] and change
+/// what you need with the `with_*` methods (fields may be added).
+///
+/// ```
+/// use std::time::Duration;
+/// use ipvs::{BatchAcks, OpenOptions};
+/// let o = OpenOptions::default()
+///     .with_timeout(Duration::from_secs(2))
+///     .with_batch_acks(BatchAcks::ErrorsOnly)
+///     .with_batch_window(256);
+/// assert_eq!(o.batch_window, 256);
+/// assert!(!o.modprobe);
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct OpenOptions {
     /// How long any single wait for the kernel may take before the call
     /// fails with [`Error::Timeout`]. Default 10 s. Zero is refused
@@ -79,6 +92,38 @@ impl Default for OpenOptions {
             receive_buffer: crate::socket::rx_buffer_size(),
             batch_acks: BatchAcks::Every,
         }
+    }
+}
+
+impl OpenOptions {
+    /// Sets [`OpenOptions::timeout`].
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets [`OpenOptions::modprobe`].
+    pub fn with_modprobe(mut self, modprobe: bool) -> Self {
+        self.modprobe = modprobe;
+        self
+    }
+
+    /// Sets [`OpenOptions::batch_window`].
+    pub fn with_batch_window(mut self, window: usize) -> Self {
+        self.batch_window = window;
+        self
+    }
+
+    /// Sets [`OpenOptions::receive_buffer`].
+    pub fn with_receive_buffer(mut self, bytes: usize) -> Self {
+        self.receive_buffer = bytes;
+        self
+    }
+
+    /// Sets [`OpenOptions::batch_acks`].
+    pub fn with_batch_acks(mut self, acks: BatchAcks) -> Self {
+        self.batch_acks = acks;
+        self
     }
 }
 

@@ -8,11 +8,9 @@ use std::time::{Duration, Instant};
 #[test]
 fn open_reports_missing_ipvs_or_works() {
     let started = Instant::now();
-    let opts = OpenOptions {
-        timeout: Duration::from_secs(5),
-        modprobe: false,
-        ..Default::default()
-    };
+    let opts = OpenOptions::default()
+        .with_timeout(Duration::from_secs(5))
+        .with_modprobe(false);
     match Ipvs::open_with(&opts) {
         Err(Error::NotAvailable) => {
             assert!(
@@ -46,10 +44,7 @@ fn handle_is_send() {
 /// refused with a typed error before anything is opened.
 #[test]
 fn zero_timeout_is_refused() {
-    let opts = OpenOptions {
-        timeout: Duration::ZERO,
-        ..Default::default()
-    };
+    let opts = OpenOptions::default().with_timeout(Duration::ZERO);
     match Ipvs::open_with(&opts) {
         Err(Error::InvalidArgument { op, .. }) => assert_eq!(op, ipvs::Operation::Open),
         other => panic!("{other:?}"),

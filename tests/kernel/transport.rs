@@ -140,12 +140,10 @@ fn errors_only_window_ending_in_an_invalid_change_returns_every_result() {
     let timeout = Duration::from_secs(20);
     let mut ipvs = open(
         &net,
-        &OpenOptions {
-            timeout,
-            batch_acks: BatchAcks::ErrorsOnly,
-            batch_window: 8,
-            ..OpenOptions::default()
-        },
+        &OpenOptions::default()
+            .with_timeout(timeout)
+            .with_batch_acks(BatchAcks::ErrorsOnly)
+            .with_batch_window(8),
     );
     let bad = |i| {
         Change::AddService(Service::new(key(1000 + i)).with_scheduler("a-name-too-long-for-ipvs"))
@@ -193,11 +191,9 @@ fn windows_fit_the_socket_buffers() {
     let net = TestNet::new();
     let mut ipvs = open(
         &net,
-        &OpenOptions {
-            batch_acks: BatchAcks::ErrorsOnly,
-            batch_window: 1_000_000,
-            ..OpenOptions::default()
-        },
+        &OpenOptions::default()
+            .with_batch_acks(BatchAcks::ErrorsOnly)
+            .with_batch_window(1_000_000),
     );
     let limits = ipvs.batch_limits();
     assert!(limits.window < 1_000_000, "{limits:?}");

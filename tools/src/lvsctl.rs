@@ -216,11 +216,11 @@ pub fn main(args: Vec<String>) -> i32 {
     let stdout = io::stdout();
     let stderr = io::stderr();
     run(&args, &mut stdout.lock(), &mut stderr.lock(), &mut || {
-        Ipvs::open_with(&OpenOptions {
-            batch_acks: ipvs::BatchAcks::ErrorsOnly,
-            batch_window: 256,
-            ..OpenOptions::default()
-        })
+        Ipvs::open_with(
+            &OpenOptions::default()
+                .with_batch_acks(ipvs::BatchAcks::ErrorsOnly)
+                .with_batch_window(256),
+        )
     })
 }
 

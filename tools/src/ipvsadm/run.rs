@@ -54,14 +54,12 @@ impl KernelBackend {
     }
 
     fn try_init(&mut self) -> Result<Info, i32> {
-        let options = OpenOptions {
-            modprobe: false,
-            // -R's batches: the kernel reports every failed request anyway,
-            // so only the last request of each sendmsg needs an ACK.
-            batch_acks: BatchAcks::ErrorsOnly,
-            batch_window: RESTORE_WINDOW,
-            ..OpenOptions::default()
-        };
+        // -R's batches: the kernel reports every failed request anyway, so
+        // only the last request of each sendmsg needs an ACK.
+        let options = OpenOptions::default()
+            .with_modprobe(false)
+            .with_batch_acks(BatchAcks::ErrorsOnly)
+            .with_batch_window(RESTORE_WINDOW);
         let mut ipvs = Ipvs::open_with(&options).map_err(|e| match e {
             ipvs::Error::NotAvailable => sys::legacy_init_errno(),
             other => errno_of(&other),
