@@ -25,8 +25,8 @@ pub struct Strtol {
 }
 
 /// `strtol(s, &end, 10)`.
-pub fn strtol(s: &str) -> Strtol {
-    let b = s.as_bytes();
+pub fn strtol(s: &[u8]) -> Strtol {
+    let b = s;
     let mut i = 0;
     while i < b.len() && is_c_space(b[i]) {
         i += 1;
@@ -72,14 +72,14 @@ pub fn strtol(s: &str) -> Strtol {
 
 /// ipvsadm's `string_to_number`: the whole string must be a decimal number
 /// (after optional white space and sign) within `min..=max`.
-pub fn string_to_number(s: &str, min: i64, max: i64) -> Option<i64> {
+pub fn string_to_number(s: &[u8], min: i64, max: i64) -> Option<i64> {
     let r = strtol(s);
     (r.end != 0 && r.end == s.len() && !r.overflow && (min..=max).contains(&r.value))
         .then_some(r.value)
 }
 
 /// ipvsadm's `parse_fwmark`: 1..=4294967295.
-pub fn fwmark(s: &str) -> Option<u32> {
+pub fn fwmark(s: &[u8]) -> Option<u32> {
     let r = strtol(s);
     if r.end == 0 || r.end != s.len() || r.overflow || r.value <= 0 || r.value > i64::from(u32::MAX)
     {
@@ -89,7 +89,7 @@ pub fn fwmark(s: &str) -> Option<u32> {
 }
 
 /// glibc `atoi`: `(int) strtol(s, NULL, 10)`.
-pub fn atoi(s: &str) -> i32 {
+pub fn atoi(s: &[u8]) -> i32 {
     strtol(s).value as i32
 }
 
@@ -126,9 +126,9 @@ fn strtoul0(b: &[u8]) -> Option<(u64, usize)> {
 /// glibc `inet_aton`: one to four parts, each decimal, octal (`0…`) or hex
 /// (`0x…`); the last part fills the remaining bytes; anything after white
 /// space is ignored.
-pub fn inet_aton(s: &str) -> Option<Ipv4Addr> {
+pub fn inet_aton(s: &[u8]) -> Option<Ipv4Addr> {
     const MAX: [u64; 4] = [0xffff_ffff, 0xff_ffff, 0xffff, 0xff];
-    let b = s.as_bytes();
+    let b = s;
     let mut parts = [0u8; 3];
     let mut n_parts = 0;
     let mut i = 0;
@@ -168,7 +168,7 @@ pub fn inet_aton(s: &str) -> Option<Ipv4Addr> {
 
 /// ipvsadm's `host_to_addr`/`parse_netmask` lookup: `inet_aton`, else the
 /// first IPv4 address of the host name.
-pub fn ipv4_or_host(s: &str, resolver: &dyn Resolver) -> Option<Ipv4Addr> {
+pub fn ipv4_or_host(s: &[u8], resolver: &dyn Resolver) -> Option<Ipv4Addr> {
     inet_aton(s).or_else(|| resolver.host_to_ipv4(s))
 }
 
@@ -195,20 +195,24 @@ pub fn proto_name(proto: u16) -> Option<&'static str> {
 /// ipvsadm's `parse_service` for `-t`, `-u`, `--sctp-service` and `-r`:
 /// `host[:port]`, `[v6]:port` or a bare IPv6 literal; ports by number or by
 /// service name for the protocol known at that moment (`proto`, 0 = none).
-pub fn parse_service(text: &str, proto: u16, resolver: &dyn Resolver) -> Option<ParsedService> {
-    plain_ipv4_service(text.as_bytes()).or_else(|| parse_service_general(text, proto, resolver))
+pub fn parse_service(text: &[u8], proto: u16, resolver: &dyn Resolver) -> Option<ParsedService> {
+    plain_ipv4_service(text).or_else(|| parse_service_general(text, proto, resolver))
 }
 
-fn parse_service_general(text: &str, proto: u16, resolver: &dyn Resolver) -> Option<ParsedService> {
-    if text.bytes().all(|b| b.is_ascii_digit()) {
+fn parse_service_general(
+    text: &[u8],
+    proto: u16,
+    resolver: &dyn Resolver,
+) -> Option<ParsedService> {
+    if text.iter().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let mut host = text;
-    let mut port: Option<&str> = None;
-    if let Some(inner) = text.strip_prefix('[') {
-        let close = inner.find(']')?;
+    let mut port: Option<&[u8]> = None;
+    if let Some(inner) = text.strip_prefix(b"[") {
+        let close = inner.iter().position(|&b| b == b']')?;
         let after = &inner[close + 1..];
-        let p = after.strip_prefix(':')?;
+        let p = after.strip_prefix(b":")?;
         host = &inner[..close];
         port = Some(p);
     }
@@ -218,7 +222,7 @@ fn parse_service_general(text: &str, proto: u16, resolver: &dyn Resolver) -> Opt
         // Not IPv6: the port is whatever follows the last ':' of the
         // (bracket-stripped) host text, so `[1.2.3.4]:80` has no port.
         port = None;
-        if let Some(i) = host.rfind(':') {
+        if let Some(i) = host.iter().rposition(|&b| b == b':') {
             port = Some(&host[i + 1..]);
             host = &host[..i];
         }
@@ -292,34 +296,34 @@ mod tests {
 
     #[test]
     fn strtol_rules() {
-        assert_eq!(string_to_number(" +12", 0, 100), Some(12));
-        assert_eq!(string_to_number("-0", 0, 100), Some(0));
-        assert_eq!(string_to_number("12 ", 0, 100), None);
-        assert_eq!(string_to_number("", 0, 100), None);
-        assert_eq!(string_to_number("+", 0, 100), None);
-        assert_eq!(string_to_number("99999999999999999999", 0, i64::MAX), None);
-        assert_eq!(fwmark("4294967295"), Some(u32::MAX));
-        assert_eq!(fwmark("4294967296"), None);
-        assert_eq!(fwmark("-1"), None);
-        assert_eq!(fwmark("0"), None);
-        assert_eq!(atoi("64abc"), 64);
-        assert_eq!(atoi("4294967360"), 64);
-        assert_eq!(atoi("x"), 0);
+        assert_eq!(string_to_number(b" +12", 0, 100), Some(12));
+        assert_eq!(string_to_number(b"-0", 0, 100), Some(0));
+        assert_eq!(string_to_number(b"12 ", 0, 100), None);
+        assert_eq!(string_to_number(b"", 0, 100), None);
+        assert_eq!(string_to_number(b"+", 0, 100), None);
+        assert_eq!(string_to_number(b"99999999999999999999", 0, i64::MAX), None);
+        assert_eq!(fwmark(b"4294967295"), Some(u32::MAX));
+        assert_eq!(fwmark(b"4294967296"), None);
+        assert_eq!(fwmark(b"-1"), None);
+        assert_eq!(fwmark(b"0"), None);
+        assert_eq!(atoi(b"64abc"), 64);
+        assert_eq!(atoi(b"4294967360"), 64);
+        assert_eq!(atoi(b"x"), 0);
     }
 
     /// Names resolve to nothing: the general path then only takes numbers.
     struct NoNames;
     impl Resolver for NoNames {
-        fn host_to_ipv4(&self, _: &str) -> Option<Ipv4Addr> {
+        fn host_to_ipv4(&self, _: &[u8]) -> Option<Ipv4Addr> {
             None
         }
-        fn service_to_port(&self, _: &str, _: &str) -> Option<u16> {
+        fn service_to_port(&self, _: &[u8], _: &str) -> Option<u16> {
             None
         }
-        fn addr_to_host(&self, _: IpAddr) -> Option<String> {
+        fn addr_to_host(&self, _: IpAddr) -> Option<Vec<u8>> {
             None
         }
-        fn port_to_service(&self, _: u16, _: &str) -> Option<String> {
+        fn port_to_service(&self, _: u16, _: &str) -> Option<Vec<u8>> {
             None
         }
     }
@@ -392,7 +396,7 @@ mod tests {
                 for proto in [0, 6, 17] {
                     assert_eq!(
                         Some(fast),
-                        parse_service_general(t, proto, &NoNames),
+                        parse_service_general(t.as_bytes(), proto, &NoNames),
                         "{t:?}"
                     );
                 }
@@ -403,7 +407,7 @@ mod tests {
 
     #[test]
     fn inet_aton_forms() {
-        let a = |s: &str| inet_aton(s).map(|a| a.to_string());
+        let a = |s: &str| inet_aton(s.as_bytes()).map(|a| a.to_string());
         assert_eq!(a("10.1").as_deref(), Some("10.0.0.1"));
         assert_eq!(a("10").as_deref(), Some("0.0.0.10"));
         assert_eq!(a("0x0a.010.1").as_deref(), Some("10.8.0.1"));

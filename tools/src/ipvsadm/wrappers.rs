@@ -21,13 +21,14 @@ const IPVSADM: &str = "ipvsadm";
 
 /// What `ipvsadm-save`'s arguments ask for: `Ok(numeric)` or the usage
 /// text (for stderr, exit 1).
-pub fn save_arguments(program: &str, args: &[String]) -> Result<bool, String> {
+pub fn save_arguments<S: AsRef<[u8]>>(program: &[u8], args: &[S]) -> Result<bool, Vec<u8>> {
     let mut numeric = false;
     for a in args {
-        if a == "-n" {
+        let a = a.as_ref();
+        if a == b"-n" {
             numeric = true;
-        } else if a.starts_with('-') {
-            let base = program.rsplit('/').next().unwrap_or(program);
+        } else if a.first() == Some(&b'-') {
+            let base = program.rsplit(|&b| b == b'/').next().unwrap_or(program);
             return Err(msg::save_usage(base));
         }
     }
@@ -175,7 +176,7 @@ fn run_ipvsadm(args: &[&str], stdin: &mut dyn io::BufRead) -> i32 {
     let mut out = super::run::stdout();
     let mut err = io::stderr();
     let mut session = Session::new(
-        IPVSADM,
+        IPVSADM.as_bytes(),
         &mut backend,
         &resolver,
         posix_me_harder(),
@@ -186,7 +187,7 @@ fn run_ipvsadm(args: &[&str], stdin: &mut dyn io::BufRead) -> i32 {
 }
 
 /// The program name and the arguments after it.
-fn split_program(argv: Vec<String>) -> (String, Vec<String>) {
+fn split_program(argv: Vec<Vec<u8>>) -> (Vec<u8>, Vec<Vec<u8>>) {
     let mut all = argv.into_iter();
     let program = all.next().unwrap_or_default();
     (program, all.collect())
@@ -194,11 +195,11 @@ fn split_program(argv: Vec<String>) -> (String, Vec<String>) {
 
 /// `ipvsadm-save`'s `main`, on the command line `argv` (program name
 /// first); the binary calls it through [`super::entry`].
-pub fn save_main(argv: Vec<String>) -> i32 {
+pub fn save_main(argv: Vec<Vec<u8>>) -> i32 {
     let (program, args) = split_program(argv);
     match save_arguments(&program, &args) {
         Err(usage) => {
-            let _ = writeln!(io::stderr(), "{usage}");
+            super::stdio::eprintln_bytes(&mut io::stderr(), &usage);
             1
         }
         Ok(numeric) => {
@@ -210,7 +211,7 @@ pub fn save_main(argv: Vec<String>) -> i32 {
 
 /// `ipvsadm-restore`'s `main` (it takes no arguments); the binary calls
 /// it through [`super::entry`].
-pub fn restore_main(_argv: Vec<String>) -> i32 {
+pub fn restore_main(_argv: Vec<Vec<u8>>) -> i32 {
     // Like the script, read all of the input before the table is cleared
     // (`ipvsadm-save | ipvsadm-restore` must see the old table), but spool
     // it to an unnamed temporary file rather than holding it in memory.
@@ -260,16 +261,13 @@ mod tests {
     #[test]
     fn save_args() {
         let a = |v: &[&str]| {
-            save_arguments(
-                "/usr/sbin/ipvsadm-save",
-                &v.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-            )
+            save_arguments(b"/usr/sbin/ipvsadm-save", v)
         };
         assert_eq!(a(&[]), Ok(false));
         assert_eq!(a(&["-n", "foo"]), Ok(true));
         assert_eq!(
             a(&["-x"]),
-            Err("ipvsadm-save: Script to save the IPVS table to stdout.\n   With the -n option, prints out the table in numeric format.".into())
+            Err(b"ipvsadm-save: Script to save the IPVS table to stdout.\n   With the -n option, prints out the table in numeric format.".to_vec())
         );
     }
 
