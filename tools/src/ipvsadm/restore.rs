@@ -455,7 +455,10 @@ mod tests {
             let mut r = LineReader::new(Trickle { data: &input, step });
             let mut got = Vec::new();
             while let Some(l) = r.next_line() {
-                got.push((l.tokens().map(<[u8]>::to_vec).collect::<Vec<_>>(), l.comment));
+                got.push((
+                    l.tokens().map(<[u8]>::to_vec).collect::<Vec<_>>(),
+                    l.comment,
+                ));
             }
             assert_eq!(got, want, "input {:?}", String::from_utf8_lossy(&input));
         }

@@ -715,7 +715,13 @@ pub mod msg {
     }
     /// ``Try `%s -h' or '%s --help' for more information.``
     pub fn try_help(program: &[u8]) -> Vec<u8> {
-        cat(&[b"Try `", program, b" -h' or '", program, b" --help' for more information."])
+        cat(&[
+            b"Try `",
+            program,
+            b" -h' or '",
+            program,
+            b" --help' for more information.",
+        ])
     }
     /// A popt error: `--foo: unknown option`.
     pub fn popt_error(bad: &[u8], what: &str) -> Vec<u8> {

@@ -260,9 +260,7 @@ mod tests {
 
     #[test]
     fn save_args() {
-        let a = |v: &[&str]| {
-            save_arguments(b"/usr/sbin/ipvsadm-save", v)
-        };
+        let a = |v: &[&str]| save_arguments(b"/usr/sbin/ipvsadm-save", v);
         assert_eq!(a(&[]), Ok(false));
         assert_eq!(a(&["-n", "foo"]), Ok(true));
         assert_eq!(
