@@ -704,10 +704,11 @@ pub mod limits {
 }
 
 /// Every message the command line prints, with its parameters.
+///
+/// Messages that repeat what the user typed (argv words, `-R` words, the
+/// program name) are bytes, echoed as typed: the C tool prints them with
+/// `%s`, whatever their encoding.
 pub mod msg {
-    //! Messages that repeat what the user typed (argv words, `-R` words,
-    //! the program name) are bytes, echoed as typed: the C tool prints
-    //! them with `%s`, whatever their encoding.
 
     /// The pieces, one after the other.
     fn cat(parts: &[&[u8]]) -> Vec<u8> {

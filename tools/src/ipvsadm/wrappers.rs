@@ -66,6 +66,8 @@ pub struct RestoreFilter<R> {
     held: Option<Vec<u8>>,
     emitted: bool,
     done: bool,
+    /// The input failed: `grep` reports it and treats it as the end.
+    read_error: Option<io::Error>,
 }
 
 impl<R: BufRead> RestoreFilter<R> {
@@ -79,7 +81,21 @@ impl<R: BufRead> RestoreFilter<R> {
             held: None,
             emitted: false,
             done: false,
+            read_error: None,
         }
+    }
+
+    /// What GNU grep prints for a read error of its input (it then ends
+    /// the input there, keeping what it read, and the script goes on):
+    /// `grep: (standard input): Is a directory`.
+    pub fn read_error_message(&self) -> Option<Vec<u8>> {
+        self.read_error.as_ref().map(|e| {
+            let text = match e.raw_os_error() {
+                Some(n) => ipvs::strerror(n),
+                None => e.to_string(),
+            };
+            format!("grep: (standard input): {text}").into_bytes()
+        })
     }
 
     fn is_echo_option(word: &[u8]) -> bool {
@@ -114,7 +130,20 @@ impl<R: BufRead> RestoreFilter<R> {
                 return Ok(false);
             }
             let mut line = Vec::new();
-            if self.input.read_until(b'\n', &mut line)? == 0 {
+            // After a read error the input has ended (grep reports the
+            // error and stops reading there).
+            let n = match self.read_error {
+                Some(_) => 0,
+                None => match self.input.read_until(b'\n', &mut line) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        self.read_error = Some(e);
+                        line.len()
+                    }
+                },
+            };
+            if n == 0 && line.is_empty() {
                 self.done = true;
                 match self.held.take() {
                     // The whole input was one echo-option word.
@@ -217,8 +246,14 @@ pub fn restore_main(_argv: Vec<Vec<u8>>) -> i32 {
     // it to an unnamed temporary file rather than holding it in memory.
     let stdin = io::stdin();
     let mut filtered = RestoreFilter::new(stdin.lock());
-    let mut input = match spool(&mut filtered) {
+    let spooled = spool(&mut filtered);
+    if let Some(message) = filtered.read_error_message() {
+        super::stdio::eprintln_bytes(&mut io::stderr(), &message);
+    }
+    let mut input = match spooled {
         Ok(i) => i,
+        // Only the temporary file can fail here (the input's errors end
+        // it): no table is cleared without its new contents.
         Err(e) => {
             let _ = writeln!(io::stderr(), "ipvsadm-restore: {e}");
             return 1;
@@ -285,5 +320,37 @@ mod tests {
         assert_eq!(restore_input(b"-C\0\n\0\n-Z"), b"-C\n\n-Z\n");
         assert_eq!(restore_input(b"-n -A\n"), b"-n -A\n");
         assert_eq!(restore_input(b"\n-n\n"), b"\n-n\n");
+    }
+
+    /// A read error ends the input as grep ends it: what came before is
+    /// kept (a partial last line included), and the message is grep's.
+    #[test]
+    fn restore_filter_read_error() {
+        struct ThenFails(&'static [u8]);
+        impl Read for ThenFails {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0.is_empty() {
+                    return Err(io::Error::from_raw_os_error(libc::EISDIR));
+                }
+                let n = self.0.len().min(buf.len()).min(5);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut f = RestoreFilter::new(io::BufReader::new(ThenFails(b"#c\n-A -t 1.2.3.4:80\n-C")));
+        let mut out = Vec::new();
+        f.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"-A -t 1.2.3.4:80\n-C\n");
+        assert_eq!(
+            f.read_error_message().unwrap(),
+            b"grep: (standard input): Is a directory"
+        );
+        let dir = std::fs::File::open("/").unwrap();
+        let mut f = RestoreFilter::new(io::BufReader::new(dir));
+        let mut out = Vec::new();
+        f.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"\n");
+        assert!(f.read_error_message().is_some());
     }
 }
