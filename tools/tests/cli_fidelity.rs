@@ -895,3 +895,100 @@ fn the_system_resolver_answers_the_same_from_many_threads() {
     }
     let _ = ipvsadm; // shared helper, unused here
 }
+
+/// Checks what is written against the expected bytes without keeping it.
+struct Expect<'a> {
+    want: &'a mut dyn Iterator<Item = u8>,
+    written: usize,
+    mismatch: Option<usize>,
+}
+
+impl Write for Expect<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        for &b in buf {
+            if self.mismatch.is_none() && self.want.next() != Some(b) {
+                self.mismatch = Some(self.written);
+            }
+            self.written += 1;
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn large_expansions_are_read_and_repeated_without_being_built() {
+    // 2048 marks and a 16 KiB word: 32 MiB of text, twice the limit below.
+    let marks = "!#:+".repeat(2048);
+    let word = "9".repeat(16 * 1024);
+    let p = Parser {
+        resolver: &cli_support::Numeric,
+        posix_me_harder: false,
+    };
+    // Numbers are read a byte at a time: 32 Mi nines overflow.
+    for (opt, head, tail) in [
+        ("-f", "invalid fwmark value `", "' specified\n"),
+        ("-p", "invalid timeout value `", "' specified\n"),
+    ] {
+        let mut argv: Vec<&[u8]> = vec![b"ipvsadm", b"-A"];
+        if opt == "-p" {
+            argv.extend_from_slice(&[b"-t", b"192.0.2.1:80"]);
+        }
+        argv.extend_from_slice(&[opt.as_bytes(), marks.as_bytes(), word.as_bytes()]);
+        let mut k = FakeKernel::default();
+        let ((status, check), peak) = peak_during(|| {
+            let mut want = head
+                .bytes()
+                .chain(std::iter::repeat_n(b'9', 2048 * 16 * 1024))
+                .chain(tail.bytes());
+            let mut err = Expect {
+                want: &mut want,
+                written: 0,
+                mismatch: None,
+            };
+            let mut out = Vec::new();
+            let status = {
+                let r = cli_support::Numeric;
+                let mut s = Session::new(b"ipvsadm", &mut k, &r, false, &mut out, &mut err);
+                s.run(&argv, &mut &b""[..])
+            };
+            let (written, mismatch) = (err.written, err.mismatch);
+            let rest = want.count();
+            (status, (written, mismatch, rest))
+        });
+        assert_eq!(status, 2, "{opt}");
+        assert_eq!(
+            check,
+            (head.len() + 2048 * 16 * 1024 + tail.len(), None, 0),
+            "{opt}"
+        );
+        assert!(peak < 16 << 20, "{opt}: peak {peak} bytes");
+        let _ = &p;
+    }
+    // Leading zeros and a small number: valid, whatever the length.
+    let zeros = "0".repeat(16 * 1024);
+    let mut marks_then_7 = "!#:+".repeat(2048);
+    marks_then_7.push('7');
+    let argv: Vec<&[u8]> = vec![
+        b"ipvsadm",
+        b"-A",
+        b"-f",
+        marks_then_7.as_bytes(),
+        zeros.as_bytes(),
+    ];
+    let (parsed, peak) = peak_during(|| p.parse(&argv));
+    match parsed.unwrap() {
+        Request::AddService(s) => assert_eq!(s.key, ServiceKey::fwmark(7)),
+        other => panic!("{other:?}"),
+    }
+    assert!(peak < 16 << 20, "peak {peak} bytes");
+    // A small expansion is an ordinary message.
+    let argv: Vec<&[u8]> = vec![b"ipvsadm", b"-A", b"-f", b"!#:+x!#:+", b"ab"];
+    let e = p.parse(&argv).unwrap_err();
+    assert_eq!(
+        (e.message.as_slice(), e.echo),
+        (&b"invalid fwmark value `abxab' specified"[..], None)
+    );
+}

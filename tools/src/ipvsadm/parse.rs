@@ -26,29 +26,88 @@ pub struct Strtol {
 
 /// `strtol(s, &end, 10)`.
 pub fn strtol(s: &[u8]) -> Strtol {
-    let b = s;
-    let mut i = 0;
-    while i < b.len() && is_c_space(b[i]) {
-        i += 1;
+    strtol_pieces(std::iter::once(s))
+}
+
+/// `strtol(s, &end, 10)` on text given in pieces (an argument too large to
+/// build, see [`super::popt::Arg`]). A piece that comes again (popt's
+/// inserted word) is classified once, so a long run of the same piece of
+/// white space, zeros or digits costs its length only once.
+pub fn strtol_pieces<'p>(pieces: impl Iterator<Item = &'p [u8]>) -> Strtol {
+    #[derive(PartialEq)]
+    enum Phase {
+        Space,
+        Sign,
+        Digits,
     }
+    let mut phase = Phase::Space;
+    let mut i = 0usize;
     let mut neg = false;
-    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-        neg = b[i] == b'-';
-        i += 1;
-    }
-    let start = i;
+    let mut start = None::<usize>;
     let mut acc: i128 = 0;
     let mut overflow = false;
-    while i < b.len() && b[i].is_ascii_digit() {
-        if !overflow {
-            acc = acc * 10 + i128::from(b[i] - b'0');
-            if acc > i128::from(i64::MAX) + 1 {
-                overflow = true;
-            }
+    // The last whole piece seen and what it is made of: (address, length,
+    // all white space, all digits, all zeros).
+    let mut known: Option<(*const u8, usize, bool, bool, bool)> = None;
+    'pieces: for p in pieces {
+        if p.is_empty() {
+            continue;
         }
-        i += 1;
+        let class = match known {
+            Some((ptr, len, sp, dg, zr)) if ptr == p.as_ptr() && len == p.len() => (sp, dg, zr),
+            _ => {
+                let c = (
+                    p.iter().all(|&b| is_c_space(b)),
+                    p.iter().all(u8::is_ascii_digit),
+                    p.iter().all(|&b| b == b'0'),
+                );
+                known = Some((p.as_ptr(), p.len(), c.0, c.1, c.2));
+                c
+            }
+        };
+        let mut j = 0;
+        if phase == Phase::Space {
+            if class.0 {
+                i += p.len();
+                continue;
+            }
+            while is_c_space(p[j]) {
+                j += 1;
+            }
+            phase = Phase::Sign;
+        }
+        if phase == Phase::Sign {
+            if p[j] == b'+' || p[j] == b'-' {
+                neg = p[j] == b'-';
+                j += 1;
+            }
+            phase = Phase::Digits;
+            start = Some(i + j);
+        }
+        // Digits: a whole piece of zeros changes nothing before the first
+        // other digit, and a whole piece of digits changes nothing once
+        // the value has overflowed.
+        if j == 0 && ((class.2 && acc == 0) || (class.1 && overflow)) {
+            i += p.len();
+            continue;
+        }
+        while j < p.len() {
+            let b = p[j];
+            if !b.is_ascii_digit() {
+                i += j;
+                break 'pieces;
+            }
+            if !overflow {
+                acc = acc * 10 + i128::from(b - b'0');
+                if acc > i128::from(i64::MAX) + 1 {
+                    overflow = true;
+                }
+            }
+            j += 1;
+        }
+        i += j;
     }
-    if i == start {
+    if start.is_none_or(|s| i == s) {
         return Strtol {
             value: 0,
             end: 0,
@@ -73,16 +132,29 @@ pub fn strtol(s: &[u8]) -> Strtol {
 /// ipvsadm's `string_to_number`: the whole string must be a decimal number
 /// (after optional white space and sign) within `min..=max`.
 pub fn string_to_number(s: &[u8], min: i64, max: i64) -> Option<i64> {
-    let r = strtol(s);
-    (r.end != 0 && r.end == s.len() && !r.overflow && (min..=max).contains(&r.value))
-        .then_some(r.value)
+    string_to_number_pieces(std::iter::once(s), s.len(), min, max)
+}
+
+/// [`string_to_number`] on text of `len` bytes given in pieces.
+pub fn string_to_number_pieces<'p>(
+    pieces: impl Iterator<Item = &'p [u8]>,
+    len: usize,
+    min: i64,
+    max: i64,
+) -> Option<i64> {
+    let r = strtol_pieces(pieces);
+    (r.end != 0 && r.end == len && !r.overflow && (min..=max).contains(&r.value)).then_some(r.value)
 }
 
 /// ipvsadm's `parse_fwmark`: 1..=4294967295.
 pub fn fwmark(s: &[u8]) -> Option<u32> {
-    let r = strtol(s);
-    if r.end == 0 || r.end != s.len() || r.overflow || r.value <= 0 || r.value > i64::from(u32::MAX)
-    {
+    fwmark_pieces(std::iter::once(s), s.len())
+}
+
+/// [`fwmark`] on text of `len` bytes given in pieces.
+pub fn fwmark_pieces<'p>(pieces: impl Iterator<Item = &'p [u8]>, len: usize) -> Option<u32> {
+    let r = strtol_pieces(pieces);
+    if r.end == 0 || r.end != len || r.overflow || r.value <= 0 || r.value > i64::from(u32::MAX) {
         return None;
     }
     Some(r.value as u32)
@@ -293,6 +365,93 @@ fn leading_octet(b: &[u8]) -> Option<(u8, &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `strtol` over any split into pieces (repeated pieces included)
+    /// equals a byte-by-byte transcription of glibc's rules.
+    #[test]
+    fn strtol_over_pieces_is_strtol() {
+        fn reference(b: &[u8]) -> Strtol {
+            let mut i = 0;
+            while i < b.len() && is_c_space(b[i]) {
+                i += 1;
+            }
+            let mut neg = false;
+            if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+                neg = b[i] == b'-';
+                i += 1;
+            }
+            let start = i;
+            let mut acc: i128 = 0;
+            let mut overflow = false;
+            while i < b.len() && b[i].is_ascii_digit() {
+                if !overflow {
+                    acc = acc * 10 + i128::from(b[i] - b'0');
+                    overflow = acc > i128::from(i64::MAX) + 1;
+                }
+                i += 1;
+            }
+            if i == start {
+                return Strtol {
+                    value: 0,
+                    end: 0,
+                    overflow: false,
+                };
+            }
+            let signed = if neg { -acc } else { acc };
+            if overflow || signed > i128::from(i64::MAX) {
+                Strtol {
+                    value: if neg { i64::MIN } else { i64::MAX },
+                    end: i,
+                    overflow: true,
+                }
+            } else if signed < i128::from(i64::MIN) {
+                Strtol {
+                    value: i64::MIN,
+                    end: i,
+                    overflow: true,
+                }
+            } else {
+                Strtol {
+                    value: signed as i64,
+                    end: i,
+                    overflow: false,
+                }
+            }
+        }
+        let alphabet = b" \t0012399+-x";
+        let mut next = crate::ipvsadm::xorshift(0x5eed_1234_abcd_0001);
+        for _ in 0..20_000 {
+            // A text made of a few distinct pieces, some repeated (the
+            // same slice each time, as popt's inserted word is).
+            let distinct: Vec<Vec<u8>> = (0..3)
+                .map(|_| {
+                    (0..next() % 6)
+                        .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                        .collect()
+                })
+                .collect();
+            let order: Vec<usize> = (0..next() % 12).map(|_| (next() % 3) as usize).collect();
+            let pieces: Vec<&[u8]> = order.iter().map(|&k| distinct[k].as_slice()).collect();
+            let whole = pieces.concat();
+            assert_eq!(
+                strtol_pieces(pieces.iter().copied()),
+                reference(&whole),
+                "{whole:?}"
+            );
+        }
+        // Long runs: 10,000 copies of one piece.
+        for (piece, tail) in [
+            (&b"0"[..], &b"7"[..]),
+            (b"9", b""),
+            (b" ", b"-5"),
+            (b"00", b"x"),
+        ] {
+            let mut pieces = vec![piece; 10_000];
+            pieces.push(tail);
+            let whole = pieces.concat();
+            assert_eq!(strtol_pieces(pieces.iter().copied()), reference(&whole));
+        }
+    }
 
     #[test]
     fn strtol_rules() {

@@ -46,7 +46,7 @@ fn find_mark(s: &[u8]) -> Option<usize> {
 }
 
 /// An option's argument as popt would give it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Arg<'a> {
     /// An argv word (or part of one), as it is.
     Plain(&'a [u8]),
@@ -61,8 +61,9 @@ pub enum Arg<'a> {
 }
 
 impl<'a> Arg<'a> {
-    /// The pieces of the argument's text, in order.
-    fn pieces(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+    /// The pieces of the argument's text, in order (the inserted word is
+    /// the same slice every time).
+    pub fn pieces(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
         let (mut rest, insert) = match *self {
             Arg::Plain(t) => (t, None),
             Arg::Expanded { text, insert } => (text, Some(insert)),
@@ -101,6 +102,35 @@ impl<'a> Arg<'a> {
             out.extend_from_slice(piece);
         }
         out
+    }
+
+    /// The argument's length in bytes, without building it.
+    pub fn len(&self) -> usize {
+        match *self {
+            Arg::Plain(t) => t.len(),
+            Arg::Expanded { text, insert } => {
+                let mut marks = 0;
+                let mut rest = text;
+                while let Some(i) = find_mark(rest) {
+                    marks += 1;
+                    rest = &rest[i + MARK.len()..];
+                }
+                text.len() - marks * MARK.len() + marks * insert.len()
+            }
+        }
+    }
+
+    /// Whether the argument is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes the argument piece by piece, without building it.
+    pub fn write_to(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        for piece in self.pieces() {
+            w.write_all(piece)?;
+        }
+        Ok(())
     }
 
     /// The whole argument.

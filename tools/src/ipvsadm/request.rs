@@ -40,6 +40,61 @@ pub struct CliError {
     /// Whether `-R` goes on with the next line after printing it (popt
     /// errors after the first option); otherwise the whole process ends.
     pub continues: bool,
+    /// An argument that popt's `!#:+` made too large to build, which the
+    /// message repeats: the full message is `message`, this argument, then
+    /// [`Echo::tail`]. `None` for every other message.
+    pub echo: Option<Echo>,
+}
+
+/// The part of a message that repeats an argument too large to build (see
+/// [`CliError::echo`]): `text` with every `!#:+` replaced by `insert`,
+/// then `tail`. It holds the argv words, not the expansion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Echo {
+    /// The argument as typed.
+    pub text: Vec<u8>,
+    /// The word that replaces each `!#:+`.
+    pub insert: Vec<u8>,
+    /// The rest of the message.
+    pub tail: Vec<u8>,
+}
+
+impl Echo {
+    /// Writes the argument and the rest of the message, piece by piece.
+    pub fn write_to(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let arg = Arg::Expanded {
+            text: &self.text,
+            insert: &self.insert,
+        };
+        arg.write_to(w)?;
+        w.write_all(&self.tail)
+    }
+}
+
+/// Arguments longer than this (popt's `!#:+` expansions) are not built in
+/// memory: numbers are read from them a byte at a time and messages repeat
+/// them piece by piece.
+const BUILD_LIMIT: usize = 64 * 1024;
+
+/// The error `message(arg)`, for an argument that may be too large to
+/// build.
+fn fail_echo(message: fn(&[u8]) -> Vec<u8>, arg: Option<Arg<'_>>) -> CliError {
+    let arg = arg.unwrap_or(Arg::Plain(b""));
+    match arg {
+        Arg::Expanded { text, insert } if arg.len() > BUILD_LIMIT => {
+            // The message around the argument (messages have no NUL).
+            let whole = message(b"\0");
+            let at = whole.iter().position(|&b| b == 0).unwrap_or(whole.len());
+            let mut e = CliError::fail(&whole[..at]);
+            e.echo = Some(Echo {
+                text: text.to_vec(),
+                insert: insert.to_vec(),
+                tail: whole[(at + 1).min(whole.len())..].to_vec(),
+            });
+            e
+        }
+        _ => CliError::fail(message(&arg.bytes())),
+    }
 }
 
 impl CliError {
@@ -49,6 +104,7 @@ impl CliError {
             message: message.into(),
             exit_code: 2,
             continues: false,
+            echo: None,
         }
     }
 
@@ -58,6 +114,7 @@ impl CliError {
             message: msg::try_help(program),
             exit_code: 255,
             continues: false,
+            echo: None,
         }
     }
 
@@ -66,6 +123,7 @@ impl CliError {
             message,
             exit_code: 255,
             continues: true,
+            echo: None,
         }
     }
 }
@@ -327,7 +385,8 @@ impl Parser<'_> {
             OptId::Save => Command::Save,
             OptId::StartDaemon | OptId::StopDaemon => {
                 let start = first.spec.id == OptId::StartDaemon;
-                e.daemon.state = match first.arg.as_ref().map(Arg::bytes).as_deref() {
+                // Compared as strcmp would, without building a long one.
+                e.daemon.state = match first.arg.map(|a| a.prefix(7)).as_deref() {
                     Some(b"master") => 1,
                     Some(b"backup") => 2,
                     _ if start => return Err(CliError::fail(msg::ILLEGAL_START_DAEMON)),
@@ -440,14 +499,22 @@ impl Parser<'_> {
         arg: Option<Arg<'_>>,
         bad_option: &[u8],
     ) -> Result<(), CliError> {
-        // What the C tool copies into a fixed-size field is cut without
-        // building the rest; everything else reads the whole argument.
+        // What the C tool copies into a fixed-size field is cut, numbers
+        // are read a byte at a time, and names are compared by their
+        // prefix, without building the rest of a `!#:+` expansion; only
+        // addresses and host names read the whole argument.
         let cut = |max: usize| arg.map(|a| a.prefix(max)).unwrap_or_default();
+        let len = arg.map_or(0, |a| a.len());
+        let number = |min: i64, max: i64| {
+            parse::string_to_number_pieces(arg.into_iter().flat_map(|a| a.pieces()), len, min, max)
+        };
         let whole: Cow<'_, [u8]> = match id {
-            OptId::Scheduler | OptId::Pe | OptId::McastInterface | OptId::SchedFlags => {
-                Cow::Borrowed(b"")
-            }
-            _ => arg.map(|a| a.bytes()).unwrap_or(Cow::Borrowed(b"")),
+            OptId::TcpService
+            | OptId::UdpService
+            | OptId::SctpService
+            | OptId::RealServer
+            | OptId::Netmask => arg.map(|a| a.bytes()).unwrap_or(Cow::Borrowed(b"")),
+            _ => Cow::Borrowed(b""),
         };
         let a: &[u8] = &whole;
         match id {
@@ -474,8 +541,8 @@ impl Parser<'_> {
                 e.set_option(Column::ServiceAddress)?;
                 e.svc.af = AF_INET;
                 e.svc.protocol = IPPROTO_TCP;
-                e.svc.fwmark =
-                    parse::fwmark(a).ok_or_else(|| CliError::fail(msg::invalid_fwmark(a)))?;
+                e.svc.fwmark = parse::fwmark_pieces(arg.into_iter().flat_map(|a| a.pieces()), len)
+                    .ok_or_else(|| fail_echo(msg::invalid_fwmark, arg))?;
             }
             OptId::Scheduler => {
                 e.set_option(Column::Scheduler)?;
@@ -486,8 +553,8 @@ impl Parser<'_> {
                 e.svc.flags |= ServiceFlags::PERSISTENT.0;
                 e.svc.timeout = match arg {
                     None => limits::DEFAULT_PERSISTENT_TIMEOUT,
-                    Some(_) => string_to_number(a, 1, limits::MAX_TIMEOUT)
-                        .ok_or_else(|| CliError::fail(msg::invalid_timeout(a)))?
+                    Some(_) => number(1, limits::MAX_TIMEOUT)
+                        .ok_or_else(|| fail_echo(msg::invalid_timeout, arg))?
                         as u32,
                 };
             }
@@ -525,19 +592,19 @@ impl Parser<'_> {
             }
             OptId::Weight => {
                 e.set_option(Column::Weight)?;
-                e.dest.weight = string_to_number(a, 0, limits::MAX_WEIGHT)
+                e.dest.weight = number(0, limits::MAX_WEIGHT)
                     .ok_or_else(|| CliError::fail(msg::ILLEGAL_WEIGHT))?
                     as i32;
             }
             OptId::UThreshold => {
                 e.set_option(Column::UThreshold)?;
-                e.dest.u_threshold = string_to_number(a, 0, i64::from(i32::MAX))
+                e.dest.u_threshold = number(0, i64::from(i32::MAX))
                     .ok_or_else(|| CliError::fail(msg::ILLEGAL_U_THRESHOLD))?
                     as u32;
             }
             OptId::LThreshold => {
                 e.set_option(Column::LThreshold)?;
-                e.dest.l_threshold = string_to_number(a, 0, i64::from(i32::MAX))
+                e.dest.l_threshold = number(0, i64::from(i32::MAX))
                     .ok_or_else(|| CliError::fail(msg::ILLEGAL_L_THRESHOLD))?
                     as u32;
             }
@@ -552,9 +619,8 @@ impl Parser<'_> {
             }
             OptId::SyncId => {
                 e.set_option(Column::SyncId)?;
-                e.daemon.syncid = string_to_number(a, 0, 255)
-                    .ok_or_else(|| CliError::fail(msg::ILLEGAL_SYNCID))?
-                    as u32;
+                e.daemon.syncid =
+                    number(0, 255).ok_or_else(|| CliError::fail(msg::ILLEGAL_SYNCID))? as u32;
             }
             OptId::Timeout => e.set_option(Column::Timeout)?,
             OptId::Daemon => e.set_option(Column::Daemon)?,
@@ -605,33 +671,39 @@ impl Parser<'_> {
             }
             OptId::McastGroup => {
                 e.set_option(Column::McastGroup)?;
-                if a.contains(&b':') {
-                    match sys::parse_ipv6(a) {
+                // No address text is longer than 64 bytes: a longer
+                // argument is not built, only searched and repeated.
+                let text = cut(65);
+                let text: &[u8] = if len > 64 { b"" } else { &text };
+                if arg
+                    .into_iter()
+                    .flat_map(|a| a.pieces())
+                    .any(|p| p.contains(&b':'))
+                {
+                    match sys::parse_ipv6(text) {
                         Some(g) if g.is_multicast() => e.daemon.mcast_group = Some(IpAddr::V6(g)),
-                        _ => return Err(CliError::fail(msg::invalid_ipv6_mcast_group(a))),
+                        _ => return Err(fail_echo(msg::invalid_ipv6_mcast_group, arg)),
                     }
                 } else {
-                    match sys::parse_ipv4_strict(a) {
+                    match sys::parse_ipv4_strict(text) {
                         Some(g) if g.is_multicast() => e.daemon.mcast_group = Some(IpAddr::V4(g)),
-                        _ => return Err(CliError::fail(msg::invalid_ipv4_mcast_group(a))),
+                        _ => return Err(fail_echo(msg::invalid_ipv4_mcast_group, arg)),
                     }
                 }
             }
             OptId::McastPort => {
                 e.set_option(Column::McastPort)?;
-                e.daemon.mcast_port = string_to_number(a, 1, 65535)
-                    .ok_or_else(|| CliError::fail(msg::ILLEGAL_MCAST_PORT))?
-                    as u16;
+                e.daemon.mcast_port =
+                    number(1, 65535).ok_or_else(|| CliError::fail(msg::ILLEGAL_MCAST_PORT))? as u16;
             }
             OptId::McastTtl => {
                 e.set_option(Column::McastTtl)?;
-                e.daemon.mcast_ttl = string_to_number(a, 1, 255)
-                    .ok_or_else(|| CliError::fail(msg::ILLEGAL_MCAST_TTL))?
-                    as u8;
+                e.daemon.mcast_ttl =
+                    number(1, 255).ok_or_else(|| CliError::fail(msg::ILLEGAL_MCAST_TTL))? as u8;
             }
             OptId::SyncMaxlen => {
                 e.set_option(Column::SyncMaxlen)?;
-                e.daemon.sync_maxlen = string_to_number(a, 1, limits::MAX_SYNC_MAXLEN)
+                e.daemon.sync_maxlen = number(1, limits::MAX_SYNC_MAXLEN)
                     .ok_or_else(|| CliError::fail(msg::ILLEGAL_SYNC_MAXLEN))?
                     as u16;
             }
@@ -643,13 +715,13 @@ impl Parser<'_> {
                 e.set_option(Column::TunType)?;
                 e.dest.tun_type = table::TUNNEL_TYPES
                     .iter()
-                    .position(|t| t.as_bytes() == a)
+                    .position(|t| t.as_bytes() == cut(16))
                     .ok_or_else(|| CliError::fail(msg::ILLEGAL_TUNNEL_TYPE))?
                     as u8;
             }
             OptId::TunPort => {
                 e.set_option(Column::TunPort)?;
-                e.dest.tun_port = string_to_number(a, 1, 65535)
+                e.dest.tun_port = number(1, 65535)
                     .ok_or_else(|| CliError::fail(msg::ILLEGAL_TUNNEL_PORT))?
                     as u16;
             }

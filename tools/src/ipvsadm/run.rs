@@ -338,7 +338,17 @@ impl<'a> Session<'a> {
         let request = match parsed {
             Ok(r) => r,
             Err(e) => {
-                self.eprintln(&e.message);
+                match &e.echo {
+                    None => self.eprintln(&e.message),
+                    // An argument too large to build: repeated piece by
+                    // piece (glibc's unbuffered stderr writes a long
+                    // message in pieces too).
+                    Some(echo) => {
+                        let _ = self.err.write_all(&e.message);
+                        let _ = echo.write_to(self.err);
+                        let _ = self.err.write_all(b"\n");
+                    }
+                }
                 return Ok(if e.continues {
                     Outcome::Done(e.exit_code)
                 } else {
