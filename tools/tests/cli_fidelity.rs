@@ -992,3 +992,74 @@ fn large_expansions_are_read_and_repeated_without_being_built() {
         (&b"invalid fwmark value `abxab' specified"[..], None)
     );
 }
+
+#[test]
+fn large_expansions_in_addresses_are_read_without_being_built() {
+    // 1024 marks replaced by 16 KiB of zeros: 16 MiB of leading zeros
+    // (octal), then the address; inet_aton reads it as 7.1.2.3. Reading it
+    // may take a tenth of that.
+    let mut service = "!#:+".repeat(1024);
+    service.push_str("7.1.2.3:80");
+    let zeros = "0".repeat(16 * 1024);
+    let p = Parser {
+        resolver: &cli_support::Numeric,
+        posix_me_harder: false,
+    };
+    for opt in ["-t", "-u"] {
+        let argv: Vec<&[u8]> = vec![
+            b"ipvsadm",
+            b"-A",
+            opt.as_bytes(),
+            service.as_bytes(),
+            zeros.as_bytes(),
+        ];
+        let (parsed, peak) = peak_during(|| p.parse(&argv));
+        let want = "7.1.2.3:80".parse::<std::net::SocketAddrV4>().unwrap();
+        match parsed.unwrap() {
+            Request::AddService(s) => match s.key {
+                ServiceKey::Addr { addr, port, .. } => {
+                    assert_eq!((addr, port), (IpAddr::V4(*want.ip()), 80))
+                }
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+        assert!(peak < 2 << 20, "{opt}: peak {peak} bytes");
+    }
+    // A real server, and a netmask (0377 octal after the zeros: 0.0.0.255).
+    let mut mask = "!#:+".repeat(1024);
+    mask.push_str("377");
+    let argv: Vec<&[u8]> = vec![
+        b"ipvsadm",
+        b"-a",
+        b"-t",
+        b"192.0.2.1:80",
+        b"-r",
+        service.as_bytes(),
+        zeros.as_bytes(),
+    ];
+    let (parsed, peak) = peak_during(|| p.parse(&argv));
+    assert!(
+        matches!(parsed, Ok(Request::AddServer(_, ref d)) if d.addr == IpAddr::V4(Ipv4Addr::new(7, 1, 2, 3))),
+        "{parsed:?}"
+    );
+    assert!(peak < 2 << 20, "-r: peak {peak} bytes");
+    let argv: Vec<&[u8]> = vec![
+        b"ipvsadm",
+        b"-A",
+        b"-t",
+        b"192.0.2.1:80",
+        b"-p",
+        b"-M",
+        mask.as_bytes(),
+        zeros.as_bytes(),
+    ];
+    let (parsed, peak) = peak_during(|| p.parse(&argv));
+    match parsed.unwrap() {
+        Request::AddService(s) => {
+            assert_eq!(s.netmask, ipvs::Netmask::Ipv4(Ipv4Addr::new(0, 0, 0, 255)))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(peak < 2 << 20, "-M: peak {peak} bytes");
+}

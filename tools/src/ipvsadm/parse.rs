@@ -165,68 +165,71 @@ pub fn atoi(s: &[u8]) -> i32 {
     strtol(s).value as i32
 }
 
-/// `strtoul(s, &end, 0)` on a string that starts with a digit: value and
-/// bytes consumed, `None` on overflow.
-fn strtoul0(b: &[u8]) -> Option<(u64, usize)> {
-    let (radix, mut i) = if b.len() >= 3
-        && b[0] == b'0'
-        && (b[1] == b'x' || b[1] == b'X')
-        && b[2].is_ascii_hexdigit()
-    {
-        (16u64, 2)
-    } else if b[0] == b'0' {
-        (8u64, 0)
-    } else {
-        (10u64, 0)
-    };
-    let mut acc: u64 = 0;
-    let mut overflow = false;
-    while i < b.len() {
-        let d = match (b[i] as char).to_digit(radix as u32) {
-            Some(d) => u64::from(d),
-            None => break,
-        };
-        match acc.checked_mul(radix).and_then(|v| v.checked_add(d)) {
-            Some(v) => acc = v,
-            None => overflow = true,
-        }
-        i += 1;
-    }
-    (!overflow).then_some((acc, i))
-}
-
 /// glibc `inet_aton`: one to four parts, each decimal, octal (`0…`) or hex
 /// (`0x…`); the last part fills the remaining bytes; anything after white
 /// space is ignored.
 pub fn inet_aton(s: &[u8]) -> Option<Ipv4Addr> {
+    inet_aton_iter(s.iter().copied())
+}
+
+/// [`inet_aton`] on text given a byte at a time (a part may have any
+/// number of leading zeros, so the text has no length limit).
+fn inet_aton_iter(mut b: impl Iterator<Item = u8> + Clone) -> Option<Ipv4Addr> {
     const MAX: [u64; 4] = [0xffff_ffff, 0xff_ffff, 0xffff, 0xff];
-    let b = s;
     let mut parts = [0u8; 3];
     let mut n_parts = 0;
-    let mut i = 0;
     let val;
     loop {
-        if i >= b.len() || !b[i].is_ascii_digit() {
+        // `strtoul(s, &end, 0)` on a part that starts with a digit.
+        let mut look = b.clone();
+        let c0 = look.next().filter(u8::is_ascii_digit)?;
+        let c1 = look.next();
+        let c2 = look.next();
+        let radix = if c0 == b'0'
+            && matches!(c1, Some(b'x' | b'X'))
+            && c2.is_some_and(|c| c.is_ascii_hexdigit())
+        {
+            b.next();
+            b.next();
+            16
+        } else if c0 == b'0' {
+            8
+        } else {
+            10
+        };
+        let mut acc: u64 = 0;
+        let mut overflow = false;
+        let next = loop {
+            let mut after = b.clone();
+            let c = after.next();
+            let Some(d) = c.and_then(|c| char::from(c).to_digit(radix)) else {
+                break c;
+            };
+            match acc
+                .checked_mul(u64::from(radix))
+                .and_then(|v| v.checked_add(u64::from(d)))
+            {
+                Some(v) => acc = v,
+                None => overflow = true,
+            }
+            b = after;
+        };
+        if overflow || acc > 0xffff_ffff {
             return None;
         }
-        let (v, n) = strtoul0(&b[i..])?;
-        if v > 0xffff_ffff {
-            return None;
-        }
-        i += n;
-        if i < b.len() && b[i] == b'.' {
-            if n_parts > 2 || v > 0xff {
+        if next == Some(b'.') {
+            if n_parts > 2 || acc > 0xff {
                 return None;
             }
-            parts[n_parts] = v as u8;
+            parts[n_parts] = acc as u8;
             n_parts += 1;
-            i += 1;
+            b.next();
         } else {
-            val = v;
+            val = acc;
             break;
         }
     }
-    if i < b.len() && !(b[i].is_ascii() && is_c_space(b[i])) {
+    if b.next().is_some_and(|c| !(c.is_ascii() && is_c_space(c))) {
         return None;
     }
     if val > MAX[n_parts] {
@@ -238,10 +241,111 @@ pub fn inet_aton(s: &[u8]) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::from(base | val as u32))
 }
 
+/// Names longer than this are not looked up: no source of names holds one
+/// (DNS names end at 1025 bytes), and a `!#:+` expansion that long is not
+/// built.
+pub const NAME_LOOKUP_MAX: usize = 64 * 1024;
+
+/// Text given in pieces: an argument that popt's `!#:+` made (see
+/// [`super::popt::Arg`]), read without being built. The pieces that repeat
+/// (the inserted word) are the same slice each time.
+#[derive(Debug, Clone)]
+pub struct Pieces<'p> {
+    parts: Vec<&'p [u8]>,
+    len: usize,
+}
+
+impl<'p> Pieces<'p> {
+    /// The text made of `parts`, in order.
+    pub fn new(parts: impl Iterator<Item = &'p [u8]>) -> Self {
+        let parts: Vec<&'p [u8]> = parts.filter(|p| !p.is_empty()).collect();
+        let len = parts.iter().map(|p| p.len()).sum();
+        Pieces { parts, len }
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Its pieces, in order.
+    pub fn parts(&self) -> impl Iterator<Item = &'p [u8]> + '_ {
+        self.parts.iter().copied()
+    }
+
+    /// Its bytes, one at a time.
+    fn bytes(&self) -> impl Iterator<Item = u8> + Clone + '_ {
+        self.parts.iter().flat_map(|p| p.iter().copied())
+    }
+
+    /// Where `byte` first (or last) occurs; a repeated piece is searched
+    /// once.
+    fn find(&self, byte: u8, last: bool) -> Option<usize> {
+        let mut at = 0;
+        let mut found = None;
+        let mut known: Option<(*const u8, usize, Option<usize>)> = None;
+        let mut each = |p: &[u8], at: usize| -> Option<usize> {
+            let hit = match known {
+                Some((ptr, len, hit)) if ptr == p.as_ptr() && len == p.len() => hit,
+                _ => {
+                    let hit = if last {
+                        p.iter().rposition(|&b| b == byte)
+                    } else {
+                        p.iter().position(|&b| b == byte)
+                    };
+                    known = Some((p.as_ptr(), p.len(), hit));
+                    hit
+                }
+            };
+            hit.map(|i| at + i)
+        };
+        for p in &self.parts {
+            if let Some(i) = each(p, at) {
+                found = Some(i);
+                if !last {
+                    break;
+                }
+            }
+            at += p.len();
+        }
+        found
+    }
+
+    /// Bytes `from..to`.
+    fn slice(&self, from: usize, to: usize) -> Pieces<'p> {
+        let mut parts = Vec::new();
+        let mut at = 0;
+        for p in &self.parts {
+            let (start, end) = (at, at + p.len());
+            at = end;
+            if end <= from || start >= to {
+                continue;
+            }
+            parts.push(&p[from.max(start) - start..to.min(end) - start]);
+        }
+        Pieces::new(parts.into_iter())
+    }
+
+    /// The whole text when it is at most `max` bytes.
+    fn built(&self, max: usize) -> Option<Vec<u8>> {
+        (self.len <= max).then(|| self.parts.concat())
+    }
+}
+
 /// ipvsadm's `host_to_addr`/`parse_netmask` lookup: `inet_aton`, else the
 /// first IPv4 address of the host name.
 pub fn ipv4_or_host(s: &[u8], resolver: &dyn Resolver) -> Option<Ipv4Addr> {
-    inet_aton(s).or_else(|| resolver.host_to_ipv4(s))
+    ipv4_or_host_pieces(&Pieces::new(std::iter::once(s)), resolver)
+}
+
+/// [`ipv4_or_host`] on text given in pieces.
+pub fn ipv4_or_host_pieces(s: &Pieces<'_>, resolver: &dyn Resolver) -> Option<Ipv4Addr> {
+    inet_aton_iter(s.bytes()).or_else(|| resolver.host_to_ipv4(&s.built(NAME_LOOKUP_MAX)?))
 }
 
 /// The result of [`parse_service`].
@@ -276,36 +380,55 @@ fn parse_service_general(
     proto: u16,
     resolver: &dyn Resolver,
 ) -> Option<ParsedService> {
-    if text.iter().all(|b| b.is_ascii_digit()) {
+    parse_service_pieces(&Pieces::new(std::iter::once(text)), proto, resolver)
+}
+
+/// [`parse_service`] on text given in pieces.
+pub fn parse_service_pieces(
+    text: &Pieces<'_>,
+    proto: u16,
+    resolver: &dyn Resolver,
+) -> Option<ParsedService> {
+    if text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let mut host = text;
-    let mut port: Option<&[u8]> = None;
-    if let Some(inner) = text.strip_prefix(b"[") {
-        let close = inner.iter().position(|&b| b == b']')?;
-        let after = &inner[close + 1..];
-        let p = after.strip_prefix(b":")?;
-        host = &inner[..close];
-        port = Some(p);
+    let mut host = text.clone();
+    let mut port: Option<Pieces<'_>> = None;
+    if text.bytes().next() == Some(b'[') {
+        let inner = text.slice(1, text.len());
+        let close = inner.find(b']', false)?;
+        let after = inner.slice(close + 1, inner.len());
+        if after.bytes().next() != Some(b':') {
+            return None;
+        }
+        port = Some(after.slice(1, after.len()));
+        host = inner.slice(0, close);
     }
-    let addr = if let Some(a) = sys::parse_ipv6(host) {
+    // No IPv6 text is longer than 64 bytes.
+    let v6 = host.built(64).and_then(|h| sys::parse_ipv6(&h));
+    let addr = if let Some(a) = v6 {
         IpAddr::V6(a)
     } else {
         // Not IPv6: the port is whatever follows the last ':' of the
         // (bracket-stripped) host text, so `[1.2.3.4]:80` has no port.
         port = None;
-        if let Some(i) = host.iter().rposition(|&b| b == b':') {
-            port = Some(&host[i + 1..]);
-            host = &host[..i];
+        if let Some(i) = host.find(b':', true) {
+            port = Some(host.slice(i + 1, host.len()));
+            host = host.slice(0, i);
         }
-        IpAddr::V4(ipv4_or_host(host, resolver)?)
+        IpAddr::V4(ipv4_or_host_pieces(&host, resolver)?)
     };
     let port = match port {
         None => None,
-        Some(p) => Some(match string_to_number(p, 0, 65535) {
-            Some(n) => n as u16,
-            None => resolver.service_to_port(p, proto_name(proto)?)?,
-        }),
+        Some(p) => Some(
+            match string_to_number_pieces(p.parts.iter().copied(), p.len(), 0, 65535) {
+                Some(n) => n as u16,
+                None => {
+                    let name = p.built(NAME_LOOKUP_MAX)?;
+                    resolver.service_to_port(&name, proto_name(proto)?)?
+                }
+            },
+        ),
     };
     Some(ParsedService { addr, port })
 }
@@ -562,6 +685,77 @@ mod tests {
             }
         }
         assert!(answered > 1000, "only {answered} texts took the shortcut");
+    }
+
+    /// Knows one host name and one service name.
+    struct FewNames;
+    impl Resolver for FewNames {
+        fn host_to_ipv4(&self, n: &[u8]) -> Option<Ipv4Addr> {
+            (n == b"h0").then_some(Ipv4Addr::new(192, 0, 2, 7))
+        }
+        fn service_to_port(&self, n: &[u8], _: &str) -> Option<u16> {
+            (n == b"h0").then_some(80)
+        }
+        fn addr_to_host(&self, _: IpAddr) -> Option<Vec<u8>> {
+            None
+        }
+        fn port_to_service(&self, _: u16, _: &str) -> Option<Vec<u8>> {
+            None
+        }
+    }
+
+    /// The service parser on text in pieces (repeated pieces the same
+    /// slice, as popt's inserted word) answers as on the built text.
+    #[test]
+    fn service_text_in_pieces_is_the_built_text() {
+        let alphabet: &[&[u8]] = &[
+            b"0",
+            b"1",
+            b"7",
+            b"9",
+            b".",
+            b":",
+            b"[",
+            b"]",
+            b" ",
+            b"x",
+            b"0x",
+            b"::",
+            b"h0",
+            b"1.2.3.4",
+            b"2001:db8::1",
+            b"255",
+        ];
+        let mut next = crate::ipvsadm::xorshift(0xfeed_5eed_0042_0001);
+        let mut answered = 0;
+        for _ in 0..30_000 {
+            let distinct: Vec<Vec<u8>> = (0..3)
+                .map(|_| {
+                    (0..1 + next() % 4)
+                        .flat_map(|_| alphabet[(next() % alphabet.len() as u64) as usize].to_vec())
+                        .collect()
+                })
+                .collect();
+            let order: Vec<usize> = (0..1 + next() % 8).map(|_| (next() % 3) as usize).collect();
+            let parts: Vec<&[u8]> = order.iter().map(|&k| distinct[k].as_slice()).collect();
+            let whole = parts.concat();
+            let pieces = Pieces::new(parts.iter().copied());
+            for proto in [0, 6] {
+                let want = parse_service_general(&whole, proto, &FewNames);
+                answered += usize::from(want.is_some());
+                assert_eq!(
+                    parse_service_pieces(&pieces, proto, &FewNames),
+                    want,
+                    "{:?}",
+                    String::from_utf8_lossy(&whole)
+                );
+            }
+            assert_eq!(
+                ipv4_or_host_pieces(&pieces, &FewNames),
+                ipv4_or_host(&whole, &FewNames)
+            );
+        }
+        assert!(answered > 1000, "only {answered} valid texts");
     }
 
     #[test]

@@ -7,7 +7,6 @@
 //! `-6` before `-f` behave as they do. The result is then validated against
 //! the legality table and turned into library types.
 
-use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::parse::{self, string_to_number};
@@ -508,15 +507,7 @@ impl Parser<'_> {
         let number = |min: i64, max: i64| {
             parse::string_to_number_pieces(arg.into_iter().flat_map(|a| a.pieces()), len, min, max)
         };
-        let whole: Cow<'_, [u8]> = match id {
-            OptId::TcpService
-            | OptId::UdpService
-            | OptId::SctpService
-            | OptId::RealServer
-            | OptId::Netmask => arg.map(|a| a.bytes()).unwrap_or(Cow::Borrowed(b"")),
-            _ => Cow::Borrowed(b""),
-        };
-        let a: &[u8] = &whole;
+        let text = || parse::Pieces::new(arg.into_iter().flat_map(|a| a.pieces()));
         match id {
             OptId::TcpService | OptId::UdpService | OptId::SctpService => {
                 e.set_option(Column::ServiceAddress)?;
@@ -525,8 +516,11 @@ impl Parser<'_> {
                     OptId::UdpService => IPPROTO_UDP,
                     _ => IPPROTO_SCTP,
                 };
-                let p = parse::parse_service(a, e.svc.protocol, self.resolver)
-                    .ok_or_else(|| CliError::fail(msg::ILLEGAL_VIRTUAL_SERVER))?;
+                let p = match arg {
+                    Some(Arg::Plain(a)) => parse::parse_service(a, e.svc.protocol, self.resolver),
+                    _ => parse::parse_service_pieces(&text(), e.svc.protocol, self.resolver),
+                }
+                .ok_or_else(|| CliError::fail(msg::ILLEGAL_VIRTUAL_SERVER))?;
                 let (af, bytes) = ip_to_bytes(p.addr);
                 e.svc.af = af;
                 e.svc.addr = bytes;
@@ -561,11 +555,11 @@ impl Parser<'_> {
             OptId::Netmask => {
                 e.set_option(Column::Netmask)?;
                 if e.svc.af != AF_INET6 {
-                    let m = parse::ipv4_or_host(a, self.resolver)
+                    let m = parse::ipv4_or_host_pieces(&text(), self.resolver)
                         .ok_or_else(|| CliError::fail(msg::ILLEGAL_NETMASK))?;
                     e.svc.netmask = u32::from(m);
                 } else {
-                    let n = parse::atoi(a);
+                    let n = parse::strtol_pieces(text().parts()).value as i32;
                     if !(1..=128).contains(&n) {
                         return Err(CliError::fail(msg::ILLEGAL_IPV6_NETMASK));
                     }
@@ -574,8 +568,11 @@ impl Parser<'_> {
             }
             OptId::RealServer => {
                 e.set_option(Column::RealServer)?;
-                let p = parse::parse_service(a, e.svc.protocol, self.resolver)
-                    .ok_or_else(|| CliError::fail(msg::ILLEGAL_REAL_SERVER))?;
+                let p = match arg {
+                    Some(Arg::Plain(a)) => parse::parse_service(a, e.svc.protocol, self.resolver),
+                    _ => parse::parse_service_pieces(&text(), e.svc.protocol, self.resolver),
+                }
+                .ok_or_else(|| CliError::fail(msg::ILLEGAL_REAL_SERVER))?;
                 let (af, bytes) = ip_to_bytes(p.addr);
                 e.dest.af = af;
                 e.dest.addr = bytes;
