@@ -13,16 +13,16 @@ use ipvs_tools::ipvsadm::sys::Resolver;
 pub struct FixedResolver;
 
 impl Resolver for FixedResolver {
-    fn host_to_ipv4(&self, name: &str) -> Option<Ipv4Addr> {
-        (name == "h").then_some(Ipv4Addr::new(192, 0, 2, 1))
+    fn host_to_ipv4(&self, name: &[u8]) -> Option<Ipv4Addr> {
+        (name == b"h").then_some(Ipv4Addr::new(192, 0, 2, 1))
     }
-    fn service_to_port(&self, name: &str, _proto: &str) -> Option<u16> {
-        (name == "http").then_some(80)
+    fn service_to_port(&self, name: &[u8], _proto: &str) -> Option<u16> {
+        (name == b"http").then_some(80)
     }
-    fn addr_to_host(&self, _addr: IpAddr) -> Option<String> {
+    fn addr_to_host(&self, _addr: IpAddr) -> Option<Vec<u8>> {
         None
     }
-    fn port_to_service(&self, _port: u16, _proto: &str) -> Option<String> {
+    fn port_to_service(&self, _port: u16, _proto: &str) -> Option<Vec<u8>> {
         None
     }
 }
@@ -36,11 +36,8 @@ fn parser() -> Parser<'static> {
 
 /// argv: NUL-separated words after `ipvsadm`.
 pub fn argv(data: &[u8]) {
-    let mut argv = vec!["ipvsadm".to_string()];
-    argv.extend(
-        data.split(|&b| b == 0)
-            .map(|w| String::from_utf8_lossy(w).into_owned()),
-    );
+    let mut argv: Vec<&[u8]> = vec![b"ipvsadm"];
+    argv.extend(data.split(|&b| b == 0));
     let _ = parser().parse(&argv);
 }
 
@@ -50,9 +47,9 @@ pub fn argv(data: &[u8]) {
 pub fn restore(data: &[u8]) {
     let p = parser();
     let mut reader = LineReader::new(data);
-    while let Ok(Some(line)) = reader.next_line() {
-        let mut argv = vec!["ipvsadm".to_string()];
-        argv.extend(line.tokens().map(str::to_string));
+    while let Some(line) = reader.next_line() {
+        let mut argv: Vec<&[u8]> = vec![b"ipvsadm"];
+        argv.extend(line.tokens());
         let _ = p.parse(&argv);
     }
     for raw in data.split(|&b| b == b'\n') {
@@ -68,15 +65,14 @@ pub fn restore(data: &[u8]) {
 
 /// ipvsadm's number, address and service parsers.
 pub fn text_parsers(data: &[u8]) {
-    let text = String::from_utf8_lossy(data);
-    let _ = parse::strtol(&text);
-    let _ = parse::string_to_number(&text, 0, 65535);
-    let _ = parse::string_to_number(&text, i64::MIN, i64::MAX);
-    let _ = parse::fwmark(&text);
-    let _ = parse::atoi(&text);
-    let _ = parse::inet_aton(&text);
+    let _ = parse::strtol(data);
+    let _ = parse::string_to_number(data, 0, 65535);
+    let _ = parse::string_to_number(data, i64::MIN, i64::MAX);
+    let _ = parse::fwmark(data);
+    let _ = parse::atoi(data);
+    let _ = parse::inet_aton(data);
     let _ = parse::plain_ipv4_service(data);
     for proto in [0, 6, 17, 132] {
-        let _ = parse::parse_service(&text, proto, &FixedResolver);
+        let _ = parse::parse_service(data, proto, &FixedResolver);
     }
 }

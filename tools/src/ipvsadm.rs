@@ -18,6 +18,7 @@ pub mod popt;
 pub mod request;
 pub mod restore;
 pub mod run;
+pub mod stdio;
 pub mod surface;
 pub mod sys;
 pub mod table;

@@ -17,7 +17,10 @@
 //!   change is sent (pipelined), each failure is reported, and the exit
 //!   status is 0 only when every change was applied.
 
+use std::ffi::OsStr;
 use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -93,14 +96,16 @@ pub fn parse_rules(text: &[u8], parser: &Parser<'_>) -> Result<Table, Vec<LineEr
 
 /// A line through ipvsadm's general parser.
 fn parse_general(line: &[u8], parser: &Parser<'_>) -> Result<Change, String> {
-    let text = std::str::from_utf8(line).map_err(|_| "the line is not valid UTF-8".to_string())?;
-    let mut argv = vec!["ipvsadm".to_string()];
-    argv.extend(text.split_ascii_whitespace().map(str::to_string));
+    let mut argv: Vec<&[u8]> = vec![b"ipvsadm"];
+    argv.extend(
+        line.split(u8::is_ascii_whitespace)
+            .filter(|w| !w.is_empty()),
+    );
     match parser.parse(&argv) {
         Ok(Request::AddService(s)) => Ok(Change::AddService(s)),
         Ok(Request::AddServer(k, d)) => Ok(Change::AddDestination(k, d)),
         Ok(_) => Err("only -A and -a rules can be applied (the ipvsadm -S format)".into()),
-        Err(e) => Err(e.message),
+        Err(e) => Err(String::from_utf8_lossy(&e.message).into_owned()),
     }
 }
 
@@ -175,32 +180,45 @@ struct Options {
     dry_run: bool,
     json: bool,
     verbose: bool,
-    file: String,
+    /// The rules file as given (bytes: any file name works); `-` is stdin.
+    file: PathBuf,
 }
 
-fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
-    let mut it = args.iter().skip(1);
-    match it.next().map(String::as_str) {
-        Some("-h" | "--help") => return Ok(None),
-        Some("apply") => {}
-        Some(other) => return Err(format!("unknown command {other:?}")),
+fn parse_args(args: &[Vec<u8>]) -> Result<Option<Options>, String> {
+    let mut it = args.iter().skip(1).map(Vec::as_slice);
+    match it.next() {
+        Some(b"-h" | b"--help") => return Ok(None),
+        Some(b"apply") => {}
+        Some(other) => {
+            return Err(format!(
+                "unknown command {:?}",
+                String::from_utf8_lossy(other)
+            ))
+        }
         None => return Err("a command is needed".into()),
     }
     let mut o = Options {
         dry_run: false,
         json: false,
         verbose: false,
-        file: String::new(),
+        file: PathBuf::new(),
     };
     let mut file = None;
     for a in it {
-        match a.as_str() {
-            "--dry-run" | "-n" => o.dry_run = true,
-            "--json" => o.json = true,
-            "-v" | "--verbose" => o.verbose = true,
-            "-h" | "--help" => return Ok(None),
-            f if file.is_none() && (f == "-" || !f.starts_with('-')) => file = Some(f.to_string()),
-            other => return Err(format!("unexpected argument {other:?}")),
+        match a {
+            b"--dry-run" | b"-n" => o.dry_run = true,
+            b"--json" => o.json = true,
+            b"-v" | b"--verbose" => o.verbose = true,
+            b"-h" | b"--help" => return Ok(None),
+            f if file.is_none() && (f == b"-" || !f.starts_with(b"-")) => {
+                file = Some(PathBuf::from(OsStr::from_bytes(f)))
+            }
+            other => {
+                return Err(format!(
+                    "unexpected argument {:?}",
+                    String::from_utf8_lossy(other)
+                ))
+            }
         }
     }
     if o.json && !o.dry_run {
@@ -212,7 +230,7 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
 
 /// `lvsctl`'s entry: runs `args` (with the program name first) and returns
 /// the exit status (0 done, 1 failed, 2 usage error).
-pub fn main(args: Vec<String>) -> i32 {
+pub fn main(args: Vec<Vec<u8>>) -> i32 {
     let stdout = io::stdout();
     let stderr = io::stderr();
     run(&args, &mut stdout.lock(), &mut stderr.lock(), &mut || {
@@ -226,7 +244,7 @@ pub fn main(args: Vec<String>) -> i32 {
 
 /// [`main`] with its outputs and the kernel handle given (for tests).
 pub fn run(
-    args: &[String],
+    args: &[Vec<u8>],
     out: &mut dyn Write,
     err: &mut dyn Write,
     open: &mut dyn FnMut() -> Result<Ipvs, ipvs::Error>,
@@ -243,20 +261,20 @@ pub fn run(
         }
     };
     let mut text = Vec::new();
-    let read = if o.file == "-" {
+    let read = if o.file.as_os_str() == "-" {
         io::stdin().lock().read_to_end(&mut text)
     } else {
         std::fs::File::open(&o.file).and_then(|mut f| f.read_to_end(&mut text))
     };
     if let Err(e) = read {
-        let _ = writeln!(err, "lvsctl: {}: {e}", o.file);
+        let _ = writeln!(err, "lvsctl: {}: {e}", o.file.display());
         return 1;
     }
     let desired = match parse_rules(&text, &Parser::default()) {
         Ok(t) => t,
         Err(errors) => {
             for e in &errors {
-                let _ = writeln!(err, "lvsctl: {}: {e}", o.file);
+                let _ = writeln!(err, "lvsctl: {}: {e}", o.file.display());
             }
             let _ = writeln!(err, "lvsctl: nothing changed");
             return 1;

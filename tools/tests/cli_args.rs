@@ -16,24 +16,24 @@ use ipvs_tools::ipvsadm::{CliError, Format, ListTarget, Request};
 struct Names;
 
 impl Resolver for Names {
-    fn host_to_ipv4(&self, name: &str) -> Option<Ipv4Addr> {
+    fn host_to_ipv4(&self, name: &[u8]) -> Option<Ipv4Addr> {
         match name {
-            "localhost" => Some(Ipv4Addr::LOCALHOST),
-            "web" => Some(Ipv4Addr::new(192, 0, 2, 10)),
+            b"localhost" => Some(Ipv4Addr::LOCALHOST),
+            b"web" => Some(Ipv4Addr::new(192, 0, 2, 10)),
             _ => None,
         }
     }
-    fn service_to_port(&self, name: &str, proto: &str) -> Option<u16> {
+    fn service_to_port(&self, name: &[u8], proto: &str) -> Option<u16> {
         match (name, proto) {
-            ("http", "tcp") => Some(80),
-            ("domain", "udp") | ("domain", "tcp") => Some(53),
+            (b"http", "tcp") => Some(80),
+            (b"domain", "udp") | (b"domain", "tcp") => Some(53),
             _ => None,
         }
     }
-    fn addr_to_host(&self, _: IpAddr) -> Option<String> {
+    fn addr_to_host(&self, _: IpAddr) -> Option<Vec<u8>> {
         None
     }
-    fn port_to_service(&self, _: u16, _: &str) -> Option<String> {
+    fn port_to_service(&self, _: u16, _: &str) -> Option<Vec<u8>> {
         None
     }
 }
@@ -69,7 +69,7 @@ fn ok(line: &str) -> Request {
 fn err(line: &str) -> (String, i32) {
     match parse(line) {
         Ok(r) => panic!("{line:?}: expected an error, got {r:?}"),
-        Err(e) => (e.message, e.exit_code),
+        Err(e) => (String::from_utf8(e.message).unwrap(), e.exit_code),
     }
 }
 
@@ -123,7 +123,7 @@ fn first_option_must_be_a_command() {
     .unwrap_err();
     assert_eq!(
         e.message,
-        "Try `/sbin/ipvsadm -h' or '/sbin/ipvsadm --help' for more information."
+        b"Try `/sbin/ipvsadm -h' or '/sbin/ipvsadm --help' for more information."
     );
 }
 
@@ -164,8 +164,8 @@ fn popt_errors_after_the_first_option() {
     ] {
         let e = parse(line).unwrap_err();
         assert_eq!(
-            (e.message.as_str(), e.exit_code, e.continues),
-            (msg, 255, true),
+            (e.message.as_slice(), e.exit_code, e.continues),
+            (msg.as_bytes(), 255, true),
             "{line}"
         );
     }
@@ -265,7 +265,7 @@ Daemon Options:
 
 #[test]
 fn usage_text_is_ipvsadms_except_the_first_line() {
-    let u = ipvs_tools::ipvsadm::table::usage("ipvsadm");
+    let u = String::from_utf8(ipvs_tools::ipvsadm::table::usage(b"ipvsadm")).unwrap();
     let (first, rest) = u.split_once('\n').unwrap();
     assert_eq!(
         first,
@@ -273,7 +273,7 @@ fn usage_text_is_ipvsadms_except_the_first_line() {
     );
     assert_eq!(rest, USAGE);
     // argv[0] as typed, in the 13 synopsis lines only.
-    let u = ipvs_tools::ipvsadm::table::usage("/sbin/ipvsadm");
+    let u = String::from_utf8(ipvs_tools::ipvsadm::table::usage(b"/sbin/ipvsadm")).unwrap();
     assert_eq!(u.matches("/sbin/ipvsadm").count(), 13);
 }
 
@@ -343,7 +343,7 @@ fn leftovers() {
     // An empty word is a leftover.
     assert_eq!(
         parse_words(&["-L", ""]).unwrap_err().message,
-        "unexpected argument "
+        b"unexpected argument "
     );
 }
 
@@ -355,7 +355,7 @@ fn posixly_correct_stops_at_the_first_word() {
     };
     assert_eq!(
         p.parse(&argv(&["-L", "foo", "-n"])).unwrap_err().message,
-        "unexpected argument foo"
+        b"unexpected argument foo"
     );
 }
 
@@ -551,7 +551,10 @@ fn fwmarks() {
     );
     for bad in ["0", "-1", "4294967296", "x", "1x", ""] {
         let e = parse_words(&["-A", "-f", bad]).unwrap_err();
-        assert_eq!(e.message, format!("invalid fwmark value `{bad}' specified"));
+        assert_eq!(
+            e.message,
+            format!("invalid fwmark value `{bad}' specified").into_bytes()
+        );
         assert_eq!(e.exit_code, 2);
     }
     assert_eq!(err("-A -6 -f 1"), ("-6 used before -f\n".into(), 2));

@@ -17,23 +17,23 @@ use ipvs_tools::ipvsadm::Format;
 struct Names;
 
 impl Resolver for Names {
-    fn host_to_ipv4(&self, name: &str) -> Option<Ipv4Addr> {
-        (name == "localhost").then_some(Ipv4Addr::LOCALHOST)
+    fn host_to_ipv4(&self, name: &[u8]) -> Option<Ipv4Addr> {
+        (name == b"localhost").then_some(Ipv4Addr::LOCALHOST)
     }
-    fn service_to_port(&self, name: &str, _proto: &str) -> Option<u16> {
+    fn service_to_port(&self, name: &[u8], _proto: &str) -> Option<u16> {
         match name {
-            "http" => Some(80),
+            b"http" => Some(80),
             _ => None,
         }
     }
-    fn addr_to_host(&self, addr: IpAddr) -> Option<String> {
+    fn addr_to_host(&self, addr: IpAddr) -> Option<Vec<u8>> {
         match addr.to_string().as_str() {
             "127.0.0.1" => Some("localhost".into()),
             "192.168.9.9" => Some("a-very-long-host-name.example.com".into()),
             _ => None,
         }
     }
-    fn port_to_service(&self, port: u16, proto: &str) -> Option<String> {
+    fn port_to_service(&self, port: u16, proto: &str) -> Option<Vec<u8>> {
         match (port, proto) {
             (80, "tcp") => Some("http".into()),
             (8080, "tcp") => Some("http-alt".into()),

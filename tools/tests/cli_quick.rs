@@ -21,16 +21,16 @@ use rng::Rng;
 struct FewNames;
 
 impl Resolver for FewNames {
-    fn host_to_ipv4(&self, name: &str) -> Option<Ipv4Addr> {
-        (name == "www").then_some(Ipv4Addr::new(192, 0, 2, 80))
+    fn host_to_ipv4(&self, name: &[u8]) -> Option<Ipv4Addr> {
+        (name == b"www").then_some(Ipv4Addr::new(192, 0, 2, 80))
     }
-    fn service_to_port(&self, name: &str, _proto: &str) -> Option<u16> {
-        (name == "http").then_some(80)
+    fn service_to_port(&self, name: &[u8], _proto: &str) -> Option<u16> {
+        (name == b"http").then_some(80)
     }
-    fn addr_to_host(&self, _: IpAddr) -> Option<String> {
+    fn addr_to_host(&self, _: IpAddr) -> Option<Vec<u8>> {
         None
     }
-    fn port_to_service(&self, _: u16, _: &str) -> Option<String> {
+    fn port_to_service(&self, _: u16, _: &str) -> Option<Vec<u8>> {
         None
     }
 }
@@ -41,7 +41,9 @@ fn general(parser: &Parser<'_>, raw: &[u8]) -> Option<Result<Request, CliError>>
     if !tokenize(raw, true, &mut line) || line.is_empty() || line.comment {
         return None;
     }
-    let argv: Vec<&str> = std::iter::once("ipvsadm").chain(line.tokens()).collect();
+    let argv: Vec<&[u8]> = std::iter::once(&b"ipvsadm"[..])
+        .chain(line.tokens())
+        .collect();
     Some(parser.parse(&argv))
 }
 

@@ -101,9 +101,9 @@ impl Backend for Fake {
         };
         self.op(name, change.operation())
     }
-    fn apply(&mut self, changes: &[Change]) -> Vec<Result<(), ipvs::Error>> {
+    fn apply(&mut self, changes: &[Change]) -> Result<Vec<Result<(), ipvs::Error>>, ipvs::Error> {
         self.batches.push(changes.len());
-        changes.iter().map(|c| self.change(c)).collect()
+        Ok(changes.iter().map(|c| self.change(c)).collect())
     }
     fn connection_table(&mut self) -> io::Result<Box<dyn io::BufRead>> {
         let text = self
@@ -129,7 +129,7 @@ fn run_with(fake: &mut Fake, line: &str, stdin: &str) -> Run {
     let mut out = Vec::new();
     let mut err = Vec::new();
     let code = {
-        let mut s = Session::new("ipvsadm", fake, &Numeric, false, &mut out, &mut err);
+        let mut s = Session::new(b"ipvsadm", fake, &Numeric, false, &mut out, &mut err);
         s.run(&argv, &mut stdin.as_bytes())
     };
     Run {

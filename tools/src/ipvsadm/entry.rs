@@ -23,15 +23,18 @@ use std::ffi::{c_char, c_int, CStr};
 ///
 /// `argv` must point to `argc` pointers to NUL-terminated strings: what
 /// the C runtime passes to `main`.
-pub unsafe fn start(argc: c_int, argv: *const *const c_char, program: fn(Vec<String>) -> i32) -> ! {
+pub unsafe fn start(
+    argc: c_int,
+    argv: *const *const c_char,
+    program: fn(Vec<Vec<u8>>) -> i32,
+) -> ! {
     reopen_closed_standard_descriptors();
     let count = usize::try_from(argc).unwrap_or(0);
-    let args: Vec<String> = (0..count)
+    // The arguments as bytes, whatever their encoding, as C sees them.
+    let args: Vec<Vec<u8>> = (0..count)
         .map(|i| {
             // SAFETY: the caller passes C's argv, `argc` valid C strings.
-            unsafe { CStr::from_ptr(*argv.add(i)) }
-                .to_string_lossy()
-                .into_owned()
+            unsafe { CStr::from_ptr(*argv.add(i)) }.to_bytes().to_vec()
         })
         .collect();
     let status = std::panic::catch_unwind(|| program(args)).unwrap_or(101);

@@ -103,7 +103,7 @@ fn addrport_into(
         s.push(b'[');
     }
     match (!numeric).then(|| resolver.addr_to_host(addr)).flatten() {
-        Some(host) => s.extend_from_slice(host.as_bytes()),
+        Some(host) => s.extend_from_slice(&host),
         None => sys::push_ip(s, addr),
     }
     if !v4 {
@@ -116,7 +116,7 @@ fn addrport_into(
         proto_name(proto).and_then(|p| resolver.port_to_service(port, p))
     };
     match service {
-        Some(name) => s.extend_from_slice(name.as_bytes()),
+        Some(name) => s.extend_from_slice(&name),
         None => sys::push_decimal_bytes(s, u64::from(port)),
     }
     s.truncate(limits::ADDRPORT_MAX);
@@ -859,8 +859,7 @@ impl<'a> Scan<'a> {
         if self.at_end() {
             return None;
         }
-        let rest = std::str::from_utf8(&self.b[self.i..]).unwrap_or("");
-        let r = super::parse::strtol(rest);
+        let r = super::parse::strtol(&self.b[self.i..]);
         if r.end == 0 {
             return None;
         }
@@ -924,13 +923,12 @@ fn strtoul_bytes(b: &[u8], base: u32) -> Option<(u64, usize)> {
 /// A connection-table address: IPv6 text, dotted IPv4, or the kernel's
 /// `%08X` hex form.
 fn conn_addr(text: &[u8], allow_v6: bool) -> IpAddr {
-    let s = std::str::from_utf8(text).unwrap_or("");
     if allow_v6 {
-        if let Some(a) = sys::parse_ipv6(s) {
+        if let Some(a) = sys::parse_ipv6(text) {
             return IpAddr::V6(a);
         }
     }
-    if let Some(a) = sys::parse_ipv4_strict(s) {
+    if let Some(a) = sys::parse_ipv4_strict(text) {
         return IpAddr::V4(a);
     }
     let v = strtoul_bytes(text, 16).map(|(v, _)| v).unwrap_or(0) as u32;
@@ -1034,14 +1032,12 @@ fn connection_line(line: &[u8], format: &Format, resolver: &dyn Resolver) -> Opt
     };
     let caddr_text = fields[0];
     let vaddr_text = fields[1];
-    let client_v6 = sys::parse_ipv6(std::str::from_utf8(caddr_text).unwrap_or("")).is_some();
+    let client_v6 = sys::parse_ipv6(caddr_text).is_some();
     let (caddr, vaddr) = if client_v6 {
-        let v = sys::parse_ipv6(std::str::from_utf8(vaddr_text).unwrap_or(""))
-            .unwrap_or(std::net::Ipv6Addr::UNSPECIFIED);
+        let v = sys::parse_ipv6(vaddr_text).unwrap_or(std::net::Ipv6Addr::UNSPECIFIED);
         (conn_addr(caddr_text, true), IpAddr::V6(v))
-    } else if sys::parse_ipv4_strict(std::str::from_utf8(caddr_text).unwrap_or("")).is_some() {
-        let v = sys::parse_ipv4_strict(std::str::from_utf8(vaddr_text).unwrap_or(""))
-            .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+    } else if sys::parse_ipv4_strict(caddr_text).is_some() {
+        let v = sys::parse_ipv4_strict(vaddr_text).unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
         (conn_addr(caddr_text, false), IpAddr::V4(v))
     } else {
         (conn_addr(caddr_text, false), conn_addr(vaddr_text, false))

@@ -25,30 +25,89 @@ pub struct Strtol {
 }
 
 /// `strtol(s, &end, 10)`.
-pub fn strtol(s: &str) -> Strtol {
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() && is_c_space(b[i]) {
-        i += 1;
+pub fn strtol(s: &[u8]) -> Strtol {
+    strtol_pieces(std::iter::once(s))
+}
+
+/// `strtol(s, &end, 10)` on text given in pieces (an argument too large to
+/// build, see [`super::popt::Arg`]). A piece that comes again (popt's
+/// inserted word) is classified once, so a long run of the same piece of
+/// white space, zeros or digits costs its length only once.
+pub fn strtol_pieces<'p>(pieces: impl Iterator<Item = &'p [u8]>) -> Strtol {
+    #[derive(PartialEq)]
+    enum Phase {
+        Space,
+        Sign,
+        Digits,
     }
+    let mut phase = Phase::Space;
+    let mut i = 0usize;
     let mut neg = false;
-    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-        neg = b[i] == b'-';
-        i += 1;
-    }
-    let start = i;
+    let mut start = None::<usize>;
     let mut acc: i128 = 0;
     let mut overflow = false;
-    while i < b.len() && b[i].is_ascii_digit() {
-        if !overflow {
-            acc = acc * 10 + i128::from(b[i] - b'0');
-            if acc > i128::from(i64::MAX) + 1 {
-                overflow = true;
-            }
+    // The last whole piece seen and what it is made of: (address, length,
+    // all white space, all digits, all zeros).
+    let mut known: Option<(*const u8, usize, bool, bool, bool)> = None;
+    'pieces: for p in pieces {
+        if p.is_empty() {
+            continue;
         }
-        i += 1;
+        let class = match known {
+            Some((ptr, len, sp, dg, zr)) if ptr == p.as_ptr() && len == p.len() => (sp, dg, zr),
+            _ => {
+                let c = (
+                    p.iter().all(|&b| is_c_space(b)),
+                    p.iter().all(u8::is_ascii_digit),
+                    p.iter().all(|&b| b == b'0'),
+                );
+                known = Some((p.as_ptr(), p.len(), c.0, c.1, c.2));
+                c
+            }
+        };
+        let mut j = 0;
+        if phase == Phase::Space {
+            if class.0 {
+                i += p.len();
+                continue;
+            }
+            while is_c_space(p[j]) {
+                j += 1;
+            }
+            phase = Phase::Sign;
+        }
+        if phase == Phase::Sign {
+            if p[j] == b'+' || p[j] == b'-' {
+                neg = p[j] == b'-';
+                j += 1;
+            }
+            phase = Phase::Digits;
+            start = Some(i + j);
+        }
+        // Digits: a whole piece of zeros changes nothing before the first
+        // other digit, and a whole piece of digits changes nothing once
+        // the value has overflowed.
+        if j == 0 && ((class.2 && acc == 0) || (class.1 && overflow)) {
+            i += p.len();
+            continue;
+        }
+        while j < p.len() {
+            let b = p[j];
+            if !b.is_ascii_digit() {
+                i += j;
+                break 'pieces;
+            }
+            if !overflow {
+                acc = acc * 10 + i128::from(b - b'0');
+                if acc > i128::from(i64::MAX) + 1 {
+                    overflow = true;
+                }
+            }
+            j += 1;
+        }
+        i += j;
     }
-    if i == start {
+    if start.is_none_or(|s| i == s) {
         return Strtol {
             value: 0,
             end: 0,
@@ -72,89 +131,105 @@ pub fn strtol(s: &str) -> Strtol {
 
 /// ipvsadm's `string_to_number`: the whole string must be a decimal number
 /// (after optional white space and sign) within `min..=max`.
-pub fn string_to_number(s: &str, min: i64, max: i64) -> Option<i64> {
-    let r = strtol(s);
-    (r.end != 0 && r.end == s.len() && !r.overflow && (min..=max).contains(&r.value))
-        .then_some(r.value)
+pub fn string_to_number(s: &[u8], min: i64, max: i64) -> Option<i64> {
+    string_to_number_pieces(std::iter::once(s), s.len(), min, max)
+}
+
+/// [`string_to_number`] on text of `len` bytes given in pieces.
+pub fn string_to_number_pieces<'p>(
+    pieces: impl Iterator<Item = &'p [u8]>,
+    len: usize,
+    min: i64,
+    max: i64,
+) -> Option<i64> {
+    let r = strtol_pieces(pieces);
+    (r.end != 0 && r.end == len && !r.overflow && (min..=max).contains(&r.value)).then_some(r.value)
 }
 
 /// ipvsadm's `parse_fwmark`: 1..=4294967295.
-pub fn fwmark(s: &str) -> Option<u32> {
-    let r = strtol(s);
-    if r.end == 0 || r.end != s.len() || r.overflow || r.value <= 0 || r.value > i64::from(u32::MAX)
-    {
+pub fn fwmark(s: &[u8]) -> Option<u32> {
+    fwmark_pieces(std::iter::once(s), s.len())
+}
+
+/// [`fwmark`] on text of `len` bytes given in pieces.
+pub fn fwmark_pieces<'p>(pieces: impl Iterator<Item = &'p [u8]>, len: usize) -> Option<u32> {
+    let r = strtol_pieces(pieces);
+    if r.end == 0 || r.end != len || r.overflow || r.value <= 0 || r.value > i64::from(u32::MAX) {
         return None;
     }
     Some(r.value as u32)
 }
 
 /// glibc `atoi`: `(int) strtol(s, NULL, 10)`.
-pub fn atoi(s: &str) -> i32 {
+pub fn atoi(s: &[u8]) -> i32 {
     strtol(s).value as i32
-}
-
-/// `strtoul(s, &end, 0)` on a string that starts with a digit: value and
-/// bytes consumed, `None` on overflow.
-fn strtoul0(b: &[u8]) -> Option<(u64, usize)> {
-    let (radix, mut i) = if b.len() >= 3
-        && b[0] == b'0'
-        && (b[1] == b'x' || b[1] == b'X')
-        && b[2].is_ascii_hexdigit()
-    {
-        (16u64, 2)
-    } else if b[0] == b'0' {
-        (8u64, 0)
-    } else {
-        (10u64, 0)
-    };
-    let mut acc: u64 = 0;
-    let mut overflow = false;
-    while i < b.len() {
-        let d = match (b[i] as char).to_digit(radix as u32) {
-            Some(d) => u64::from(d),
-            None => break,
-        };
-        match acc.checked_mul(radix).and_then(|v| v.checked_add(d)) {
-            Some(v) => acc = v,
-            None => overflow = true,
-        }
-        i += 1;
-    }
-    (!overflow).then_some((acc, i))
 }
 
 /// glibc `inet_aton`: one to four parts, each decimal, octal (`0…`) or hex
 /// (`0x…`); the last part fills the remaining bytes; anything after white
 /// space is ignored.
-pub fn inet_aton(s: &str) -> Option<Ipv4Addr> {
+pub fn inet_aton(s: &[u8]) -> Option<Ipv4Addr> {
+    inet_aton_iter(s.iter().copied())
+}
+
+/// [`inet_aton`] on text given a byte at a time (a part may have any
+/// number of leading zeros, so the text has no length limit).
+fn inet_aton_iter(mut b: impl Iterator<Item = u8> + Clone) -> Option<Ipv4Addr> {
     const MAX: [u64; 4] = [0xffff_ffff, 0xff_ffff, 0xffff, 0xff];
-    let b = s.as_bytes();
     let mut parts = [0u8; 3];
     let mut n_parts = 0;
-    let mut i = 0;
     let val;
     loop {
-        if i >= b.len() || !b[i].is_ascii_digit() {
+        // `strtoul(s, &end, 0)` on a part that starts with a digit.
+        let mut look = b.clone();
+        let c0 = look.next().filter(u8::is_ascii_digit)?;
+        let c1 = look.next();
+        let c2 = look.next();
+        let radix = if c0 == b'0'
+            && matches!(c1, Some(b'x' | b'X'))
+            && c2.is_some_and(|c| c.is_ascii_hexdigit())
+        {
+            b.next();
+            b.next();
+            16
+        } else if c0 == b'0' {
+            8
+        } else {
+            10
+        };
+        let mut acc: u64 = 0;
+        let mut overflow = false;
+        let next = loop {
+            let mut after = b.clone();
+            let c = after.next();
+            let Some(d) = c.and_then(|c| char::from(c).to_digit(radix)) else {
+                break c;
+            };
+            match acc
+                .checked_mul(u64::from(radix))
+                .and_then(|v| v.checked_add(u64::from(d)))
+            {
+                Some(v) => acc = v,
+                None => overflow = true,
+            }
+            b = after;
+        };
+        if overflow || acc > 0xffff_ffff {
             return None;
         }
-        let (v, n) = strtoul0(&b[i..])?;
-        if v > 0xffff_ffff {
-            return None;
-        }
-        i += n;
-        if i < b.len() && b[i] == b'.' {
-            if n_parts > 2 || v > 0xff {
+        if next == Some(b'.') {
+            if n_parts > 2 || acc > 0xff {
                 return None;
             }
-            parts[n_parts] = v as u8;
+            parts[n_parts] = acc as u8;
             n_parts += 1;
-            i += 1;
+            b.next();
         } else {
-            val = v;
+            val = acc;
             break;
         }
     }
-    if i < b.len() && !(b[i].is_ascii() && is_c_space(b[i])) {
+    if b.next().is_some_and(|c| !(c.is_ascii() && is_c_space(c))) {
         return None;
     }
     if val > MAX[n_parts] {
@@ -166,10 +241,111 @@ pub fn inet_aton(s: &str) -> Option<Ipv4Addr> {
     Some(Ipv4Addr::from(base | val as u32))
 }
 
+/// Names longer than this are not looked up: no source of names holds one
+/// (DNS names end at 1025 bytes), and a `!#:+` expansion that long is not
+/// built.
+pub const NAME_LOOKUP_MAX: usize = 64 * 1024;
+
+/// Text given in pieces: an argument that popt's `!#:+` made (see
+/// [`super::popt::Arg`]), read without being built. The pieces that repeat
+/// (the inserted word) are the same slice each time.
+#[derive(Debug, Clone)]
+pub struct Pieces<'p> {
+    parts: Vec<&'p [u8]>,
+    len: usize,
+}
+
+impl<'p> Pieces<'p> {
+    /// The text made of `parts`, in order.
+    pub fn new(parts: impl Iterator<Item = &'p [u8]>) -> Self {
+        let parts: Vec<&'p [u8]> = parts.filter(|p| !p.is_empty()).collect();
+        let len = parts.iter().map(|p| p.len()).sum();
+        Pieces { parts, len }
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Its pieces, in order.
+    pub fn parts(&self) -> impl Iterator<Item = &'p [u8]> + '_ {
+        self.parts.iter().copied()
+    }
+
+    /// Its bytes, one at a time.
+    fn bytes(&self) -> impl Iterator<Item = u8> + Clone + '_ {
+        self.parts.iter().flat_map(|p| p.iter().copied())
+    }
+
+    /// Where `byte` first (or last) occurs; a repeated piece is searched
+    /// once.
+    fn find(&self, byte: u8, last: bool) -> Option<usize> {
+        let mut at = 0;
+        let mut found = None;
+        let mut known: Option<(*const u8, usize, Option<usize>)> = None;
+        let mut each = |p: &[u8], at: usize| -> Option<usize> {
+            let hit = match known {
+                Some((ptr, len, hit)) if ptr == p.as_ptr() && len == p.len() => hit,
+                _ => {
+                    let hit = if last {
+                        p.iter().rposition(|&b| b == byte)
+                    } else {
+                        p.iter().position(|&b| b == byte)
+                    };
+                    known = Some((p.as_ptr(), p.len(), hit));
+                    hit
+                }
+            };
+            hit.map(|i| at + i)
+        };
+        for p in &self.parts {
+            if let Some(i) = each(p, at) {
+                found = Some(i);
+                if !last {
+                    break;
+                }
+            }
+            at += p.len();
+        }
+        found
+    }
+
+    /// Bytes `from..to`.
+    fn slice(&self, from: usize, to: usize) -> Pieces<'p> {
+        let mut parts = Vec::new();
+        let mut at = 0;
+        for p in &self.parts {
+            let (start, end) = (at, at + p.len());
+            at = end;
+            if end <= from || start >= to {
+                continue;
+            }
+            parts.push(&p[from.max(start) - start..to.min(end) - start]);
+        }
+        Pieces::new(parts.into_iter())
+    }
+
+    /// The whole text when it is at most `max` bytes.
+    fn built(&self, max: usize) -> Option<Vec<u8>> {
+        (self.len <= max).then(|| self.parts.concat())
+    }
+}
+
 /// ipvsadm's `host_to_addr`/`parse_netmask` lookup: `inet_aton`, else the
 /// first IPv4 address of the host name.
-pub fn ipv4_or_host(s: &str, resolver: &dyn Resolver) -> Option<Ipv4Addr> {
-    inet_aton(s).or_else(|| resolver.host_to_ipv4(s))
+pub fn ipv4_or_host(s: &[u8], resolver: &dyn Resolver) -> Option<Ipv4Addr> {
+    ipv4_or_host_pieces(&Pieces::new(std::iter::once(s)), resolver)
+}
+
+/// [`ipv4_or_host`] on text given in pieces.
+pub fn ipv4_or_host_pieces(s: &Pieces<'_>, resolver: &dyn Resolver) -> Option<Ipv4Addr> {
+    inet_aton_iter(s.bytes()).or_else(|| resolver.host_to_ipv4(&s.built(NAME_LOOKUP_MAX)?))
 }
 
 /// The result of [`parse_service`].
@@ -195,41 +371,64 @@ pub fn proto_name(proto: u16) -> Option<&'static str> {
 /// ipvsadm's `parse_service` for `-t`, `-u`, `--sctp-service` and `-r`:
 /// `host[:port]`, `[v6]:port` or a bare IPv6 literal; ports by number or by
 /// service name for the protocol known at that moment (`proto`, 0 = none).
-pub fn parse_service(text: &str, proto: u16, resolver: &dyn Resolver) -> Option<ParsedService> {
-    plain_ipv4_service(text.as_bytes()).or_else(|| parse_service_general(text, proto, resolver))
+pub fn parse_service(text: &[u8], proto: u16, resolver: &dyn Resolver) -> Option<ParsedService> {
+    plain_ipv4_service(text).or_else(|| parse_service_general(text, proto, resolver))
 }
 
-fn parse_service_general(text: &str, proto: u16, resolver: &dyn Resolver) -> Option<ParsedService> {
+fn parse_service_general(
+    text: &[u8],
+    proto: u16,
+    resolver: &dyn Resolver,
+) -> Option<ParsedService> {
+    parse_service_pieces(&Pieces::new(std::iter::once(text)), proto, resolver)
+}
+
+/// [`parse_service`] on text given in pieces.
+pub fn parse_service_pieces(
+    text: &Pieces<'_>,
+    proto: u16,
+    resolver: &dyn Resolver,
+) -> Option<ParsedService> {
     if text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let mut host = text;
-    let mut port: Option<&str> = None;
-    if let Some(inner) = text.strip_prefix('[') {
-        let close = inner.find(']')?;
-        let after = &inner[close + 1..];
-        let p = after.strip_prefix(':')?;
-        host = &inner[..close];
-        port = Some(p);
+    let mut host = text.clone();
+    let mut port: Option<Pieces<'_>> = None;
+    if text.bytes().next() == Some(b'[') {
+        let inner = text.slice(1, text.len());
+        let close = inner.find(b']', false)?;
+        let after = inner.slice(close + 1, inner.len());
+        if after.bytes().next() != Some(b':') {
+            return None;
+        }
+        port = Some(after.slice(1, after.len()));
+        host = inner.slice(0, close);
     }
-    let addr = if let Some(a) = sys::parse_ipv6(host) {
+    // No IPv6 text is longer than 64 bytes.
+    let v6 = host.built(64).and_then(|h| sys::parse_ipv6(&h));
+    let addr = if let Some(a) = v6 {
         IpAddr::V6(a)
     } else {
         // Not IPv6: the port is whatever follows the last ':' of the
         // (bracket-stripped) host text, so `[1.2.3.4]:80` has no port.
         port = None;
-        if let Some(i) = host.rfind(':') {
-            port = Some(&host[i + 1..]);
-            host = &host[..i];
+        if let Some(i) = host.find(b':', true) {
+            port = Some(host.slice(i + 1, host.len()));
+            host = host.slice(0, i);
         }
-        IpAddr::V4(ipv4_or_host(host, resolver)?)
+        IpAddr::V4(ipv4_or_host_pieces(&host, resolver)?)
     };
     let port = match port {
         None => None,
-        Some(p) => Some(match string_to_number(p, 0, 65535) {
-            Some(n) => n as u16,
-            None => resolver.service_to_port(p, proto_name(proto)?)?,
-        }),
+        Some(p) => Some(
+            match string_to_number_pieces(p.parts.iter().copied(), p.len(), 0, 65535) {
+                Some(n) => n as u16,
+                None => {
+                    let name = p.built(NAME_LOOKUP_MAX)?;
+                    resolver.service_to_port(&name, proto_name(proto)?)?
+                }
+            },
+        ),
     };
     Some(ParsedService { addr, port })
 }
@@ -290,36 +489,123 @@ fn leading_octet(b: &[u8]) -> Option<(u8, &[u8])> {
 mod tests {
     use super::*;
 
+    /// `strtol` over any split into pieces (repeated pieces included)
+    /// equals a byte-by-byte transcription of glibc's rules.
+    #[test]
+    fn strtol_over_pieces_is_strtol() {
+        fn reference(b: &[u8]) -> Strtol {
+            let mut i = 0;
+            while i < b.len() && is_c_space(b[i]) {
+                i += 1;
+            }
+            let mut neg = false;
+            if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+                neg = b[i] == b'-';
+                i += 1;
+            }
+            let start = i;
+            let mut acc: i128 = 0;
+            let mut overflow = false;
+            while i < b.len() && b[i].is_ascii_digit() {
+                if !overflow {
+                    acc = acc * 10 + i128::from(b[i] - b'0');
+                    overflow = acc > i128::from(i64::MAX) + 1;
+                }
+                i += 1;
+            }
+            if i == start {
+                return Strtol {
+                    value: 0,
+                    end: 0,
+                    overflow: false,
+                };
+            }
+            let signed = if neg { -acc } else { acc };
+            if overflow || signed > i128::from(i64::MAX) {
+                Strtol {
+                    value: if neg { i64::MIN } else { i64::MAX },
+                    end: i,
+                    overflow: true,
+                }
+            } else if signed < i128::from(i64::MIN) {
+                Strtol {
+                    value: i64::MIN,
+                    end: i,
+                    overflow: true,
+                }
+            } else {
+                Strtol {
+                    value: signed as i64,
+                    end: i,
+                    overflow: false,
+                }
+            }
+        }
+        let alphabet = b" \t0012399+-x";
+        let mut next = crate::ipvsadm::xorshift(0x5eed_1234_abcd_0001);
+        for _ in 0..20_000 {
+            // A text made of a few distinct pieces, some repeated (the
+            // same slice each time, as popt's inserted word is).
+            let distinct: Vec<Vec<u8>> = (0..3)
+                .map(|_| {
+                    (0..next() % 6)
+                        .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                        .collect()
+                })
+                .collect();
+            let order: Vec<usize> = (0..next() % 12).map(|_| (next() % 3) as usize).collect();
+            let pieces: Vec<&[u8]> = order.iter().map(|&k| distinct[k].as_slice()).collect();
+            let whole = pieces.concat();
+            assert_eq!(
+                strtol_pieces(pieces.iter().copied()),
+                reference(&whole),
+                "{whole:?}"
+            );
+        }
+        // Long runs: 10,000 copies of one piece.
+        for (piece, tail) in [
+            (&b"0"[..], &b"7"[..]),
+            (b"9", b""),
+            (b" ", b"-5"),
+            (b"00", b"x"),
+        ] {
+            let mut pieces = vec![piece; 10_000];
+            pieces.push(tail);
+            let whole = pieces.concat();
+            assert_eq!(strtol_pieces(pieces.iter().copied()), reference(&whole));
+        }
+    }
+
     #[test]
     fn strtol_rules() {
-        assert_eq!(string_to_number(" +12", 0, 100), Some(12));
-        assert_eq!(string_to_number("-0", 0, 100), Some(0));
-        assert_eq!(string_to_number("12 ", 0, 100), None);
-        assert_eq!(string_to_number("", 0, 100), None);
-        assert_eq!(string_to_number("+", 0, 100), None);
-        assert_eq!(string_to_number("99999999999999999999", 0, i64::MAX), None);
-        assert_eq!(fwmark("4294967295"), Some(u32::MAX));
-        assert_eq!(fwmark("4294967296"), None);
-        assert_eq!(fwmark("-1"), None);
-        assert_eq!(fwmark("0"), None);
-        assert_eq!(atoi("64abc"), 64);
-        assert_eq!(atoi("4294967360"), 64);
-        assert_eq!(atoi("x"), 0);
+        assert_eq!(string_to_number(b" +12", 0, 100), Some(12));
+        assert_eq!(string_to_number(b"-0", 0, 100), Some(0));
+        assert_eq!(string_to_number(b"12 ", 0, 100), None);
+        assert_eq!(string_to_number(b"", 0, 100), None);
+        assert_eq!(string_to_number(b"+", 0, 100), None);
+        assert_eq!(string_to_number(b"99999999999999999999", 0, i64::MAX), None);
+        assert_eq!(fwmark(b"4294967295"), Some(u32::MAX));
+        assert_eq!(fwmark(b"4294967296"), None);
+        assert_eq!(fwmark(b"-1"), None);
+        assert_eq!(fwmark(b"0"), None);
+        assert_eq!(atoi(b"64abc"), 64);
+        assert_eq!(atoi(b"4294967360"), 64);
+        assert_eq!(atoi(b"x"), 0);
     }
 
     /// Names resolve to nothing: the general path then only takes numbers.
     struct NoNames;
     impl Resolver for NoNames {
-        fn host_to_ipv4(&self, _: &str) -> Option<Ipv4Addr> {
+        fn host_to_ipv4(&self, _: &[u8]) -> Option<Ipv4Addr> {
             None
         }
-        fn service_to_port(&self, _: &str, _: &str) -> Option<u16> {
+        fn service_to_port(&self, _: &[u8], _: &str) -> Option<u16> {
             None
         }
-        fn addr_to_host(&self, _: IpAddr) -> Option<String> {
+        fn addr_to_host(&self, _: IpAddr) -> Option<Vec<u8>> {
             None
         }
-        fn port_to_service(&self, _: u16, _: &str) -> Option<String> {
+        fn port_to_service(&self, _: u16, _: &str) -> Option<Vec<u8>> {
             None
         }
     }
@@ -392,7 +678,7 @@ mod tests {
                 for proto in [0, 6, 17] {
                     assert_eq!(
                         Some(fast),
-                        parse_service_general(t, proto, &NoNames),
+                        parse_service_general(t.as_bytes(), proto, &NoNames),
                         "{t:?}"
                     );
                 }
@@ -401,9 +687,80 @@ mod tests {
         assert!(answered > 1000, "only {answered} texts took the shortcut");
     }
 
+    /// Knows one host name and one service name.
+    struct FewNames;
+    impl Resolver for FewNames {
+        fn host_to_ipv4(&self, n: &[u8]) -> Option<Ipv4Addr> {
+            (n == b"h0").then_some(Ipv4Addr::new(192, 0, 2, 7))
+        }
+        fn service_to_port(&self, n: &[u8], _: &str) -> Option<u16> {
+            (n == b"h0").then_some(80)
+        }
+        fn addr_to_host(&self, _: IpAddr) -> Option<Vec<u8>> {
+            None
+        }
+        fn port_to_service(&self, _: u16, _: &str) -> Option<Vec<u8>> {
+            None
+        }
+    }
+
+    /// The service parser on text in pieces (repeated pieces the same
+    /// slice, as popt's inserted word) answers as on the built text.
+    #[test]
+    fn service_text_in_pieces_is_the_built_text() {
+        let alphabet: &[&[u8]] = &[
+            b"0",
+            b"1",
+            b"7",
+            b"9",
+            b".",
+            b":",
+            b"[",
+            b"]",
+            b" ",
+            b"x",
+            b"0x",
+            b"::",
+            b"h0",
+            b"1.2.3.4",
+            b"2001:db8::1",
+            b"255",
+        ];
+        let mut next = crate::ipvsadm::xorshift(0xfeed_5eed_0042_0001);
+        let mut answered = 0;
+        for _ in 0..30_000 {
+            let distinct: Vec<Vec<u8>> = (0..3)
+                .map(|_| {
+                    (0..1 + next() % 4)
+                        .flat_map(|_| alphabet[(next() % alphabet.len() as u64) as usize].to_vec())
+                        .collect()
+                })
+                .collect();
+            let order: Vec<usize> = (0..1 + next() % 8).map(|_| (next() % 3) as usize).collect();
+            let parts: Vec<&[u8]> = order.iter().map(|&k| distinct[k].as_slice()).collect();
+            let whole = parts.concat();
+            let pieces = Pieces::new(parts.iter().copied());
+            for proto in [0, 6] {
+                let want = parse_service_general(&whole, proto, &FewNames);
+                answered += usize::from(want.is_some());
+                assert_eq!(
+                    parse_service_pieces(&pieces, proto, &FewNames),
+                    want,
+                    "{:?}",
+                    String::from_utf8_lossy(&whole)
+                );
+            }
+            assert_eq!(
+                ipv4_or_host_pieces(&pieces, &FewNames),
+                ipv4_or_host(&whole, &FewNames)
+            );
+        }
+        assert!(answered > 1000, "only {answered} valid texts");
+    }
+
     #[test]
     fn inet_aton_forms() {
-        let a = |s: &str| inet_aton(s).map(|a| a.to_string());
+        let a = |s: &str| inet_aton(s.as_bytes()).map(|a| a.to_string());
         assert_eq!(a("10.1").as_deref(), Some("10.0.0.1"));
         assert_eq!(a("10").as_deref(), Some("0.0.0.10"));
         assert_eq!(a("0x0a.010.1").as_deref(), Some("10.8.0.1"));

@@ -23,12 +23,124 @@
 //! * error texts are popt's (`--foo: unknown option`, `-t: missing
 //!   argument`), naming the whole argv word that contained the problem.
 //!
+//! Words are bytes, as popt sees them (an argument in Latin-1 is echoed and
+//! used byte for byte). An argument with `!#:+` is not built in memory:
+//! [`Arg`] describes it, so that `-s` with thousands of `!#:+` and a long
+//! next word takes memory linear in argv (popt builds the whole text, which
+//! is quadratic), while options that keep only a prefix (`-s`, `--pe`,
+//! `--mcast-interface`, `-b`) cut it without building the rest.
+//!
 //! clap is still the documented option surface (see [`super::surface`]),
 //! used to generate the man pages and shell completions.
 
 use std::borrow::Cow;
 
 use super::table::{self, ArgKind, OptionSpec};
+
+/// popt's `!#:+` mark.
+const MARK: &[u8] = b"!#:+";
+
+/// Where `MARK` first occurs in `s`.
+fn find_mark(s: &[u8]) -> Option<usize> {
+    s.windows(MARK.len()).position(|w| w == MARK)
+}
+
+/// An option's argument as popt would give it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Arg<'a> {
+    /// An argv word (or part of one), as it is.
+    Plain(&'a [u8]),
+    /// `text` with every `!#:+` in it replaced by `insert` (popt's
+    /// `expandNextArg`), not built until asked for.
+    Expanded {
+        /// The argument as typed.
+        text: &'a [u8],
+        /// The next non-option word, which replaces each mark.
+        insert: &'a [u8],
+    },
+}
+
+impl<'a> Arg<'a> {
+    /// The pieces of the argument's text, in order (the inserted word is
+    /// the same slice every time).
+    pub fn pieces(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let (mut rest, insert) = match *self {
+            Arg::Plain(t) => (t, None),
+            Arg::Expanded { text, insert } => (text, Some(insert)),
+        };
+        let mut pending_insert = false;
+        std::iter::from_fn(move || {
+            if pending_insert {
+                pending_insert = false;
+                return insert;
+            }
+            if rest.is_empty() {
+                return None;
+            }
+            match insert.and_then(|_| find_mark(rest)) {
+                Some(i) => {
+                    let before = &rest[..i];
+                    rest = &rest[i + MARK.len()..];
+                    pending_insert = true;
+                    Some(before)
+                }
+                None => Some(std::mem::take(&mut rest)),
+            }
+        })
+    }
+
+    /// The argument's first `max` bytes at most (the C tool's fixed-size
+    /// copies), built without the rest.
+    pub fn prefix(&self, max: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        for piece in self.pieces() {
+            let room = max - out.len();
+            if piece.len() >= room {
+                out.extend_from_slice(&piece[..room]);
+                break;
+            }
+            out.extend_from_slice(piece);
+        }
+        out
+    }
+
+    /// The argument's length in bytes, without building it.
+    pub fn len(&self) -> usize {
+        match *self {
+            Arg::Plain(t) => t.len(),
+            Arg::Expanded { text, insert } => {
+                let mut marks = 0;
+                let mut rest = text;
+                while let Some(i) = find_mark(rest) {
+                    marks += 1;
+                    rest = &rest[i + MARK.len()..];
+                }
+                text.len() - marks * MARK.len() + marks * insert.len()
+            }
+        }
+    }
+
+    /// Whether the argument is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes the argument piece by piece, without building it.
+    pub fn write_to(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        for piece in self.pieces() {
+            w.write_all(piece)?;
+        }
+        Ok(())
+    }
+
+    /// The whole argument.
+    pub fn bytes(&self) -> Cow<'a, [u8]> {
+        match *self {
+            Arg::Plain(t) => Cow::Borrowed(t),
+            Arg::Expanded { .. } => Cow::Owned(self.pieces().collect::<Vec<_>>().concat()),
+        }
+    }
+}
 
 /// What popt could not parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,9 +169,8 @@ impl PoptError {
 pub struct Found<'a> {
     /// The option.
     pub spec: &'static OptionSpec,
-    /// Its argument (`None` for switches and for `-p` without a value);
-    /// borrowed from argv unless a `!#:+` expansion made a new one.
-    pub arg: Option<Cow<'a, str>>,
+    /// Its argument (`None` for switches and for `-p` without a value).
+    pub arg: Option<Arg<'a>>,
 }
 
 /// The tokenizer state (popt's context).
@@ -74,13 +185,13 @@ pub struct Popt<'a, S> {
     next_char: Option<(usize, usize)>,
     rest_leftover: bool,
     posix_me_harder: bool,
-    leftovers: Vec<&'a str>,
+    leftovers: Vec<&'a [u8]>,
     next_leftover: usize,
     /// Words consumed by a `!#:+` expansion (empty until one happens).
     consumed: Vec<bool>,
 }
 
-impl<'a, S: AsRef<str>> Popt<'a, S> {
+impl<'a, S: AsRef<[u8]>> Popt<'a, S> {
     /// A tokenizer over `argv` (`argv[0]` is the program name and is
     /// skipped). `posix_me_harder` is popt's reaction to the
     /// `POSIXLY_CORRECT` / `POSIX_ME_HARDER` environment variables: the first
@@ -98,7 +209,7 @@ impl<'a, S: AsRef<str>> Popt<'a, S> {
         }
     }
 
-    fn word(&self, i: usize) -> &'a str {
+    fn word(&self, i: usize) -> &'a [u8] {
         let argv: &'a [S] = self.argv;
         argv[i].as_ref()
     }
@@ -109,16 +220,16 @@ impl<'a, S: AsRef<str>> Popt<'a, S> {
 
     /// The argv word popt blames in messages (`poptBadOption`): the last word
     /// it consumed.
-    pub fn bad_option(&self) -> &'a str {
+    pub fn bad_option(&self) -> &'a [u8] {
         if self.next > 0 && self.next - 1 < self.argv.len() {
             self.word(self.next - 1)
         } else {
-            ""
+            b""
         }
     }
 
     /// The next leftover (non-option) word (`poptGetArg`).
-    pub fn next_arg(&mut self) -> Option<&'a str> {
+    pub fn next_arg(&mut self) -> Option<&'a [u8]> {
         let a = self.leftovers.get(self.next_leftover).copied();
         if a.is_some() {
             self.next_leftover += 1;
@@ -132,11 +243,11 @@ impl<'a, S: AsRef<str>> Popt<'a, S> {
             if self.next_char.is_none() && self.next >= self.argv.len() {
                 return Ok(None);
             }
-            let mut long_arg: Option<&'a str> = None;
+            let mut long_arg: Option<&'a [u8]> = None;
             let spec: &'static OptionSpec;
             if let Some((w, off)) = self.next_char.take() {
                 // A short option inside a cluster.
-                let word = self.word(w).as_bytes();
+                let word = self.word(w);
                 let c = word.get(off).copied().unwrap_or(0);
                 spec = match table::find_short(c) {
                     Some(s) if c != 0 => s,
@@ -157,23 +268,26 @@ impl<'a, S: AsRef<str>> Popt<'a, S> {
                 let w = self.next;
                 self.next += 1;
                 let word = self.word(w);
-                if self.rest_leftover || !word.starts_with('-') || word == "-" {
+                if self.rest_leftover || word.first() != Some(&b'-') || word == b"-" {
                     if self.posix_me_harder {
                         self.rest_leftover = true;
                     }
                     self.leftovers.push(word);
                     continue;
                 }
-                if word == "--" {
+                if word == b"--" {
                     self.rest_leftover = true;
                     continue;
                 }
-                if let Some(body) = word.strip_prefix("--") {
-                    let (name, arg) = match body.find('=') {
+                if let Some(body) = word.strip_prefix(b"--") {
+                    let (name, arg) = match body.iter().position(|&b| b == b'=') {
                         Some(i) => (&body[..i], Some(&body[i + 1..])),
                         None => (body, None),
                     };
-                    spec = table::find_long(name).ok_or(PoptError::BadOption)?;
+                    spec = std::str::from_utf8(name)
+                        .ok()
+                        .and_then(table::find_long)
+                        .ok_or(PoptError::BadOption)?;
                     long_arg = arg;
                 } else {
                     // Single dash: no option here is allowed with one dash,
@@ -190,13 +304,13 @@ impl<'a, S: AsRef<str>> Popt<'a, S> {
     fn finish(
         &mut self,
         spec: &'static OptionSpec,
-        long_arg: Option<&'a str>,
+        long_arg: Option<&'a [u8]>,
     ) -> Result<Found<'a>, PoptError> {
         match spec.arg {
             ArgKind::None => {
                 let attached_eq = self
                     .next_char
-                    .map(|(w, off)| self.word(w).as_bytes().get(off) == Some(&b'='))
+                    .map(|(w, off)| self.word(w).get(off) == Some(&b'='))
                     .unwrap_or(false);
                 if long_arg.is_some() || attached_eq {
                     return Err(PoptError::UnwantedArgument);
@@ -208,7 +322,7 @@ impl<'a, S: AsRef<str>> Popt<'a, S> {
                     Some(a)
                 } else if let Some((w, off)) = self.next_char.take() {
                     let word = self.word(w);
-                    let skip = usize::from(word.as_bytes().get(off) == Some(&b'='));
+                    let skip = usize::from(word.get(off) == Some(&b'='));
                     Some(&word[off + skip..])
                 } else if self.next >= self.argv.len() {
                     if spec.arg == ArgKind::Required {
@@ -217,59 +331,35 @@ impl<'a, S: AsRef<str>> Popt<'a, S> {
                     None
                 } else {
                     let word = self.word(self.next);
-                    if spec.arg == ArgKind::Optional && word.starts_with('-') {
+                    if spec.arg == ArgKind::Optional && word.first() == Some(&b'-') {
                         None
                     } else {
                         self.next += 1;
                         Some(word)
                     }
                 };
-                let arg = raw.map(|a| {
-                    if a.as_bytes().contains(&b'!') && a.contains("!#:+") {
-                        Cow::Owned(self.expand_next_arg(a))
-                    } else {
-                        Cow::Borrowed(a)
-                    }
-                });
+                let arg = raw.map(|a| self.expand_next_arg(a));
                 Ok(Found { spec, arg })
             }
         }
     }
 
     /// popt's `expandNextArg`: every `!#:+` in an argument is replaced by the
-    /// next non-option word (found once and then consumed); without one, the
-    /// text stays as it is.
-    fn expand_next_arg(&mut self, s: &str) -> String {
-        const MARK: &str = "!#:+";
-        if !s.contains(MARK) {
-            return s.to_string();
+    /// next non-option word (found once, at the first mark, and then
+    /// consumed); without one, the text stays as it is.
+    fn expand_next_arg(&mut self, s: &'a [u8]) -> Arg<'a> {
+        if find_mark(s).is_none() {
+            return Arg::Plain(s);
         }
-        let mut out = String::new();
-        let mut found: Option<&'a str> = None;
-        let mut rest = s;
-        while let Some(i) = rest.find(MARK) {
-            out.push_str(&rest[..i]);
-            if found.is_none() {
-                found = self.find_next_arg();
-            }
-            match &found {
-                Some(a) => {
-                    out.push_str(a);
-                    rest = &rest[i + MARK.len()..];
-                }
-                None => {
-                    out.push('!');
-                    rest = &rest[i + 1..];
-                }
-            }
+        match self.find_next_arg() {
+            Some(insert) => Arg::Expanded { text: s, insert },
+            None => Arg::Plain(s),
         }
-        out.push_str(rest);
-        out
     }
 
-    fn find_next_arg(&mut self) -> Option<&'a str> {
+    fn find_next_arg(&mut self) -> Option<&'a [u8]> {
         for i in self.next..self.argv.len() {
-            if self.is_consumed(i) || self.word(i).starts_with('-') {
+            if self.is_consumed(i) || self.word(i).first() == Some(&b'-') {
                 continue;
             }
             if self.consumed.is_empty() {
@@ -306,14 +396,18 @@ mod tests {
         let mut out = Vec::new();
         let err = loop {
             match p.next_opt() {
-                Ok(Some(f)) => out.push((f.spec.id, f.arg.map(String::from))),
+                Ok(Some(f)) => out.push((
+                    f.spec.id,
+                    f.arg
+                        .map(|a| String::from_utf8(a.bytes().into_owned()).unwrap()),
+                )),
                 Ok(None) => break None,
-                Err(e) => break Some((e, p.bad_option().to_string())),
+                Err(e) => break Some((e, String::from_utf8(p.bad_option().to_vec()).unwrap())),
             }
         };
         let mut left = Vec::new();
         while let Some(x) = p.next_arg() {
-            left.push(x.to_string());
+            left.push(String::from_utf8(x.to_vec()).unwrap());
         }
         (out, err, left)
     }
@@ -382,8 +476,8 @@ mod tests {
         let mut p = Popt::new(&a, true);
         assert_eq!(p.next_opt().unwrap().unwrap().spec.id, OptId::List);
         assert!(p.next_opt().unwrap().is_none());
-        assert_eq!(p.next_arg(), Some("x"));
-        assert_eq!(p.next_arg(), Some("-n"));
+        assert_eq!(p.next_arg(), Some(&b"x"[..]));
+        assert_eq!(p.next_arg(), Some(&b"-n"[..]));
     }
 
     #[test]

@@ -10,7 +10,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::parse::{self, string_to_number};
-use super::popt::Popt;
+use super::popt::{Arg, Popt};
 use super::restore::{word_at, HIGHS, ONES};
 use super::sys::{self, Resolver, SystemResolver};
 use super::table::{self, limits, msg, ArgKind, Column, Command, Legality, OptId};
@@ -31,39 +31,98 @@ const FWD_DROUTE: u32 = 3;
 /// A command-line error: the text for stderr and the exit status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CliError {
-    /// The message, without the final newline.
-    pub message: String,
+    /// The message, without the final newline: bytes, since it may repeat
+    /// what was typed, byte for byte.
+    pub message: Vec<u8>,
     /// The process exit status.
     pub exit_code: i32,
     /// Whether `-R` goes on with the next line after printing it (popt
     /// errors after the first option); otherwise the whole process ends.
     pub continues: bool,
+    /// An argument that popt's `!#:+` made too large to build, which the
+    /// message repeats: the full message is `message`, this argument, then
+    /// [`Echo::tail`]. `None` for every other message.
+    pub echo: Option<Echo>,
+}
+
+/// The part of a message that repeats an argument too large to build (see
+/// [`CliError::echo`]): `text` with every `!#:+` replaced by `insert`,
+/// then `tail`. It holds the argv words, not the expansion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Echo {
+    /// The argument as typed.
+    pub text: Vec<u8>,
+    /// The word that replaces each `!#:+`.
+    pub insert: Vec<u8>,
+    /// The rest of the message.
+    pub tail: Vec<u8>,
+}
+
+impl Echo {
+    /// Writes the argument and the rest of the message, piece by piece.
+    pub fn write_to(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let arg = Arg::Expanded {
+            text: &self.text,
+            insert: &self.insert,
+        };
+        arg.write_to(w)?;
+        w.write_all(&self.tail)
+    }
+}
+
+/// Arguments longer than this (popt's `!#:+` expansions) are not built in
+/// memory: numbers are read from them a byte at a time and messages repeat
+/// them piece by piece.
+const BUILD_LIMIT: usize = 64 * 1024;
+
+/// The error `message(arg)`, for an argument that may be too large to
+/// build.
+fn fail_echo(message: fn(&[u8]) -> Vec<u8>, arg: Option<Arg<'_>>) -> CliError {
+    let arg = arg.unwrap_or(Arg::Plain(b""));
+    match arg {
+        Arg::Expanded { text, insert } if arg.len() > BUILD_LIMIT => {
+            // The message around the argument (messages have no NUL).
+            let whole = message(b"\0");
+            let at = whole.iter().position(|&b| b == 0).unwrap_or(whole.len());
+            let mut e = CliError::fail(&whole[..at]);
+            e.echo = Some(Echo {
+                text: text.to_vec(),
+                insert: insert.to_vec(),
+                tail: whole[(at + 1).min(whole.len())..].to_vec(),
+            });
+            e
+        }
+        _ => CliError::fail(message(&arg.bytes())),
+    }
 }
 
 impl CliError {
     /// An error that ends the process (ipvsadm's `fail()`), exit 2.
-    pub fn fail(message: impl Into<String>) -> Self {
+    pub fn fail(message: impl Into<Vec<u8>>) -> Self {
         CliError {
             message: message.into(),
             exit_code: 2,
             continues: false,
+            echo: None,
         }
     }
 
     /// ``Try `prog -h' ...``, exit 255, ends the process.
-    pub fn try_help(program: &str) -> Self {
+    pub fn try_help(program: &[u8]) -> Self {
         CliError {
             message: msg::try_help(program),
             exit_code: 255,
             continues: false,
+            echo: None,
         }
     }
 
-    fn popt(message: String) -> Self {
+    fn popt(message: Vec<u8>) -> Self {
         CliError {
             message,
             exit_code: 255,
             continues: true,
+            echo: None,
         }
     }
 }
@@ -171,7 +230,7 @@ impl Default for Parser<'static> {
 
 /// Parses `argv` (with `argv[0]`) using the system resolver and the
 /// environment.
-pub fn parse(argv: &[String]) -> Result<Request, CliError> {
+pub fn parse<S: AsRef<[u8]>>(argv: &[S]) -> Result<Request, CliError> {
     Parser::default().parse(argv)
 }
 
@@ -183,13 +242,13 @@ struct Svc {
     addr: [u8; 16],
     port: u16,
     fwmark: u32,
-    sched_name: String,
+    sched_name: Vec<u8>,
     flags: u32,
     timeout: u32,
     /// IPv4: the mask as a number (255.255.255.0 = 0xffffff00); IPv6: the
     /// prefix length.
     netmask: u32,
-    pe_name: String,
+    pe_name: Vec<u8>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -209,7 +268,7 @@ struct Dest {
 #[derive(Debug, Clone, Default)]
 struct Daemon {
     state: u32,
-    mcast_ifn: String,
+    mcast_ifn: Vec<u8>,
     syncid: u32,
     sync_maxlen: u16,
     mcast_group: Option<IpAddr>,
@@ -226,7 +285,7 @@ struct Entry {
     daemon: Daemon,
     options: u64,
     format: Format,
-    sched_flags_arg: String,
+    sched_flags_arg: Vec<u8>,
 }
 
 fn ip_to_bytes(a: IpAddr) -> (u16, [u8; 16]) {
@@ -248,17 +307,26 @@ fn bytes_to_ip(af: u16, b: &[u8; 16]) -> IpAddr {
     }
 }
 
-/// Cuts `s` to at most `max` bytes (at a character boundary: arguments are
-/// UTF-8 here, where the C tool cuts bytes).
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
+/// Text the C tool passes to the kernel as bytes, for the library's
+/// `String` fields (scheduler, persistence engine, interface names). Text
+/// in UTF-8 (every name the kernel knows) is kept as it is; in other text
+/// each byte that is not part of UTF-8 becomes `?`, so that the length the
+/// kernel checks stays the C tool's. The library's model holds these
+/// names as `String`: such a name cannot name a scheduler or engine the
+/// kernel has, but an interface with a non-UTF-8 name cannot be reached
+/// until the model holds bytes.
+fn kernel_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => {
+            let mut out = String::with_capacity(bytes.len());
+            for chunk in bytes.utf8_chunks() {
+                out.push_str(chunk.valid());
+                out.extend(std::iter::repeat_n('?', chunk.invalid().len()));
+            }
+            out
+        }
     }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_string()
 }
 
 impl Entry {
@@ -285,8 +353,8 @@ impl Entry {
 
 impl Parser<'_> {
     /// Parses one invocation (`argv[0]` included).
-    pub fn parse<S: AsRef<str>>(&self, argv: &[S]) -> Result<Request, CliError> {
-        let program = argv.first().map(AsRef::as_ref).unwrap_or("ipvsadm");
+    pub fn parse<S: AsRef<[u8]>>(&self, argv: &[S]) -> Result<Request, CliError> {
+        let program: &[u8] = argv.first().map(AsRef::as_ref).unwrap_or(b"ipvsadm");
         if argv.len() <= 1 {
             return Ok(Request::List {
                 target: ListTarget::All,
@@ -316,9 +384,10 @@ impl Parser<'_> {
             OptId::Save => Command::Save,
             OptId::StartDaemon | OptId::StopDaemon => {
                 let start = first.spec.id == OptId::StartDaemon;
-                e.daemon.state = match first.arg.as_deref() {
-                    Some("master") => 1,
-                    Some("backup") => 2,
+                // Compared as strcmp would, without building a long one.
+                e.daemon.state = match first.arg.map(|a| a.prefix(7)).as_deref() {
+                    Some(b"master") => 1,
+                    Some(b"backup") => 2,
                     _ if start => return Err(CliError::fail(msg::ILLEGAL_START_DAEMON)),
                     _ => return Err(CliError::fail(msg::ILLEGAL_STOP_DAEMON)),
                 };
@@ -346,8 +415,7 @@ impl Parser<'_> {
                     )))
                 }
             };
-            let arg = found.arg.as_deref();
-            self.apply_option(&mut e, found.spec.id, arg, popt.bad_option())?;
+            self.apply_option(&mut e, found.spec.id, found.arg, popt.bad_option())?;
         }
 
         // Leftover words.
@@ -391,10 +459,6 @@ impl Parser<'_> {
         if !words.clone().all_plain() {
             return None;
         }
-        /// A plain word as text (plain words are printable ASCII).
-        fn text(w: &[u8]) -> Option<&str> {
-            std::str::from_utf8(w).ok()
-        }
         let cmd = match words.next()? {
             b"-A" => Command::AddService,
             b"-E" => Command::EditService,
@@ -415,18 +479,12 @@ impl Parser<'_> {
             spec.column?;
             let arg = match spec.arg {
                 ArgKind::None => None,
-                ArgKind::Required => Some(text(words.next()?)?),
-                ArgKind::Optional => match words.next_if(|v| v.first() != Some(&b'-')) {
-                    Some(v) => Some(text(v)?),
-                    None => None,
-                },
+                ArgKind::Required => Some(words.next()?),
+                ArgKind::Optional => words.next_if(|v| v.first() != Some(&b'-')),
             };
             // popt blames the last word it took.
-            let last_word = match arg {
-                Some(a) => a,
-                None => text(word)?,
-            };
-            if let Err(err) = self.apply_option(&mut e, spec.id, arg, last_word) {
+            let last_word = arg.unwrap_or(word);
+            if let Err(err) = self.apply_option(&mut e, spec.id, arg.map(Arg::Plain), last_word) {
                 return Some(Err(err));
             }
         }
@@ -437,10 +495,19 @@ impl Parser<'_> {
         &self,
         e: &mut Entry,
         id: OptId,
-        arg: Option<&str>,
-        bad_option: &str,
+        arg: Option<Arg<'_>>,
+        bad_option: &[u8],
     ) -> Result<(), CliError> {
-        let a = arg.unwrap_or("");
+        // What the C tool copies into a fixed-size field is cut, numbers
+        // are read a byte at a time, and names are compared by their
+        // prefix, without building the rest of a `!#:+` expansion; only
+        // addresses and host names read the whole argument.
+        let cut = |max: usize| arg.map(|a| a.prefix(max)).unwrap_or_default();
+        let len = arg.map_or(0, |a| a.len());
+        let number = |min: i64, max: i64| {
+            parse::string_to_number_pieces(arg.into_iter().flat_map(|a| a.pieces()), len, min, max)
+        };
+        let text = || parse::Pieces::new(arg.into_iter().flat_map(|a| a.pieces()));
         match id {
             OptId::TcpService | OptId::UdpService | OptId::SctpService => {
                 e.set_option(Column::ServiceAddress)?;
@@ -449,8 +516,11 @@ impl Parser<'_> {
                     OptId::UdpService => IPPROTO_UDP,
                     _ => IPPROTO_SCTP,
                 };
-                let p = parse::parse_service(a, e.svc.protocol, self.resolver)
-                    .ok_or_else(|| CliError::fail(msg::ILLEGAL_VIRTUAL_SERVER))?;
+                let p = match arg {
+                    Some(Arg::Plain(a)) => parse::parse_service(a, e.svc.protocol, self.resolver),
+                    _ => parse::parse_service_pieces(&text(), e.svc.protocol, self.resolver),
+                }
+                .ok_or_else(|| CliError::fail(msg::ILLEGAL_VIRTUAL_SERVER))?;
                 let (af, bytes) = ip_to_bytes(p.addr);
                 e.svc.af = af;
                 e.svc.addr = bytes;
@@ -465,31 +535,31 @@ impl Parser<'_> {
                 e.set_option(Column::ServiceAddress)?;
                 e.svc.af = AF_INET;
                 e.svc.protocol = IPPROTO_TCP;
-                e.svc.fwmark =
-                    parse::fwmark(a).ok_or_else(|| CliError::fail(msg::invalid_fwmark(a)))?;
+                e.svc.fwmark = parse::fwmark_pieces(arg.into_iter().flat_map(|a| a.pieces()), len)
+                    .ok_or_else(|| fail_echo(msg::invalid_fwmark, arg))?;
             }
             OptId::Scheduler => {
                 e.set_option(Column::Scheduler)?;
-                e.svc.sched_name = truncate(a, limits::SCHED_NAME_MAX);
+                e.svc.sched_name = cut(limits::SCHED_NAME_MAX);
             }
             OptId::Persistent => {
                 e.set_option(Column::Persistent)?;
                 e.svc.flags |= ServiceFlags::PERSISTENT.0;
                 e.svc.timeout = match arg {
                     None => limits::DEFAULT_PERSISTENT_TIMEOUT,
-                    Some(t) => string_to_number(t, 1, limits::MAX_TIMEOUT)
-                        .ok_or_else(|| CliError::fail(msg::invalid_timeout(t)))?
+                    Some(_) => number(1, limits::MAX_TIMEOUT)
+                        .ok_or_else(|| fail_echo(msg::invalid_timeout, arg))?
                         as u32,
                 };
             }
             OptId::Netmask => {
                 e.set_option(Column::Netmask)?;
                 if e.svc.af != AF_INET6 {
-                    let m = parse::ipv4_or_host(a, self.resolver)
+                    let m = parse::ipv4_or_host_pieces(&text(), self.resolver)
                         .ok_or_else(|| CliError::fail(msg::ILLEGAL_NETMASK))?;
                     e.svc.netmask = u32::from(m);
                 } else {
-                    let n = parse::atoi(a);
+                    let n = parse::strtol_pieces(text().parts()).value as i32;
                     if !(1..=128).contains(&n) {
                         return Err(CliError::fail(msg::ILLEGAL_IPV6_NETMASK));
                     }
@@ -498,8 +568,11 @@ impl Parser<'_> {
             }
             OptId::RealServer => {
                 e.set_option(Column::RealServer)?;
-                let p = parse::parse_service(a, e.svc.protocol, self.resolver)
-                    .ok_or_else(|| CliError::fail(msg::ILLEGAL_REAL_SERVER))?;
+                let p = match arg {
+                    Some(Arg::Plain(a)) => parse::parse_service(a, e.svc.protocol, self.resolver),
+                    _ => parse::parse_service_pieces(&text(), e.svc.protocol, self.resolver),
+                }
+                .ok_or_else(|| CliError::fail(msg::ILLEGAL_REAL_SERVER))?;
                 let (af, bytes) = ip_to_bytes(p.addr);
                 e.dest.af = af;
                 e.dest.addr = bytes;
@@ -516,19 +589,19 @@ impl Parser<'_> {
             }
             OptId::Weight => {
                 e.set_option(Column::Weight)?;
-                e.dest.weight = string_to_number(a, 0, limits::MAX_WEIGHT)
+                e.dest.weight = number(0, limits::MAX_WEIGHT)
                     .ok_or_else(|| CliError::fail(msg::ILLEGAL_WEIGHT))?
                     as i32;
             }
             OptId::UThreshold => {
                 e.set_option(Column::UThreshold)?;
-                e.dest.u_threshold = string_to_number(a, 0, i64::from(i32::MAX))
+                e.dest.u_threshold = number(0, i64::from(i32::MAX))
                     .ok_or_else(|| CliError::fail(msg::ILLEGAL_U_THRESHOLD))?
                     as u32;
             }
             OptId::LThreshold => {
                 e.set_option(Column::LThreshold)?;
-                e.dest.l_threshold = string_to_number(a, 0, i64::from(i32::MAX))
+                e.dest.l_threshold = number(0, i64::from(i32::MAX))
                     .ok_or_else(|| CliError::fail(msg::ILLEGAL_L_THRESHOLD))?
                     as u32;
             }
@@ -539,13 +612,12 @@ impl Parser<'_> {
             }
             OptId::McastInterface => {
                 e.set_option(Column::McastInterface)?;
-                e.daemon.mcast_ifn = truncate(a, limits::IFNAME_MAX);
+                e.daemon.mcast_ifn = cut(limits::IFNAME_MAX);
             }
             OptId::SyncId => {
                 e.set_option(Column::SyncId)?;
-                e.daemon.syncid = string_to_number(a, 0, 255)
-                    .ok_or_else(|| CliError::fail(msg::ILLEGAL_SYNCID))?
-                    as u32;
+                e.daemon.syncid =
+                    number(0, 255).ok_or_else(|| CliError::fail(msg::ILLEGAL_SYNCID))? as u32;
             }
             OptId::Timeout => e.set_option(Column::Timeout)?,
             OptId::Daemon => e.set_option(Column::Daemon)?,
@@ -588,41 +660,47 @@ impl Parser<'_> {
             }
             OptId::Pe => {
                 e.set_option(Column::Pe)?;
-                e.svc.pe_name = truncate(a, limits::PE_NAME_MAX);
+                e.svc.pe_name = cut(limits::PE_NAME_MAX);
             }
             OptId::SchedFlags => {
                 e.set_option(Column::SchedFlags)?;
-                e.sched_flags_arg = truncate(a, limits::SCHED_FLAGS_MAX);
+                e.sched_flags_arg = cut(limits::SCHED_FLAGS_MAX);
             }
             OptId::McastGroup => {
                 e.set_option(Column::McastGroup)?;
-                if a.contains(':') {
-                    match sys::parse_ipv6(a) {
+                // No address text is longer than 64 bytes: a longer
+                // argument is not built, only searched and repeated.
+                let text = cut(65);
+                let text: &[u8] = if len > 64 { b"" } else { &text };
+                if arg
+                    .into_iter()
+                    .flat_map(|a| a.pieces())
+                    .any(|p| p.contains(&b':'))
+                {
+                    match sys::parse_ipv6(text) {
                         Some(g) if g.is_multicast() => e.daemon.mcast_group = Some(IpAddr::V6(g)),
-                        _ => return Err(CliError::fail(msg::invalid_ipv6_mcast_group(a))),
+                        _ => return Err(fail_echo(msg::invalid_ipv6_mcast_group, arg)),
                     }
                 } else {
-                    match sys::parse_ipv4_strict(a) {
+                    match sys::parse_ipv4_strict(text) {
                         Some(g) if g.is_multicast() => e.daemon.mcast_group = Some(IpAddr::V4(g)),
-                        _ => return Err(CliError::fail(msg::invalid_ipv4_mcast_group(a))),
+                        _ => return Err(fail_echo(msg::invalid_ipv4_mcast_group, arg)),
                     }
                 }
             }
             OptId::McastPort => {
                 e.set_option(Column::McastPort)?;
-                e.daemon.mcast_port = string_to_number(a, 1, 65535)
-                    .ok_or_else(|| CliError::fail(msg::ILLEGAL_MCAST_PORT))?
-                    as u16;
+                e.daemon.mcast_port =
+                    number(1, 65535).ok_or_else(|| CliError::fail(msg::ILLEGAL_MCAST_PORT))? as u16;
             }
             OptId::McastTtl => {
                 e.set_option(Column::McastTtl)?;
-                e.daemon.mcast_ttl = string_to_number(a, 1, 255)
-                    .ok_or_else(|| CliError::fail(msg::ILLEGAL_MCAST_TTL))?
-                    as u8;
+                e.daemon.mcast_ttl =
+                    number(1, 255).ok_or_else(|| CliError::fail(msg::ILLEGAL_MCAST_TTL))? as u8;
             }
             OptId::SyncMaxlen => {
                 e.set_option(Column::SyncMaxlen)?;
-                e.daemon.sync_maxlen = string_to_number(a, 1, limits::MAX_SYNC_MAXLEN)
+                e.daemon.sync_maxlen = number(1, limits::MAX_SYNC_MAXLEN)
                     .ok_or_else(|| CliError::fail(msg::ILLEGAL_SYNC_MAXLEN))?
                     as u16;
             }
@@ -634,13 +712,13 @@ impl Parser<'_> {
                 e.set_option(Column::TunType)?;
                 e.dest.tun_type = table::TUNNEL_TYPES
                     .iter()
-                    .position(|t| *t == a)
+                    .position(|t| t.as_bytes() == cut(16))
                     .ok_or_else(|| CliError::fail(msg::ILLEGAL_TUNNEL_TYPE))?
                     as u8;
             }
             OptId::TunPort => {
                 e.set_option(Column::TunPort)?;
-                e.dest.tun_port = string_to_number(a, 1, 65535)
+                e.dest.tun_port = number(1, 65535)
                     .ok_or_else(|| CliError::fail(msg::ILLEGAL_TUNNEL_PORT))?
                     as u16;
             }
@@ -663,7 +741,7 @@ impl Parser<'_> {
     }
 }
 
-fn set_timeout(s: &str) -> Result<u32, CliError> {
+fn set_timeout(s: &[u8]) -> Result<u32, CliError> {
     string_to_number(s, 0, limits::MAX_TIMEOUT)
         .map(|v| v as u32)
         .ok_or_else(|| CliError::fail(msg::invalid_timeout(s)))
@@ -959,24 +1037,24 @@ fn conclude(mut e: Entry, cmd: Command) -> Result<Request, CliError> {
 
 /// ipvsadm's `parse_sched_flags`: comma-separated names (empty items
 /// skipped) checked against the scheduler (`wlc` when none was given).
-fn sched_flags(sched: &str, arg: &str) -> Result<u32, CliError> {
+fn sched_flags(sched: &[u8], arg: &[u8]) -> Result<u32, CliError> {
     let sched = if sched.is_empty() {
-        limits::DEFAULT_SCHEDULER
+        limits::DEFAULT_SCHEDULER.as_bytes()
     } else {
         sched
     };
     let mut flags = 0;
     let mut any = false;
-    for flag in arg.split(',').filter(|f| !f.is_empty()) {
+    for flag in arg.split(|&b| b == b',').filter(|f| !f.is_empty()) {
         any = true;
-        let (bit, needs) = match flag {
-            "flag-1" => (ServiceFlags::SCHED_1.0, None),
-            "flag-2" => (ServiceFlags::SCHED_2.0, None),
-            "flag-3" => (ServiceFlags::SCHED_3.0, None),
-            "sh-fallback" => (ServiceFlags::SH_FALLBACK.0, Some("sh")),
-            "sh-port" => (ServiceFlags::SH_PORT.0, Some("sh")),
-            "mh-fallback" => (ServiceFlags::MH_FALLBACK.0, Some("mh")),
-            "mh-port" => (ServiceFlags::MH_PORT.0, Some("mh")),
+        let (bit, needs): (u32, Option<&[u8]>) = match flag {
+            b"flag-1" => (ServiceFlags::SCHED_1.0, None),
+            b"flag-2" => (ServiceFlags::SCHED_2.0, None),
+            b"flag-3" => (ServiceFlags::SCHED_3.0, None),
+            b"sh-fallback" => (ServiceFlags::SH_FALLBACK.0, Some(b"sh")),
+            b"sh-port" => (ServiceFlags::SH_PORT.0, Some(b"sh")),
+            b"mh-fallback" => (ServiceFlags::MH_FALLBACK.0, Some(b"mh")),
+            b"mh-port" => (ServiceFlags::MH_PORT.0, Some(b"mh")),
             _ => return Err(CliError::fail(msg::invalid_sched_flag(flag))),
         };
         flags |= bit;
@@ -1099,11 +1177,15 @@ fn service(svc: &Svc) -> Service {
         Netmask::Ipv4(Ipv4Addr::from(svc.netmask))
     };
     Service::new(service_key(svc))
-        .with_scheduler(&svc.sched_name)
+        .with_scheduler(&kernel_text(&svc.sched_name))
         .with_flags(ServiceFlags(svc.flags))
         .with_timeout(svc.timeout)
         .with_netmask(netmask)
-        .with_pe_name((!svc.pe_name.is_empty()).then_some(svc.pe_name.as_str()))
+        .with_pe_name(
+            (!svc.pe_name.is_empty())
+                .then(|| kernel_text(&svc.pe_name))
+                .as_deref(),
+        )
 }
 
 fn destination(d: &Dest) -> Destination {
@@ -1124,7 +1206,7 @@ fn destination(d: &Dest) -> Destination {
 fn daemon(d: &Daemon) -> SyncDaemon {
     SyncDaemon {
         state: DaemonState::from(d.state),
-        mcast_ifn: d.mcast_ifn.clone(),
+        mcast_ifn: kernel_text(&d.mcast_ifn),
         sync_id: d.syncid,
         sync_maxlen: d.sync_maxlen,
         mcast_group: d.mcast_group,
@@ -1146,11 +1228,11 @@ fn finish(mut e: Entry, cmd: Command) -> Result<Request, CliError> {
             return Err(CliError::fail(msg::OPS_ONLY_UDP));
         }
         if e.svc.sched_name.is_empty() {
-            e.svc.sched_name = limits::DEFAULT_SCHEDULER.to_string();
+            e.svc.sched_name = limits::DEFAULT_SCHEDULER.as_bytes().to_vec();
         }
     }
     if cmd == Command::StartDaemon && e.daemon.mcast_ifn.is_empty() {
-        e.daemon.mcast_ifn = limits::DEFAULT_MCAST_IFN.to_string();
+        e.daemon.mcast_ifn = limits::DEFAULT_MCAST_IFN.as_bytes().to_vec();
     }
     if matches!(cmd, Command::AddServer | Command::EditServer) {
         let fwd = e.dest.conn_flags & 7;

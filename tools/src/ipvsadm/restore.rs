@@ -11,13 +11,14 @@ use std::io::{self, Read};
 
 use super::table::limits;
 
-/// One line of `-R` input: its tokens (without the `ipvsadm` ones), kept
-/// in one string so that reading a line allocates nothing once the buffers
-/// have grown.
+/// One line of `-R` input: its tokens (without the `ipvsadm` ones), as
+/// bytes (the C tool works on bytes: a stray byte is echoed as it is),
+/// kept in one buffer so that reading a line allocates nothing once the
+/// buffers have grown.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Line {
     /// The tokens, one after the other.
-    text: String,
+    text: Vec<u8>,
     /// Where each token ends in `text`.
     ends: Vec<usize>,
     /// The line's first word started with `#`.
@@ -26,7 +27,7 @@ pub struct Line {
 
 impl Line {
     /// The tokens, in order.
-    pub fn tokens(&self) -> impl Iterator<Item = &str> + '_ {
+    pub fn tokens(&self) -> impl Iterator<Item = &[u8]> + '_ {
         let mut start = 0;
         self.ends.iter().map(move |&end| {
             let t = &self.text[start..end];
@@ -51,13 +52,9 @@ impl Line {
         self.comment = false;
     }
 
-    /// Adds `word`; `valid` is the same bytes as a `str` when they are
-    /// known to be UTF-8 (else they are converted, invalid bytes replaced).
-    fn push(&mut self, word: &[u8], valid: Option<&str>) {
-        match valid {
-            Some(w) => self.text.push_str(w),
-            None => self.text.push_str(&String::from_utf8_lossy(word)),
-        }
+    /// Adds `word`.
+    fn push(&mut self, word: &[u8]) {
+        self.text.extend_from_slice(word);
         self.ends.push(self.text.len());
     }
 }
@@ -70,8 +67,12 @@ pub struct LineReader<R> {
     buf: Vec<u8>,
     pos: usize,
     end: usize,
-    /// `input` has nothing more.
+    /// `input` has nothing more (or failed: a read error ends the input,
+    /// as it ends the C tool's `getc` loop).
     eof: bool,
+    /// Where the next line's newline is in `buf`, when [`Self::has_line`]
+    /// has found it.
+    newline_at: Option<usize>,
 }
 
 /// A token separator of the `-R` reader: space, tab, newline, carriage
@@ -150,19 +151,34 @@ impl<R: Read> LineReader<R> {
             pos: 0,
             end: 0,
             eof: false,
+            newline_at: None,
         }
+    }
+
+    /// Whether the next line (or the end of the input) is already in the
+    /// buffer, so that [`Self::raw_line`] will not have to wait for the
+    /// input: `-R` sends the changes it holds before it waits.
+    pub fn has_line(&mut self) -> bool {
+        if self.newline_at.is_some() || self.eof {
+            return true;
+        }
+        self.newline_at = find_byte(&self.buf[self.pos..self.end], b'\n').map(|i| self.pos + i);
+        self.newline_at.is_some()
     }
 
     /// Makes `buf[pos..end]` hold a whole line; returns where it ends (the
     /// index of its newline, or the end of the input).
-    fn fill_line(&mut self) -> io::Result<(usize, bool)> {
+    fn fill_line(&mut self) -> (usize, bool) {
+        if let Some(at) = self.newline_at.take() {
+            return (at, true);
+        }
         let mut scanned = self.pos;
         loop {
             if let Some(i) = find_byte(&self.buf[scanned..self.end], b'\n') {
-                return Ok((scanned + i, true));
+                return (scanned + i, true);
             }
             if self.eof {
-                return Ok((self.end, false));
+                return (self.end, false);
             }
             // Keep only the unread part (a piece of a line), at the front,
             // with at least half a chunk of room after it.
@@ -180,7 +196,10 @@ impl<R: Read> LineReader<R> {
                 match self.input.read(&mut self.buf[self.end..]) {
                     Ok(n) => break n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
+                    // ipvsadm reads with getc, which answers EOF for an
+                    // error as for the end: the input ends there, silently
+                    // (`ipvsadm -R < directory` is an empty restore).
+                    Err(_) => break 0,
                 }
             };
             if n == 0 {
@@ -191,34 +210,35 @@ impl<R: Read> LineReader<R> {
     }
 
     /// The next line as it was read: its bytes (without the newline) and
-    /// whether a newline ended it; `None` at the end of the input.
-    pub fn raw_line(&mut self) -> io::Result<Option<(&[u8], bool)>> {
-        let (end, newline) = self.fill_line()?;
+    /// whether a newline ended it; `None` at the end of the input (or at
+    /// a read error, which ends it too).
+    pub fn raw_line(&mut self) -> Option<(&[u8], bool)> {
+        let (end, newline) = self.fill_line();
         let start = self.pos;
         if start == end && !newline {
-            return Ok(None);
+            return None;
         }
         self.pos = if newline { end + 1 } else { end };
-        Ok(Some((&self.buf[start..end], newline)))
+        Some((&self.buf[start..end], newline))
     }
 
     /// Reads the next line into `line`; `false` at the end of the input
     /// (including the C reader's early ends).
-    pub fn read_line(&mut self, line: &mut Line) -> io::Result<bool> {
-        Ok(match self.raw_line()? {
+    pub fn read_line(&mut self, line: &mut Line) -> bool {
+        match self.raw_line() {
             Some((raw, newline)) => tokenize(raw, newline, line),
             None => {
                 line.clear();
                 false
             }
-        })
+        }
     }
 
     /// The next line; `None` at the end of the input (including the C
     /// reader's early ends).
-    pub fn next_line(&mut self) -> io::Result<Option<Line>> {
+    pub fn next_line(&mut self) -> Option<Line> {
         let mut line = Line::default();
-        Ok(self.read_line(&mut line)?.then_some(line))
+        self.read_line(&mut line).then_some(line)
     }
 }
 
@@ -228,9 +248,6 @@ impl<R: Read> LineReader<R> {
 /// or with nothing in it).
 pub fn tokenize(s: &[u8], newline: bool, line: &mut Line) -> bool {
     line.clear();
-    // Checked once for the whole line: its words are then valid too,
-    // unless cut inside a character (at the word size limit).
-    let text = std::str::from_utf8(s).ok();
     let mut i = 0;
     let mut first = true;
     loop {
@@ -273,8 +290,7 @@ pub fn tokenize(s: &[u8], newline: bool, line: &mut Line) -> bool {
             first = false;
         }
         if word != b"ipvsadm" {
-            let valid = text.and_then(|t| t.get(word_start..word_start + word.len()));
-            line.push(word, valid);
+            line.push(word);
         }
     }
 }
@@ -286,8 +302,12 @@ mod tests {
     fn lines(input: &str) -> Vec<Vec<String>> {
         let mut r = LineReader::new(input.as_bytes());
         let mut out = Vec::new();
-        while let Some(l) = r.next_line().unwrap() {
-            out.push(l.tokens().map(String::from).collect());
+        while let Some(l) = r.next_line() {
+            out.push(
+                l.tokens()
+                    .map(|t| String::from_utf8(t.to_vec()).unwrap())
+                    .collect(),
+            );
         }
         out
     }
@@ -309,7 +329,7 @@ mod tests {
 
     /// The C tool's reader, transcribed byte by byte (getc and ungetc on
     /// a stream): the reference the buffered reader must match.
-    fn reference_lines(input: &[u8]) -> Vec<(Vec<String>, bool)> {
+    fn reference_lines(input: &[u8]) -> Vec<(Vec<Vec<u8>>, bool)> {
         let mut out = Vec::new();
         let mut at = 0;
         let peek = |at: usize| input.get(at).copied();
@@ -353,12 +373,11 @@ mod tests {
                 if let Some(nul) = word.iter().position(|&b| b == 0) {
                     word.truncate(nul);
                 }
-                let word = String::from_utf8_lossy(&word).into_owned();
                 if first {
-                    comment = word.starts_with('#');
+                    comment = word.first() == Some(&b'#');
                     first = false;
                 }
-                if word != "ipvsadm" {
+                if word != b"ipvsadm" {
                     tokens.push(word);
                 }
                 if tail == Some(b'\n') {
@@ -435,8 +454,11 @@ mod tests {
             };
             let mut r = LineReader::new(Trickle { data: &input, step });
             let mut got = Vec::new();
-            while let Some(l) = r.next_line().unwrap() {
-                got.push((l.tokens().map(String::from).collect::<Vec<_>>(), l.comment));
+            while let Some(l) = r.next_line() {
+                got.push((
+                    l.tokens().map(<[u8]>::to_vec).collect::<Vec<_>>(),
+                    l.comment,
+                ));
             }
             assert_eq!(got, want, "input {:?}", String::from_utf8_lossy(&input));
         }

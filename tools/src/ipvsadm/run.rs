@@ -7,6 +7,7 @@ use std::io::{self, BufRead, Write};
 use super::format::{self, ConnListingError};
 use super::request::{quick_change, CliError, Format, ListTarget, Parser, Request};
 use super::restore::{tokenize, Line, LineReader};
+use super::stdio;
 use super::sys::{self, Resolver};
 use super::table::{self, limits, msg};
 use ipvs::{
@@ -34,9 +35,11 @@ pub trait Backend {
     /// --stop-daemon`).
     fn change(&mut self, change: &Change) -> Result<(), ipvs::Error>;
     /// Many changes in order, every one attempted (`-R`), one result per
-    /// change. The default sends them one at a time.
-    fn apply(&mut self, changes: &[Change]) -> Vec<Result<(), ipvs::Error>> {
-        changes.iter().map(|c| self.change(c)).collect()
+    /// change; `Err` when the batch failed as a whole (the socket failed:
+    /// what happened to each change is unknown). The default sends them
+    /// one at a time.
+    fn apply(&mut self, changes: &[Change]) -> Result<Vec<Result<(), ipvs::Error>>, ipvs::Error> {
+        Ok(changes.iter().map(|c| self.change(c)).collect())
     }
     /// The connection table (`-c`) as text, or the error opening it.
     fn connection_table(&mut self) -> io::Result<Box<dyn BufRead>>;
@@ -80,14 +83,13 @@ impl KernelBackend {
 /// save only system calls, which stopped mattering at this size.
 const RESTORE_WINDOW: usize = 256;
 
-/// `fork` + `execv("/sbin/modprobe", "--", "ip_vs")` with inherited output,
-/// as ipvsadm does when the first contact with the kernel fails.
+/// Loads `ip_vs` as ipvsadm does when the first contact with the kernel
+/// fails (`modprobe -- ip_vs`, output inherited), through the library's one
+/// module-loader helper: the kernel's configured loader
+/// (`/proc/sys/kernel/modprobe`, `/sbin/modprobe` by default, the path 1.31
+/// hard-codes), waited for at most a minute.
 fn modprobe_ipvs() -> bool {
-    std::process::Command::new("/sbin/modprobe")
-        .args(["--", "ip_vs"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
+    ipvs::modprobe_ip_vs(std::time::Duration::from_secs(60), true).is_ok()
 }
 
 impl Backend for KernelBackend {
@@ -120,32 +122,15 @@ impl Backend for KernelBackend {
     fn change(&mut self, change: &Change) -> Result<(), ipvs::Error> {
         self.ipvs()?.change(change)
     }
-    fn apply(&mut self, changes: &[Change]) -> Vec<Result<(), ipvs::Error>> {
-        let ipvs = match self.ipvs() {
-            Ok(i) => i,
-            Err(_) => {
-                return changes
-                    .iter()
-                    .map(|_| Err(ipvs::Error::NotAvailable))
-                    .collect()
-            }
-        };
-        match ipvs.apply(changes, BatchMode::ContinueOnError) {
-            Ok(mut results) => {
-                // Every change is attempted in this mode; should fewer
-                // results come back, the rest count as failed.
-                while results.len() < changes.len() {
-                    results.push(Err(ipvs::Error::NotAvailable));
-                }
-                results
-            }
-            // The socket itself failed: what happened to each change is
-            // unknown, and libipvs would have reported EINVAL for it.
-            Err(_) => changes
-                .iter()
-                .map(|_| Err(ipvs::Error::NotAvailable))
-                .collect(),
+    fn apply(&mut self, changes: &[Change]) -> Result<Vec<Result<(), ipvs::Error>>, ipvs::Error> {
+        let mut results = self.ipvs()?.apply(changes, BatchMode::ContinueOnError)?;
+        // Every change is attempted in this mode; should fewer results
+        // come back, the batch did not complete.
+        if results.len() < changes.len() {
+            results.clear();
+            return Err(ipvs::Error::NotAvailable);
         }
+        Ok(results)
     }
     fn connection_table(&mut self) -> io::Result<Box<dyn BufRead>> {
         let f = std::fs::File::open(table::CONN_PROC_FILE)?;
@@ -223,7 +208,7 @@ pub enum Outcome {
 /// One run of the command line: output streams, the kernel, and libipvs's
 /// state (the "last function" marker that picks error texts).
 pub struct Session<'a> {
-    program: String,
+    program: Vec<u8>,
     backend: &'a mut dyn Backend,
     resolver: &'a dyn Resolver,
     parser: Parser<'a>,
@@ -239,7 +224,7 @@ impl<'a> Session<'a> {
     /// A session printing to `out`/`err`, talking to `backend`, resolving
     /// names with `resolver`.
     pub fn new(
-        program: &str,
+        program: &[u8],
         backend: &'a mut dyn Backend,
         resolver: &'a dyn Resolver,
         posix_me_harder: bool,
@@ -247,7 +232,7 @@ impl<'a> Session<'a> {
         err: &'a mut dyn Write,
     ) -> Self {
         Session {
-            program: program.to_string(),
+            program: program.to_vec(),
             backend,
             resolver,
             parser: Parser {
@@ -261,9 +246,10 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn eprintln(&mut self, text: &str) {
-        // stderr is unbuffered; stdout is flushed at exit, like C stdio.
-        let _ = writeln!(self.err, "{text}");
+    fn eprintln(&mut self, text: impl AsRef<[u8]>) {
+        // stderr is unbuffered (one write per message, as glibc writes one
+        // fprintf); stdout is buffered as glibc's (see `stdio`).
+        stdio::eprintln_bytes(self.err, text.as_ref());
     }
 
     fn print(&mut self, bytes: &[u8]) -> io::Result<()> {
@@ -272,20 +258,20 @@ impl<'a> Session<'a> {
 
     /// Runs one invocation from its argv and returns the exit status.
     /// `stdin` is read for `-R`.
-    pub fn run(&mut self, argv: &[String], stdin: &mut dyn BufRead) -> i32 {
+    pub fn run<S: AsRef<[u8]>>(&mut self, argv: &[S], stdin: &mut dyn BufRead) -> i32 {
         let parsed = self.parser.parse(argv);
         let code = match self.process(parsed, stdin, false) {
             Ok(Outcome::Done(c)) | Ok(Outcome::Exit(c)) => c,
             Err(e) => {
                 // Reported once; the final flush would only fail again.
                 let text = msg::write_error(&self.program, &io_error_text(&e));
-                self.eprintln(&text);
+                self.eprintln(text);
                 return 1;
             }
         };
         if let Err(e) = self.out.flush() {
             let text = msg::write_error(&self.program, &io_error_text(&e));
-            self.eprintln(&text);
+            self.eprintln(text);
             return if code == 0 { 1 } else { code };
         }
         code
@@ -341,7 +327,17 @@ impl<'a> Session<'a> {
         let request = match parsed {
             Ok(r) => r,
             Err(e) => {
-                self.eprintln(&e.message);
+                match &e.echo {
+                    None => self.eprintln(&e.message),
+                    // An argument too large to build: repeated piece by
+                    // piece (glibc's unbuffered stderr writes a long
+                    // message in pieces too).
+                    Some(echo) => {
+                        let _ = self.err.write_all(&e.message);
+                        let _ = echo.write_to(self.err);
+                        let _ = self.err.write_all(b"\n");
+                    }
+                }
                 return Ok(if e.continues {
                     Outcome::Done(e.exit_code)
                 } else {
@@ -352,7 +348,7 @@ impl<'a> Session<'a> {
         match request {
             Request::Help => {
                 let text = table::usage(&self.program);
-                self.print(text.as_bytes())?;
+                self.print(&text)?;
                 return Ok(Outcome::Exit(0));
             }
             Request::Version => {
@@ -380,7 +376,7 @@ impl<'a> Session<'a> {
             Request::Save { format } => self.list_all(&format),
             Request::Restore if reading_stdin => {
                 let text = msg::try_help(&self.program);
-                self.eprintln(&text);
+                self.eprintln(text);
                 Ok(Outcome::Exit(255))
             }
             Request::Restore => self.restore(stdin),
@@ -505,13 +501,16 @@ impl<'a> Session<'a> {
         let mut pending: Vec<Change> = Vec::with_capacity(RESTORE_BATCH);
         let mut result = 0;
         loop {
-            let (raw, newline) = match reader.raw_line() {
-                Ok(Some(line)) => line,
-                Ok(None) => break,
-                Err(e) => {
-                    self.apply_pending(&mut pending);
-                    return Err(e);
-                }
+            // Changes read are held only while more input is already
+            // there: before waiting for input, they are sent and their
+            // errors printed, as the C tool has applied and reported every
+            // line it has read (a slow writer, or a restore killed while it
+            // waits, must find them applied).
+            if !pending.is_empty() && !reader.has_line() {
+                result = self.apply_pending(&mut pending);
+            }
+            let Some((raw, newline)) = reader.raw_line() else {
+                break;
             };
             // Most lines take one of the quick paths, which answer as the
             // general one would. The quickest one's change goes straight
@@ -531,7 +530,7 @@ impl<'a> Session<'a> {
                     if line.is_empty() || line.comment {
                         continue;
                     }
-                    let mut argv: Vec<&str> = Vec::with_capacity(line.len() + 1);
+                    let mut argv: Vec<&[u8]> = Vec::with_capacity(line.len() + 1);
                     argv.push(&program);
                     argv.extend(line.tokens());
                     self.parser.parse(&argv).map(change_of)
@@ -571,9 +570,14 @@ impl<'a> Session<'a> {
     }
 
     /// Sends the batched changes, prints each failure in order, and returns
-    /// the status of the last one.
+    /// the status of the last one. When the batch fails as a whole (the
+    /// socket failed: the kernel's answers are lost), the changes are sent
+    /// again one at a time, so that every line gets its own result.
     fn apply_pending(&mut self, pending: &mut Vec<Change>) -> i32 {
-        let results = self.backend.apply(pending);
+        let results = match self.backend.apply(pending) {
+            Ok(results) => results,
+            Err(_) => pending.iter().map(|c| self.backend.change(c)).collect(),
+        };
         let mut last = 0;
         for (change, r) in pending.iter().zip(results) {
             self.set_marker(change);
@@ -593,7 +597,7 @@ impl<'a> Session<'a> {
 /// point ([`super::entry`]) reopens it on `/dev/null`, so output is
 /// discarded, as the C tool's is.
 pub fn stdout() -> Box<dyn Write> {
-    Box::new(io::BufWriter::new(io::stdout()))
+    Box::new(stdio::CStdout::stdout())
 }
 
 /// Whether popt's `POSIXLY_CORRECT` behaviour is on.
@@ -604,11 +608,8 @@ pub fn posix_me_harder() -> bool {
 /// `ipvsadm`'s `main`: runs the command line `argv` (program name first)
 /// on the process's stdin, stdout and stderr, against the kernel, and
 /// returns the exit status. The binary calls it through [`super::entry`].
-pub fn main(argv: Vec<String>) -> i32 {
-    let program = argv
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "ipvsadm".to_string());
+pub fn main(argv: Vec<Vec<u8>>) -> i32 {
+    let program = argv.first().cloned().unwrap_or_else(|| b"ipvsadm".to_vec());
     let mut backend = KernelBackend::default();
     let resolver = sys::SystemResolver;
     let mut out = stdout();

@@ -5,6 +5,9 @@
 //! and the legacy IPVS socket option used only to find out which error the
 //! C tool would report when the kernel has no IPVS.
 //!
+//! The lookups use glibc's reentrant functions, so that the public
+//! [`SystemResolver`] is sound from any number of threads.
+//!
 //! All `unsafe` of the command line lives here, apart from the process
 //! entry ([`super::entry`]: C's argv, and reopening closed descriptors).
 
@@ -13,8 +16,40 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::raw::{c_char, c_int, c_void};
 
 extern "C" {
-    fn gethostbyname(name: *const c_char) -> *mut libc::hostent;
-    fn gethostbyaddr(addr: *const c_void, len: libc::socklen_t, ty: c_int) -> *mut libc::hostent;
+    fn gethostbyname_r(
+        name: *const c_char,
+        ret: *mut libc::hostent,
+        buf: *mut c_char,
+        buflen: libc::size_t,
+        result: *mut *mut libc::hostent,
+        h_errnop: *mut c_int,
+    ) -> c_int;
+    fn gethostbyaddr_r(
+        addr: *const c_void,
+        len: libc::socklen_t,
+        ty: c_int,
+        ret: *mut libc::hostent,
+        buf: *mut c_char,
+        buflen: libc::size_t,
+        result: *mut *mut libc::hostent,
+        h_errnop: *mut c_int,
+    ) -> c_int;
+    fn getservbyname_r(
+        name: *const c_char,
+        proto: *const c_char,
+        ret: *mut libc::servent,
+        buf: *mut c_char,
+        buflen: libc::size_t,
+        result: *mut *mut libc::servent,
+    ) -> c_int;
+    fn getservbyport_r(
+        port: c_int,
+        proto: *const c_char,
+        ret: *mut libc::servent,
+        buf: *mut c_char,
+        buflen: libc::size_t,
+        result: *mut *mut libc::servent,
+    ) -> c_int;
     fn inet_pton(af: c_int, src: *const c_char, dst: *mut c_void) -> c_int;
     fn inet_ntop(
         af: c_int,
@@ -26,101 +61,195 @@ extern "C" {
 
 /// Name and address lookups, as the C tool does them. A trait so tests can
 /// substitute fixed answers.
+///
+/// Names are bytes, as the C tool sees them: a host name in `/etc/hosts`
+/// or an argument in Latin-1 is looked up and printed byte for byte.
 pub trait Resolver {
     /// `gethostbyname(name)`: the first IPv4 address, or `None` (also when
     /// the name only has IPv6 addresses).
-    fn host_to_ipv4(&self, name: &str) -> Option<Ipv4Addr>;
+    fn host_to_ipv4(&self, name: &[u8]) -> Option<Ipv4Addr>;
     /// `getservbyname(name, proto)` (`proto` is `tcp`, `udp` or `sctp`).
-    fn service_to_port(&self, name: &str, proto: &str) -> Option<u16>;
+    fn service_to_port(&self, name: &[u8], proto: &str) -> Option<u16>;
     /// `gethostbyaddr(addr)`: the host's official name.
-    fn addr_to_host(&self, addr: IpAddr) -> Option<String>;
+    fn addr_to_host(&self, addr: IpAddr) -> Option<Vec<u8>>;
     /// `getservbyport(port, proto)`: the service's official name.
-    fn port_to_service(&self, port: u16, proto: &str) -> Option<String>;
+    fn port_to_service(&self, port: u16, proto: &str) -> Option<Vec<u8>>;
 }
 
 /// The system resolver (glibc's NSS: files, DNS, ...).
+///
+/// It calls the reentrant forms (`gethostbyname_r`, `gethostbyaddr_r`,
+/// `getservbyname_r`, `getservbyport_r`), each with its own buffer, so it
+/// is safe to use from several threads at once. glibc implements
+/// `gethostbyname` and the others on top of these same functions (with a
+/// static buffer), so the answers are exactly the C tool's.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemResolver;
 
+/// The first buffer the reentrant lookups get (glibc's own wrappers start
+/// at 1024 too); it doubles while the answer does not fit (`ERANGE`).
+const LOOKUP_BUFFER: usize = 1024;
+/// No answer needs more than this; beyond it, the lookup fails.
+const LOOKUP_BUFFER_MAX: usize = 1 << 24;
+
+/// Runs a reentrant lookup with a growing buffer: `call(buf, len)`
+/// returns the function's status and whether it found something, and
+/// reads what it needs from the result before returning.
+fn with_buffer<T>(mut call: impl FnMut(*mut c_char, usize) -> (c_int, Option<T>)) -> Option<T> {
+    let mut size = LOOKUP_BUFFER;
+    loop {
+        let mut buf = vec![0 as c_char; size];
+        let (status, found) = call(buf.as_mut_ptr(), size);
+        if status == libc::ERANGE && size < LOOKUP_BUFFER_MAX {
+            size *= 2;
+            continue;
+        }
+        return found;
+    }
+}
+
+/// Copies the first address of `h` if it is an IPv4 one.
+///
+/// # Safety
+///
+/// `h` must point to a hostent filled by the resolver, whose storage is
+/// still alive.
+unsafe fn first_ipv4(h: *const libc::hostent) -> Option<Ipv4Addr> {
+    // SAFETY: per the function's contract.
+    unsafe {
+        let h = &*h;
+        if h.h_addrtype != libc::AF_INET || h.h_length != 4 || h.h_addr_list.is_null() {
+            return None;
+        }
+        let first = *h.h_addr_list;
+        if first.is_null() {
+            return None;
+        }
+        let mut b = [0u8; 4];
+        std::ptr::copy_nonoverlapping(first as *const u8, b.as_mut_ptr(), 4);
+        Some(Ipv4Addr::from(b))
+    }
+}
+
 impl Resolver for SystemResolver {
-    fn host_to_ipv4(&self, name: &str) -> Option<Ipv4Addr> {
-        let c = CString::new(name).ok()?;
-        // SAFETY: `c` is a valid NUL-terminated string; the returned hostent
-        // points to static storage that stays valid until the next resolver
-        // call, and we copy out of it immediately. The command line is
-        // single-threaded.
-        unsafe {
-            let h = gethostbyname(c.as_ptr());
-            if h.is_null() {
-                return None;
+    fn host_to_ipv4(&self, name: &[u8]) -> Option<Ipv4Addr> {
+        // A name with a NUL byte ends there in C.
+        let c = CString::new(until_nul(name)).ok()?;
+        with_buffer(|buf, len| {
+            // SAFETY: every pointer is valid for the call: `c` is
+            // NUL-terminated, `buf` has `len` bytes, `h`, `result` and
+            // `herr` are locals; the answer is copied out of `buf` before
+            // it is freed.
+            unsafe {
+                let mut h: libc::hostent = std::mem::zeroed();
+                let mut result: *mut libc::hostent = std::ptr::null_mut();
+                let mut herr: c_int = 0;
+                let r = gethostbyname_r(c.as_ptr(), &mut h, buf, len, &mut result, &mut herr);
+                let found = if result.is_null() {
+                    None
+                } else {
+                    first_ipv4(result)
+                };
+                (r, found)
             }
-            let h = &*h;
-            if h.h_addrtype != libc::AF_INET || h.h_length != 4 || h.h_addr_list.is_null() {
-                return None;
-            }
-            let first = *h.h_addr_list;
-            if first.is_null() {
-                return None;
-            }
-            let mut b = [0u8; 4];
-            std::ptr::copy_nonoverlapping(first as *const u8, b.as_mut_ptr(), 4);
-            Some(Ipv4Addr::from(b))
-        }
+        })
     }
 
-    fn service_to_port(&self, name: &str, proto: &str) -> Option<u16> {
-        let n = CString::new(name).ok()?;
+    fn service_to_port(&self, name: &[u8], proto: &str) -> Option<u16> {
+        let n = CString::new(until_nul(name)).ok()?;
         let p = CString::new(proto).ok()?;
-        // SAFETY: valid C strings; servent is static storage read at once.
-        unsafe {
-            let s = libc::getservbyname(n.as_ptr(), p.as_ptr());
-            if s.is_null() {
-                return None;
+        with_buffer(|buf, len| {
+            // SAFETY: valid C strings, `buf` has `len` bytes, the port is
+            // read before `buf` is freed.
+            unsafe {
+                let mut s: libc::servent = std::mem::zeroed();
+                let mut result: *mut libc::servent = std::ptr::null_mut();
+                let r = getservbyname_r(n.as_ptr(), p.as_ptr(), &mut s, buf, len, &mut result);
+                let found = (!result.is_null()).then(|| u16::from_be((*result).s_port as u16));
+                (r, found)
             }
-            Some(u16::from_be((*s).s_port as u16))
-        }
+        })
     }
 
-    fn addr_to_host(&self, addr: IpAddr) -> Option<String> {
+    fn addr_to_host(&self, addr: IpAddr) -> Option<Vec<u8>> {
         let (bytes, af): (Vec<u8>, c_int) = match addr {
             IpAddr::V4(a) => (a.octets().to_vec(), libc::AF_INET),
             IpAddr::V6(a) => (a.octets().to_vec(), libc::AF_INET6),
         };
-        // SAFETY: `bytes` outlives the call; hostent is static storage that
-        // we copy the name out of before any other resolver call.
-        unsafe {
-            let h = gethostbyaddr(bytes.as_ptr() as *const c_void, bytes.len() as _, af);
-            if h.is_null() || (*h).h_name.is_null() {
-                return None;
+        with_buffer(|buf, len| {
+            // SAFETY: `bytes` outlives the call, `buf` has `len` bytes; the
+            // name is copied out of `buf` before it is freed.
+            unsafe {
+                let mut h: libc::hostent = std::mem::zeroed();
+                let mut result: *mut libc::hostent = std::ptr::null_mut();
+                let mut herr: c_int = 0;
+                let r = gethostbyaddr_r(
+                    bytes.as_ptr() as *const c_void,
+                    bytes.len() as _,
+                    af,
+                    &mut h,
+                    buf,
+                    len,
+                    &mut result,
+                    &mut herr,
+                );
+                let found = if result.is_null() || (*result).h_name.is_null() {
+                    None
+                } else {
+                    Some(CStr::from_ptr((*result).h_name).to_bytes().to_vec())
+                };
+                (r, found)
             }
-            Some(CStr::from_ptr((*h).h_name).to_string_lossy().into_owned())
-        }
+        })
     }
 
-    fn port_to_service(&self, port: u16, proto: &str) -> Option<String> {
+    fn port_to_service(&self, port: u16, proto: &str) -> Option<Vec<u8>> {
         let p = CString::new(proto).ok()?;
-        // SAFETY: valid C string; servent is static storage read at once.
-        unsafe {
-            let s = libc::getservbyport(c_int::from(port.to_be()), p.as_ptr());
-            if s.is_null() || (*s).s_name.is_null() {
-                return None;
+        with_buffer(|buf, len| {
+            // SAFETY: valid C string, `buf` has `len` bytes; the name is
+            // copied out before `buf` is freed.
+            unsafe {
+                let mut s: libc::servent = std::mem::zeroed();
+                let mut result: *mut libc::servent = std::ptr::null_mut();
+                let r = getservbyport_r(
+                    c_int::from(port.to_be()),
+                    p.as_ptr(),
+                    &mut s,
+                    buf,
+                    len,
+                    &mut result,
+                );
+                let found = if result.is_null() || (*result).s_name.is_null() {
+                    None
+                } else {
+                    Some(CStr::from_ptr((*result).s_name).to_bytes().to_vec())
+                };
+                (r, found)
             }
-            Some(CStr::from_ptr((*s).s_name).to_string_lossy().into_owned())
-        }
+        })
+    }
+}
+
+/// `s` up to its first NUL byte: what a C function taking it sees.
+pub fn until_nul(s: &[u8]) -> &[u8] {
+    match s.iter().position(|&b| b == 0) {
+        Some(i) => &s[..i],
+        None => s,
     }
 }
 
 /// glibc `inet_pton(AF_INET6, s)`.
-pub fn parse_ipv6(s: &str) -> Option<Ipv6Addr> {
+pub fn parse_ipv6(s: &[u8]) -> Option<Ipv6Addr> {
     // Every IPv6 text form has a ':', and a dotted quad can only follow the
     // last one: skip the C call (and the CString) for IPv4 `addr:port` and
     // host names, the bulk of a large restore.
-    match (s.find(':'), s.find('.')) {
+    let find = |c: u8| s.iter().position(|&b| b == c);
+    match (find(b':'), find(b'.')) {
         (None, _) => return None,
         (Some(colon), Some(dot)) if dot < colon => return None,
         _ => {}
     }
-    let c = CString::new(s).ok()?;
+    let c = CString::new(until_nul(s)).ok()?;
     let mut b = [0u8; 16];
     // SAFETY: `c` is NUL-terminated and `b` has room for an in6_addr.
     let r = unsafe { inet_pton(libc::AF_INET6, c.as_ptr(), b.as_mut_ptr() as *mut c_void) };
@@ -128,8 +257,8 @@ pub fn parse_ipv6(s: &str) -> Option<Ipv6Addr> {
 }
 
 /// glibc `inet_pton(AF_INET, s)` (strict dotted quad).
-pub fn parse_ipv4_strict(s: &str) -> Option<Ipv4Addr> {
-    let c = CString::new(s).ok()?;
+pub fn parse_ipv4_strict(s: &[u8]) -> Option<Ipv4Addr> {
+    let c = CString::new(until_nul(s)).ok()?;
     let mut b = [0u8; 4];
     // SAFETY: `c` is NUL-terminated and `b` has room for an in_addr.
     let r = unsafe { inet_pton(libc::AF_INET, c.as_ptr(), b.as_mut_ptr() as *mut c_void) };
@@ -261,17 +390,17 @@ mod ipv6_fast_path_tests {
     #[test]
     fn dotted_quads_only_after_the_last_colon() {
         assert_eq!(
-            parse_ipv6("::ffff:1.2.3.4")
+            parse_ipv6(b"::ffff:1.2.3.4")
                 .map(|a| a.to_string())
                 .as_deref(),
             Some("::ffff:1.2.3.4")
         );
         assert_eq!(
-            parse_ipv6("2001:db8::1").map(|a| a.to_string()).as_deref(),
+            parse_ipv6(b"2001:db8::1").map(|a| a.to_string()).as_deref(),
             Some("2001:db8::1")
         );
-        assert!(parse_ipv6("1.2.3.4:80").is_none());
-        assert!(parse_ipv6("1.2.3.4").is_none());
-        assert!(parse_ipv6("host.example:http").is_none());
+        assert!(parse_ipv6(b"1.2.3.4:80").is_none());
+        assert!(parse_ipv6(b"1.2.3.4").is_none());
+        assert!(parse_ipv6(b"host.example:http").is_none());
     }
 }

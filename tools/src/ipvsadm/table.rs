@@ -704,14 +704,29 @@ pub mod limits {
 }
 
 /// Every message the command line prints, with its parameters.
+///
+/// Messages that repeat what the user typed (argv words, `-R` words, the
+/// program name) are bytes, echoed as typed: the C tool prints them with
+/// `%s`, whatever their encoding.
 pub mod msg {
+
+    /// The pieces, one after the other.
+    fn cat(parts: &[&[u8]]) -> Vec<u8> {
+        parts.concat()
+    }
     /// ``Try `%s -h' or '%s --help' for more information.``
-    pub fn try_help(program: &str) -> String {
-        format!("Try `{program} -h' or '{program} --help' for more information.")
+    pub fn try_help(program: &[u8]) -> Vec<u8> {
+        cat(&[
+            b"Try `",
+            program,
+            b" -h' or '",
+            program,
+            b" --help' for more information.",
+        ])
     }
     /// A popt error: `--foo: unknown option`.
-    pub fn popt_error(bad: &str, what: &str) -> String {
-        format!("{bad}: {what}")
+    pub fn popt_error(bad: &[u8], what: &str) -> Vec<u8> {
+        cat(&[bad, b": ", what.as_bytes()])
     }
     /// popt's text for an unknown option.
     pub const POPT_BADOPT: &str = "unknown option";
@@ -720,16 +735,16 @@ pub mod msg {
     /// popt's text for an argument given to a switch.
     pub const POPT_UNWANTEDARG: &str = "option does not take an argument";
     /// A command after the first option.
-    pub fn invalid_option(opt: &str) -> String {
-        format!("invalid option `{opt}'")
+    pub fn invalid_option(opt: &[u8]) -> Vec<u8> {
+        cat(&[b"invalid option `", opt, b"'"])
     }
     /// Duplicate tracked option.
     pub fn multiple_options(column: &str) -> String {
         format!("multiple '{column}' options specified")
     }
     /// Leftover word.
-    pub fn unexpected_argument(arg: &str) -> String {
-        format!("unexpected argument {arg}")
+    pub fn unexpected_argument(arg: &[u8]) -> Vec<u8> {
+        cat(&[b"unexpected argument ", arg])
     }
     /// `--set` without three values.
     pub const SET_NEEDS_3: &str = "--set option requires 3 timeout values";
@@ -742,12 +757,12 @@ pub mod msg {
     /// Bad `-r`.
     pub const ILLEGAL_REAL_SERVER: &str = "illegal real server address[:port] specified";
     /// Bad `-f`.
-    pub fn invalid_fwmark(arg: &str) -> String {
-        format!("invalid fwmark value `{arg}' specified")
+    pub fn invalid_fwmark(arg: &[u8]) -> Vec<u8> {
+        cat(&[b"invalid fwmark value `", arg, b"' specified"])
     }
     /// Bad `-p` or `--set` value.
-    pub fn invalid_timeout(arg: &str) -> String {
-        format!("invalid timeout value `{arg}' specified")
+    pub fn invalid_timeout(arg: &[u8]) -> Vec<u8> {
+        cat(&[b"invalid timeout value `", arg, b"' specified"])
     }
     /// Bad IPv4 `-M`.
     pub const ILLEGAL_NETMASK: &str = "illegal virtual server persistent mask specified";
@@ -764,12 +779,12 @@ pub mod msg {
     /// `-6` without a preceding `-f` (the C tool prints an extra newline).
     pub const IPV6_BEFORE_FWMARK: &str = "-6 used before -f\n";
     /// Bad IPv6 `--mcast-group`.
-    pub fn invalid_ipv6_mcast_group(arg: &str) -> String {
-        format!("invalid IPv6 mcast-group `{arg}'")
+    pub fn invalid_ipv6_mcast_group(arg: &[u8]) -> Vec<u8> {
+        cat(&[b"invalid IPv6 mcast-group `", arg, b"'"])
     }
     /// Bad IPv4 `--mcast-group`.
-    pub fn invalid_ipv4_mcast_group(arg: &str) -> String {
-        format!("invalid IPv4 mcast-group `{arg}'")
+    pub fn invalid_ipv4_mcast_group(arg: &[u8]) -> Vec<u8> {
+        cat(&[b"invalid IPv4 mcast-group `", arg, b"'"])
     }
     /// Bad `--mcast-port`.
     pub const ILLEGAL_MCAST_PORT: &str = "illegal mcast-port specified";
@@ -782,13 +797,13 @@ pub mod msg {
     /// Bad `--tun-port`.
     pub const ILLEGAL_TUNNEL_PORT: &str = "illegal tunnel port specified";
     /// `-b` flag that needs another scheduler.
-    pub fn incompatible_sched_flag(flag: &str) -> String {
-        format!("incompatible scheduler flag `{flag}'")
+    pub fn incompatible_sched_flag(flag: &[u8]) -> Vec<u8> {
+        cat(&[b"incompatible scheduler flag `", flag, b"'"])
     }
     /// Unknown `-b` flag (also used, deliberately, for a `-b` made only of
     /// commas, on which ipvsadm 1.31 crashes).
-    pub fn invalid_sched_flag(flag: &str) -> String {
-        format!("invalid scheduler flag `{flag}'")
+    pub fn invalid_sched_flag(flag: &[u8]) -> Vec<u8> {
+        cat(&[b"invalid scheduler flag `", flag, b"'"])
     }
     /// Required column missing.
     pub fn need_option(column: &str, command: &str) -> String {
@@ -851,14 +866,15 @@ pub mod msg {
     }
     /// Writing to stdout failed (not a C tool message: it would exit
     /// silently or die of SIGPIPE).
-    pub fn write_error(program: &str, err: &str) -> String {
-        format!("{program}: write error: {err}")
+    pub fn write_error(program: &[u8], err: &str) -> Vec<u8> {
+        cat(&[program, b": write error: ", err.as_bytes()])
     }
     /// `ipvsadm-save`'s usage (both lines, to stderr).
-    pub fn save_usage(basename: &str) -> String {
-        format!(
-            "{basename}: Script to save the IPVS table to stdout.\n   With the -n option, prints out the table in numeric format."
-        )
+    pub fn save_usage(basename: &[u8]) -> Vec<u8> {
+        cat(&[
+            basename,
+            b": Script to save the IPVS table to stdout.\n   With the -n option, prints out the table in numeric format.",
+        ])
     }
 }
 
@@ -962,17 +978,17 @@ Daemon Options:
 ";
 
 /// The full `-h` text for `program` (argv\[0\] as typed).
-pub fn usage(program: &str) -> String {
-    let mut s = version_line();
-    s.push_str("\nUsage:\n");
+pub fn usage(program: &[u8]) -> Vec<u8> {
+    let mut s = version_line().into_bytes();
+    s.extend_from_slice(b"\nUsage:\n");
     for line in USAGE_SYNOPSIS {
-        s.push_str("  ");
-        s.push_str(program);
-        s.push_str(line);
-        s.push('\n');
+        s.extend_from_slice(b"  ");
+        s.extend_from_slice(program);
+        s.extend_from_slice(line.as_bytes());
+        s.push(b'\n');
     }
-    s.push('\n');
-    s.push_str(USAGE_BODY);
+    s.push(b'\n');
+    s.extend_from_slice(USAGE_BODY.as_bytes());
     s
 }
 

@@ -21,13 +21,14 @@ const IPVSADM: &str = "ipvsadm";
 
 /// What `ipvsadm-save`'s arguments ask for: `Ok(numeric)` or the usage
 /// text (for stderr, exit 1).
-pub fn save_arguments(program: &str, args: &[String]) -> Result<bool, String> {
+pub fn save_arguments<S: AsRef<[u8]>>(program: &[u8], args: &[S]) -> Result<bool, Vec<u8>> {
     let mut numeric = false;
     for a in args {
-        if a == "-n" {
+        let a = a.as_ref();
+        if a == b"-n" {
             numeric = true;
-        } else if a.starts_with('-') {
-            let base = program.rsplit('/').next().unwrap_or(program);
+        } else if a.first() == Some(&b'-') {
+            let base = program.rsplit(|&b| b == b'/').next().unwrap_or(program);
             return Err(msg::save_usage(base));
         }
     }
@@ -65,6 +66,8 @@ pub struct RestoreFilter<R> {
     held: Option<Vec<u8>>,
     emitted: bool,
     done: bool,
+    /// The input failed: `grep` reports it and treats it as the end.
+    read_error: Option<io::Error>,
 }
 
 impl<R: BufRead> RestoreFilter<R> {
@@ -78,7 +81,21 @@ impl<R: BufRead> RestoreFilter<R> {
             held: None,
             emitted: false,
             done: false,
+            read_error: None,
         }
+    }
+
+    /// What GNU grep prints for a read error of its input (it then ends
+    /// the input there, keeping what it read, and the script goes on):
+    /// `grep: (standard input): Is a directory`.
+    pub fn read_error_message(&self) -> Option<Vec<u8>> {
+        self.read_error.as_ref().map(|e| {
+            let text = match e.raw_os_error() {
+                Some(n) => ipvs::strerror(n),
+                None => e.to_string(),
+            };
+            format!("grep: (standard input): {text}").into_bytes()
+        })
     }
 
     fn is_echo_option(word: &[u8]) -> bool {
@@ -113,7 +130,20 @@ impl<R: BufRead> RestoreFilter<R> {
                 return Ok(false);
             }
             let mut line = Vec::new();
-            if self.input.read_until(b'\n', &mut line)? == 0 {
+            // After a read error the input has ended (grep reports the
+            // error and stops reading there).
+            let n = match self.read_error {
+                Some(_) => 0,
+                None => match self.input.read_until(b'\n', &mut line) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        self.read_error = Some(e);
+                        line.len()
+                    }
+                },
+            };
+            if n == 0 && line.is_empty() {
                 self.done = true;
                 match self.held.take() {
                     // The whole input was one echo-option word.
@@ -175,7 +205,7 @@ fn run_ipvsadm(args: &[&str], stdin: &mut dyn io::BufRead) -> i32 {
     let mut out = super::run::stdout();
     let mut err = io::stderr();
     let mut session = Session::new(
-        IPVSADM,
+        IPVSADM.as_bytes(),
         &mut backend,
         &resolver,
         posix_me_harder(),
@@ -186,7 +216,7 @@ fn run_ipvsadm(args: &[&str], stdin: &mut dyn io::BufRead) -> i32 {
 }
 
 /// The program name and the arguments after it.
-fn split_program(argv: Vec<String>) -> (String, Vec<String>) {
+fn split_program(argv: Vec<Vec<u8>>) -> (Vec<u8>, Vec<Vec<u8>>) {
     let mut all = argv.into_iter();
     let program = all.next().unwrap_or_default();
     (program, all.collect())
@@ -194,11 +224,11 @@ fn split_program(argv: Vec<String>) -> (String, Vec<String>) {
 
 /// `ipvsadm-save`'s `main`, on the command line `argv` (program name
 /// first); the binary calls it through [`super::entry`].
-pub fn save_main(argv: Vec<String>) -> i32 {
+pub fn save_main(argv: Vec<Vec<u8>>) -> i32 {
     let (program, args) = split_program(argv);
     match save_arguments(&program, &args) {
         Err(usage) => {
-            let _ = writeln!(io::stderr(), "{usage}");
+            super::stdio::eprintln_bytes(&mut io::stderr(), &usage);
             1
         }
         Ok(numeric) => {
@@ -210,14 +240,20 @@ pub fn save_main(argv: Vec<String>) -> i32 {
 
 /// `ipvsadm-restore`'s `main` (it takes no arguments); the binary calls
 /// it through [`super::entry`].
-pub fn restore_main(_argv: Vec<String>) -> i32 {
+pub fn restore_main(_argv: Vec<Vec<u8>>) -> i32 {
     // Like the script, read all of the input before the table is cleared
     // (`ipvsadm-save | ipvsadm-restore` must see the old table), but spool
     // it to an unnamed temporary file rather than holding it in memory.
     let stdin = io::stdin();
     let mut filtered = RestoreFilter::new(stdin.lock());
-    let mut input = match spool(&mut filtered) {
+    let spooled = spool(&mut filtered);
+    if let Some(message) = filtered.read_error_message() {
+        super::stdio::eprintln_bytes(&mut io::stderr(), &message);
+    }
+    let mut input = match spooled {
         Ok(i) => i,
+        // Only the temporary file can fail here (the input's errors end
+        // it): no table is cleared without its new contents.
         Err(e) => {
             let _ = writeln!(io::stderr(), "ipvsadm-restore: {e}");
             return 1;
@@ -259,17 +295,12 @@ mod tests {
 
     #[test]
     fn save_args() {
-        let a = |v: &[&str]| {
-            save_arguments(
-                "/usr/sbin/ipvsadm-save",
-                &v.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-            )
-        };
+        let a = |v: &[&str]| save_arguments(b"/usr/sbin/ipvsadm-save", v);
         assert_eq!(a(&[]), Ok(false));
         assert_eq!(a(&["-n", "foo"]), Ok(true));
         assert_eq!(
             a(&["-x"]),
-            Err("ipvsadm-save: Script to save the IPVS table to stdout.\n   With the -n option, prints out the table in numeric format.".into())
+            Err(b"ipvsadm-save: Script to save the IPVS table to stdout.\n   With the -n option, prints out the table in numeric format.".to_vec())
         );
     }
 
@@ -289,5 +320,37 @@ mod tests {
         assert_eq!(restore_input(b"-C\0\n\0\n-Z"), b"-C\n\n-Z\n");
         assert_eq!(restore_input(b"-n -A\n"), b"-n -A\n");
         assert_eq!(restore_input(b"\n-n\n"), b"\n-n\n");
+    }
+
+    /// A read error ends the input as grep ends it: what came before is
+    /// kept (a partial last line included), and the message is grep's.
+    #[test]
+    fn restore_filter_read_error() {
+        struct ThenFails(&'static [u8]);
+        impl Read for ThenFails {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0.is_empty() {
+                    return Err(io::Error::from_raw_os_error(libc::EISDIR));
+                }
+                let n = self.0.len().min(buf.len()).min(5);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut f = RestoreFilter::new(io::BufReader::new(ThenFails(b"#c\n-A -t 1.2.3.4:80\n-C")));
+        let mut out = Vec::new();
+        f.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"-A -t 1.2.3.4:80\n-C\n");
+        assert_eq!(
+            f.read_error_message().unwrap(),
+            b"grep: (standard input): Is a directory"
+        );
+        let dir = std::fs::File::open("/").unwrap();
+        let mut f = RestoreFilter::new(io::BufReader::new(dir));
+        let mut out = Vec::new();
+        f.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"\n");
+        assert!(f.read_error_message().is_some());
     }
 }

@@ -331,7 +331,7 @@ impl Backend for FakeKernel {
 /// lab, plus the names `list-long-names.scn` adds) and `/etc/services`
 /// (the host's, which the lab copies).
 pub struct GuestResolver {
-    hosts: Vec<(IpAddr, Vec<String>)>,
+    hosts: Vec<(IpAddr, Vec<Vec<u8>>)>,
     /// (name or alias, proto) → port; (port, proto) → official name.
     by_name: HashMap<(String, String), u16>,
     by_port: HashMap<(u16, String), String>,
@@ -348,6 +348,13 @@ const GUEST_HOSTS: &str = "\
 198.51.100.77\tanother-rather-long-real-server-name.lab.test
 2001:db8::77\ta-long-ipv6-host-name.example.lab.test
 ";
+
+/// The guest's names that are not UTF-8 (Latin-1), as `tests/lab/run`
+/// writes them into its `/etc/hosts`.
+pub const GUEST_LATIN1_HOSTS: &[(&str, &[u8])] = &[
+    ("192.0.2.21", b"caf\xe9.lab.test"),
+    ("198.51.100.21", b"r\xe9al-\xfcber.lab.test"),
+];
 
 impl GuestResolver {
     /// `None` when the host has no `/etc/services`.
@@ -381,8 +388,13 @@ impl GuestResolver {
             .map(|l| {
                 let mut w = l.split_whitespace();
                 let a: IpAddr = w.next().unwrap().parse().unwrap();
-                (a, w.map(String::from).collect())
+                (a, w.map(|n| n.as_bytes().to_vec()).collect())
             })
+            .chain(
+                GUEST_LATIN1_HOSTS
+                    .iter()
+                    .map(|(a, n)| (a.parse().unwrap(), vec![n.to_vec()])),
+            )
             .collect();
         Some(GuestResolver {
             hosts,
@@ -393,25 +405,28 @@ impl GuestResolver {
 }
 
 impl Resolver for GuestResolver {
-    fn host_to_ipv4(&self, name: &str) -> Option<Ipv4Addr> {
+    fn host_to_ipv4(&self, name: &[u8]) -> Option<Ipv4Addr> {
         self.hosts.iter().find_map(|(a, names)| match a {
             IpAddr::V4(v4) if names.iter().any(|n| n == name) => Some(*v4),
             _ => None,
         })
     }
-    fn service_to_port(&self, name: &str, proto: &str) -> Option<u16> {
+    fn service_to_port(&self, name: &[u8], proto: &str) -> Option<u16> {
+        let name = std::str::from_utf8(name).ok()?;
         self.by_name
             .get(&(name.to_string(), proto.to_string()))
             .copied()
     }
-    fn addr_to_host(&self, addr: IpAddr) -> Option<String> {
+    fn addr_to_host(&self, addr: IpAddr) -> Option<Vec<u8>> {
         self.hosts
             .iter()
             .find(|(a, _)| *a == addr)
             .map(|(_, n)| n[0].clone())
     }
-    fn port_to_service(&self, port: u16, proto: &str) -> Option<String> {
-        self.by_port.get(&(port, proto.to_string())).cloned()
+    fn port_to_service(&self, port: u16, proto: &str) -> Option<Vec<u8>> {
+        self.by_port
+            .get(&(port, proto.to_string()))
+            .map(|n| n.as_bytes().to_vec())
     }
 }
 
@@ -436,7 +451,7 @@ pub fn ipvsadm(
     let mut out = Vec::new();
     let mut err = Vec::new();
     let status = {
-        let mut s = Session::new("ipvsadm", kernel, resolver, false, &mut out, &mut err);
+        let mut s = Session::new(b"ipvsadm", kernel, resolver, false, &mut out, &mut err);
         let mut input = stdin;
         s.run(&argv, &mut input)
     };
@@ -614,16 +629,16 @@ pub fn flags(bits: u32) -> ServiceFlags {
 pub struct Numeric;
 
 impl Resolver for Numeric {
-    fn host_to_ipv4(&self, _: &str) -> Option<std::net::Ipv4Addr> {
+    fn host_to_ipv4(&self, _: &[u8]) -> Option<std::net::Ipv4Addr> {
         None
     }
-    fn service_to_port(&self, _: &str, _: &str) -> Option<u16> {
+    fn service_to_port(&self, _: &[u8], _: &str) -> Option<u16> {
         None
     }
-    fn addr_to_host(&self, _: std::net::IpAddr) -> Option<String> {
+    fn addr_to_host(&self, _: std::net::IpAddr) -> Option<Vec<u8>> {
         None
     }
-    fn port_to_service(&self, _: u16, _: &str) -> Option<String> {
+    fn port_to_service(&self, _: u16, _: &str) -> Option<Vec<u8>> {
         None
     }
 }
