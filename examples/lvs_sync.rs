@@ -94,7 +94,12 @@ fn show(args: &[String]) -> Result<()> {
     };
     let mut ipvs = open(ns)?;
     for d in ipvs.daemons()? {
-        println!("daemon {} {} syncid {}", d.state, d.mcast_ifn, d.sync_id);
+        println!(
+            "daemon {} {} syncid {}",
+            d.state,
+            String::from_utf8_lossy(&d.mcast_ifn),
+            d.sync_id
+        );
     }
     for entry in ipvs.snapshot()? {
         let s = &entry.service.config;

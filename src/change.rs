@@ -141,7 +141,7 @@ impl Change {
                 IpvsCmd::DelDaemon,
                 vec![IpvsAttribute::Daemon(vec![
                     crate::daemon::DaemonAttribute::State((*s).into()),
-                    crate::daemon::DaemonAttribute::McastIfn(String::new()),
+                    crate::daemon::DaemonAttribute::McastIfn(Vec::new()),
                 ])],
             ),
         };
@@ -320,7 +320,9 @@ impl std::fmt::Display for Change {
             Change::StartDaemon(d) => write!(
                 f,
                 "+ sync daemon {} on {} syncid {}",
-                d.state, d.mcast_ifn, d.sync_id
+                d.state,
+                String::from_utf8_lossy(&d.mcast_ifn),
+                d.sync_id
             ),
             Change::StopDaemon(s) => write!(f, "- sync daemon {s}"),
         }

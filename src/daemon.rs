@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use netlink_packet_core::{DecodeError, DefaultNla, Nla, NlaBuffer, NlasIterator, Parseable};
 
-use crate::wire::{c_string, emit_c_string, fixed, u16_ne, u32_ne, u8_of};
+use crate::wire::{c_bytes, emit_c_string, fixed, u16_ne, u32_ne, u8_of};
 
 const IPVS_DAEMON_ATTR_STATE: u16 = 1;
 const IPVS_DAEMON_ATTR_MCAST_IFN: u16 = 2;
@@ -29,8 +29,9 @@ pub const IFNAME_MAX: usize = 15;
 pub enum DaemonAttribute {
     /// `IPVS_DAEMON_ATTR_STATE`: 1 master, 2 backup.
     State(u32),
-    /// `IPVS_DAEMON_ATTR_MCAST_IFN`: multicast interface name.
-    McastIfn(String),
+    /// `IPVS_DAEMON_ATTR_MCAST_IFN`: multicast interface name (bytes: Linux
+    /// interface names need not be UTF-8).
+    McastIfn(Vec<u8>),
     /// `IPVS_DAEMON_ATTR_SYNC_ID`: sync id (0..=255).
     SyncId(u32),
     /// `IPVS_DAEMON_ATTR_SYNC_MAXLEN`: maximum sync message length (4.3+).
@@ -95,7 +96,7 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for DaemonAttribut
         let v = buf.value();
         Ok(match buf.kind() {
             IPVS_DAEMON_ATTR_STATE => State(u32_ne(v, "IPVS_DAEMON_ATTR_STATE")?),
-            IPVS_DAEMON_ATTR_MCAST_IFN => McastIfn(c_string(v)),
+            IPVS_DAEMON_ATTR_MCAST_IFN => McastIfn(c_bytes(v)),
             IPVS_DAEMON_ATTR_SYNC_ID => SyncId(u32_ne(v, "IPVS_DAEMON_ATTR_SYNC_ID")?),
             IPVS_DAEMON_ATTR_SYNC_MAXLEN => SyncMaxLen(u16_ne(v, "IPVS_DAEMON_ATTR_SYNC_MAXLEN")?),
             IPVS_DAEMON_ATTR_MCAST_GROUP => McastGroup(Ipv4Addr::from(fixed::<4>(
@@ -173,17 +174,20 @@ impl std::fmt::Display for DaemonState {
 /// let attrs = d.to_attributes().unwrap();
 /// assert_eq!(attrs, vec![
 ///     DaemonAttribute::State(2),
-///     DaemonAttribute::McastIfn("eth1".into()),
+///     DaemonAttribute::McastIfn(b"eth1".to_vec()),
 ///     DaemonAttribute::SyncId(7),
 /// ]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SyncDaemon {
     /// Master or backup.
     pub state: DaemonState,
-    /// Multicast interface (must exist; at most 15 bytes).
-    pub mcast_ifn: String,
+    /// Multicast interface (must exist; at most 15 bytes, any but NUL: Linux
+    /// interface names need not be UTF-8).
+    #[cfg_attr(feature = "serde", serde(with = "crate::text::bytes_as_text"))]
+    pub mcast_ifn: Vec<u8>,
     /// Sync id (0..=255); a backup only accepts messages with its own id.
     pub sync_id: u32,
     /// Maximum sync message payload; 0 = kernel default.
@@ -198,10 +202,10 @@ pub struct SyncDaemon {
 
 impl SyncDaemon {
     /// A daemon on `interface` with sync id 0 and kernel defaults otherwise.
-    pub fn new(state: DaemonState, interface: &str) -> Self {
+    pub fn new(state: DaemonState, interface: impl AsRef<[u8]>) -> Self {
         SyncDaemon {
             state,
-            mcast_ifn: interface.to_string(),
+            mcast_ifn: interface.as_ref().to_vec(),
             sync_id: 0,
             sync_maxlen: 0,
             mcast_group: None,
@@ -210,11 +214,44 @@ impl SyncDaemon {
         }
     }
 
+    /// Sets the sync id.
+    pub fn with_sync_id(mut self, sync_id: u32) -> Self {
+        self.sync_id = sync_id;
+        self
+    }
+
+    /// Sets the maximum sync message payload (0: the kernel's default).
+    pub fn with_sync_maxlen(mut self, maxlen: u16) -> Self {
+        self.sync_maxlen = maxlen;
+        self
+    }
+
+    /// Sets the multicast group (`None`: the kernel's default).
+    pub fn with_mcast_group(mut self, group: Option<IpAddr>) -> Self {
+        self.mcast_group = group;
+        self
+    }
+
+    /// Sets the multicast UDP port (0: the kernel's default).
+    pub fn with_mcast_port(mut self, port: u16) -> Self {
+        self.mcast_port = port;
+        self
+    }
+
+    /// Sets the multicast TTL (0: the kernel's default).
+    pub fn with_mcast_ttl(mut self, ttl: u8) -> Self {
+        self.mcast_ttl = ttl;
+        self
+    }
+
     /// Attributes for NEW_DAEMON, in ipvsadm's order: state, interface and
     /// sync id always; the others only when set.
     pub fn to_attributes(&self) -> Result<Vec<DaemonAttribute>, String> {
-        if self.mcast_ifn.len() > IFNAME_MAX || self.mcast_ifn.contains('\0') {
-            return Err(format!("interface name {:?} is invalid", self.mcast_ifn));
+        if self.mcast_ifn.len() > IFNAME_MAX || self.mcast_ifn.contains(&0) {
+            return Err(format!(
+                "interface name {:?} is invalid",
+                String::from_utf8_lossy(&self.mcast_ifn)
+            ));
         }
         let mut attrs = vec![
             DaemonAttribute::State(self.state.into()),

@@ -126,7 +126,7 @@ impl Nla for ServiceAttribute {
                 buf[..4].copy_from_slice(&f.flags.0.to_ne_bytes());
                 buf[4..].copy_from_slice(&f.mask.to_ne_bytes());
             }
-            SchedName(s) | PeName(s) => emit_c_string(s, buf),
+            SchedName(s) | PeName(s) => emit_c_string(s.as_bytes(), buf),
             Stats(n) | Stats64(n) => n.emit_value(buf),
             Other(nla) => nla.emit_value(buf),
         }

@@ -311,6 +311,34 @@ impl FromStr for DaemonState {
     }
 }
 
+/// Bytes that are usually text (interface names): serialized as a string
+/// when they are UTF-8, else as a sequence of numbers; both read back.
+#[cfg(feature = "serde")]
+pub(crate) mod bytes_as_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => s.serialize_str(text),
+            Err(_) => s.serialize_bytes(bytes),
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum TextOrBytes {
+        Text(String),
+        Bytes(Vec<u8>),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        Ok(match TextOrBytes::deserialize(d)? {
+            TextOrBytes::Text(t) => t.into_bytes(),
+            TextOrBytes::Bytes(b) => b,
+        })
+    }
+}
+
 /// Serializes each type as its `Display` text and reads it back with
 /// `FromStr`.
 #[cfg(feature = "serde")]

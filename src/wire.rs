@@ -83,9 +83,16 @@ pub(crate) fn c_string(value: &[u8]) -> String {
 }
 
 /// Writes `s` followed by a NUL into `buf` (which is `s.len() + 1` long).
-pub(crate) fn emit_c_string(s: &str, buf: &mut [u8]) {
-    buf[..s.len()].copy_from_slice(s.as_bytes());
+pub(crate) fn emit_c_string(s: &[u8], buf: &mut [u8]) {
+    buf[..s.len()].copy_from_slice(s);
     buf[s.len()] = 0;
+}
+
+/// The bytes of a NUL-terminated string attribute, as they are (names the
+/// kernel holds as bytes, such as interface names, need not be UTF-8).
+pub(crate) fn c_bytes(value: &[u8]) -> Vec<u8> {
+    let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
+    value[..end].to_vec()
 }
 
 /// The kernel's `union nf_inet_addr`: 16 bytes, an IPv4 address in the first

@@ -83,6 +83,30 @@ fn ipvs_parse_dest(nest: &[u8]) -> Vec<DestinationAttribute> {
 }
 
 #[test]
+fn daemon_interface_names_are_bytes() {
+    // Linux interface names need not be UTF-8 (here Latin-1 "sync\xe9"): they go to
+    // the kernel and come back byte for byte.
+    let d = SyncDaemon::new(DaemonState::Backup, b"sync\xe9").with_sync_id(9);
+    let attrs = d.to_attributes().unwrap();
+    let mut nest = vec![0; attrs.as_slice().buffer_len()];
+    attrs.as_slice().emit(&mut nest);
+    assert_eq!(&nest[8..17], b"\x0a\x00\x02\x00sync\xe9");
+    let parsed: Vec<DaemonAttribute> = netlink_packet_core::NlasIterator::new(&nest[..])
+        .map(|nla| {
+            <DaemonAttribute as netlink_packet_core::Parseable<_>>::parse(&nla.unwrap()).unwrap()
+        })
+        .collect();
+    assert_eq!(SyncDaemon::from_attributes(&parsed).unwrap(), d);
+    // NUL and over-long names are refused before sending.
+    assert!(SyncDaemon::new(DaemonState::Master, b"a\0b")
+        .to_attributes()
+        .is_err());
+    assert!(SyncDaemon::new(DaemonState::Master, [0xe9; 16])
+        .to_attributes()
+        .is_err());
+}
+
+#[test]
 #[cfg(target_endian = "little")]
 fn daemon_nest_matches_ipvsadm_bytes() {
     // Spec §4.6: `--start-daemon master --mcast-group 239.1.1.1

@@ -371,7 +371,7 @@ fn daemons() {
     );
     let mut d = SyncDaemon::new(DaemonState::Master, "eth0");
     assert_eq!(ok("--start-daemon master"), Request::StartDaemon(d.clone()));
-    d.mcast_ifn = "abcdefghijklmno".into();
+    d.mcast_ifn = b"abcdefghijklmno".to_vec();
     d.sync_id = 3;
     d.sync_maxlen = 1400;
     d.mcast_group = Some(ip("239.1.1.1"));
@@ -385,9 +385,9 @@ fn daemons() {
     b.mcast_group = Some(ip("ff02::1:2"));
     assert_eq!(
         ok("--start-daemon backup --mcast-group ff02::1:2 --mcast-interface="),
-        Request::StartDaemon(SyncDaemon {
-            mcast_ifn: "eth0".into(),
-            ..b
+        Request::StartDaemon({
+            b.mcast_ifn = b"eth0".to_vec();
+            b
         })
     );
     let mut s = SyncDaemon::new(DaemonState::Backup, "");

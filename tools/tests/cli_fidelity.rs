@@ -863,7 +863,7 @@ fn bang_hash_expansion_takes_memory_linear_in_argv() {
     ];
     let (parsed, peak) = peak_during(|| p.parse(&argv));
     match parsed.unwrap() {
-        Request::StartDaemon(d) => assert_eq!(d.mcast_ifn, "x".repeat(15)),
+        Request::StartDaemon(d) => assert_eq!(d.mcast_ifn, b"x".repeat(15)),
         other => panic!("{other:?}"),
     }
     assert!(peak < 16 << 20, "peak {peak} bytes");

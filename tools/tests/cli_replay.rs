@@ -30,6 +30,7 @@ const SKIP_SCENARIOS: &[(&str, &str)] = &[
     ("daemon-master-options", "sync daemons on a new interface"),
     ("daemon-backup-options", "sync daemons on a new interface"),
     ("daemon-ipv6-group", "sync daemons on a new interface"),
+    ("daemon-interface-bytes", "sync daemons on new interfaces"),
     ("daemon-restart", "kernel clamps of sync-maxlen"),
     ("errors-einval-texts", "kernel clamps of sync-maxlen"),
     (

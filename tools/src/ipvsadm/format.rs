@@ -619,10 +619,10 @@ pub fn daemon_lines(daemons: &[SyncDaemon]) -> Vec<u8> {
         } else {
             continue;
         };
-        let mut s = format!(
-            "{kind} sync daemon (mcast={}, syncid={}",
-            d.mcast_ifn, d.sync_id as i32
-        );
+        // The interface name is the kernel's bytes, printed as they are.
+        out.extend_from_slice(format!("{kind} sync daemon (mcast=").as_bytes());
+        out.extend_from_slice(&d.mcast_ifn);
+        let mut s = format!(", syncid={}", d.sync_id as i32);
         if d.sync_maxlen != 0 {
             s.push_str(&format!(", maxlen={}", d.sync_maxlen));
         }

@@ -1204,15 +1204,12 @@ fn destination(d: &Dest) -> Destination {
 }
 
 fn daemon(d: &Daemon) -> SyncDaemon {
-    SyncDaemon {
-        state: DaemonState::from(d.state),
-        mcast_ifn: kernel_text(&d.mcast_ifn),
-        sync_id: d.syncid,
-        sync_maxlen: d.sync_maxlen,
-        mcast_group: d.mcast_group,
-        mcast_port: d.mcast_port,
-        mcast_ttl: d.mcast_ttl,
-    }
+    SyncDaemon::new(DaemonState::from(d.state), &d.mcast_ifn)
+        .with_sync_id(d.syncid)
+        .with_sync_maxlen(d.sync_maxlen)
+        .with_mcast_group(d.mcast_group)
+        .with_mcast_port(d.mcast_port)
+        .with_mcast_ttl(d.mcast_ttl)
 }
 
 /// ipvsadm's checks after the legality table, then the typed request.

@@ -235,7 +235,7 @@ impl Model {
                 if self.daemons.iter().any(|x| x.state == d.state) {
                     return Err(kernel(op, errno::EEXIST));
                 }
-                if !self.interfaces.contains(&d.mcast_ifn) {
+                if !self.interfaces.iter().any(|i| i.as_bytes() == d.mcast_ifn) {
                     return Err(kernel(op, errno::ENODEV));
                 }
                 let mixed = self.table.iter().any(|(s, ds)| {
