@@ -196,15 +196,23 @@ impl From<u32> for ForwardMethod {
     }
 }
 
-impl From<ForwardMethod> for u32 {
-    fn from(m: ForwardMethod) -> u32 {
-        match m {
+impl ForwardMethod {
+    /// The kernel's connection flag for this method (`IP_VS_CONN_F_MASQ` 0,
+    /// `_LOCALNODE` 1, `_TUNNEL` 2, `_DROUTE` 3).
+    pub const fn to_raw(self) -> u32 {
+        match self {
             ForwardMethod::Masquerade => IP_VS_CONN_F_MASQ,
             ForwardMethod::Local => IP_VS_CONN_F_LOCALNODE,
             ForwardMethod::Tunnel => IP_VS_CONN_F_TUNNEL,
             ForwardMethod::DirectRoute => IP_VS_CONN_F_DROUTE,
             ForwardMethod::Other(v) => v,
         }
+    }
+}
+
+impl From<ForwardMethod> for u32 {
+    fn from(m: ForwardMethod) -> u32 {
+        m.to_raw()
     }
 }
 

@@ -179,7 +179,7 @@ pub enum AddressFamily {
 
 impl AddressFamily {
     /// The kernel's number for this family.
-    pub fn to_raw(self) -> u16 {
+    pub const fn to_raw(self) -> u16 {
         match self {
             AddressFamily::Inet => AF_INET,
             AddressFamily::Inet6 => AF_INET6,
@@ -217,6 +217,19 @@ pub enum Protocol {
     Other(u16),
 }
 
+impl Protocol {
+    /// The IP protocol number (`IPPROTO_TCP` 6, `IPPROTO_UDP` 17,
+    /// `IPPROTO_SCTP` 132, or the number of [`Protocol::Other`]).
+    pub const fn number(self) -> u16 {
+        match self {
+            Protocol::Tcp => IPPROTO_TCP,
+            Protocol::Udp => IPPROTO_UDP,
+            Protocol::Sctp => IPPROTO_SCTP,
+            Protocol::Other(n) => n,
+        }
+    }
+}
+
 impl From<u16> for Protocol {
     fn from(p: u16) -> Self {
         match p {
@@ -230,12 +243,7 @@ impl From<u16> for Protocol {
 
 impl From<Protocol> for u16 {
     fn from(p: Protocol) -> u16 {
-        match p {
-            Protocol::Tcp => IPPROTO_TCP,
-            Protocol::Udp => IPPROTO_UDP,
-            Protocol::Sctp => IPPROTO_SCTP,
-            Protocol::Other(n) => n,
-        }
+        p.number()
     }
 }
 

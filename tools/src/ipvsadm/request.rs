@@ -19,14 +19,15 @@ use ipvs::{
     ServiceFlags, ServiceKey, SyncDaemon, Timeouts, TunnelChecksum, TunnelType,
 };
 
-const AF_INET: u16 = 2;
-const AF_INET6: u16 = 10;
-const IPPROTO_TCP: u16 = 6;
-const IPPROTO_UDP: u16 = 17;
-const IPPROTO_SCTP: u16 = 132;
-const FWD_MASQ: u32 = 0;
-const FWD_TUNNEL: u32 = 2;
-const FWD_DROUTE: u32 = 3;
+// The kernel's numbers, each defined once, in the library.
+const AF_INET: u16 = AddressFamily::Inet.to_raw();
+const AF_INET6: u16 = AddressFamily::Inet6.to_raw();
+const IPPROTO_TCP: u16 = Protocol::Tcp.number();
+const IPPROTO_UDP: u16 = Protocol::Udp.number();
+const IPPROTO_SCTP: u16 = Protocol::Sctp.number();
+const FWD_MASQ: u32 = ForwardMethod::Masquerade.to_raw();
+const FWD_TUNNEL: u32 = ForwardMethod::Tunnel.to_raw();
+const FWD_DROUTE: u32 = ForwardMethod::DirectRoute.to_raw();
 
 /// A command-line error: the text for stderr and the exit status.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -672,12 +672,10 @@ pub mod limits {
     pub const MAX_TIMEOUT: i64 = 86400 * 31;
     /// `-p` without a value.
     pub const DEFAULT_PERSISTENT_TIMEOUT: u32 = 360;
-    /// `-s` is silently cut to this many bytes.
-    pub const SCHED_NAME_MAX: usize = 15;
-    /// `--pe` is silently cut to this many bytes.
-    pub const PE_NAME_MAX: usize = 16;
     /// `--mcast-interface` is silently cut to this many bytes.
-    pub const IFNAME_MAX: usize = 15;
+    pub use ipvs::daemon::IFNAME_MAX;
+    /// `-s` is silently cut to this many bytes, `--pe` to this many.
+    pub use ipvs::service::{PE_NAME_MAX, SCHED_NAME_MAX};
     /// `-b`'s argument is silently cut to this many bytes.
     pub const SCHED_FLAGS_MAX: usize = 127;
     /// Highest weight (the Debian build accepts up to `INT_MAX`).
@@ -879,7 +877,7 @@ pub mod msg {
 }
 
 /// The connection table `-c` reads.
-pub const CONN_PROC_FILE: &str = "/proc/net/ip_vs_conn";
+pub use ipvs::conn::PROC_IP_VS_CONN as CONN_PROC_FILE;
 
 /// The first line of `-h` and the whole of `-v`.
 ///
