@@ -6,26 +6,13 @@
 #[path = "../../fuzz/harness/tools.rs"]
 mod tools;
 
-use std::path::Path;
+#[path = "../../fuzz/harness/replay.rs"]
+mod replay;
 
+/// Runs `target` on its committed inputs; returns how many there were.
 fn replay(target: &str, run: fn(&[u8])) -> usize {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
-    let mut n = 0;
-    for dir in ["seeds", "corpus", "regressions"] {
-        let Ok(entries) = std::fs::read_dir(root.join(dir).join(target)) else {
-            continue;
-        };
-        let mut paths: Vec<_> = entries.map(|e| e.unwrap().path()).collect();
-        paths.sort();
-        for path in paths {
-            let data = std::fs::read(&path).unwrap();
-            if let Err(e) = std::panic::catch_unwind(|| run(&data)) {
-                std::panic::resume_unwind(Box::new(format!("{}: {e:?}", path.display())));
-            }
-            n += 1;
-        }
-    }
-    n
+    let fuzz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+    replay::replay(&fuzz, target, run)
 }
 
 #[test]

@@ -35,13 +35,14 @@ U=$LAB_OURS_DIR/ipvsadm
 
 lab_reset_state
 
-# rules N: N services in 198.18.0.0/15, each with 4 direct-routing real servers.
+# rules N [M]: N services in 198.18.0.0/15, each with M (default 4) direct-routing real
+# servers of weights 1..M.
 rules() {
-	awk -v n="$1" 'BEGIN {
+	awk -v n="$1" -v m="${2:-4}" 'BEGIN {
 		for (i = 0; i < n; i++) {
 			vip = sprintf("198.%d.%d.%d:80", 18 + int(i / 65536), int(i / 256) % 256, i % 256)
 			printf "-A -t %s -s wrr\n", vip
-			for (j = 1; j <= 4; j++)
+			for (j = 1; j <= m; j++)
 				printf "-a -t %s -r 198.51.100.%d:80 -g -w %d\n", vip, j, j
 		}
 	}'
@@ -203,16 +204,6 @@ done
 L=$LAB_OURS_DIR/lvsctl
 apply_sizes=$(lab_param bench_apply_sizes | tr ',' ' ')
 [ -n "$apply_sizes" ] || apply_sizes=2000
-rules8() {
-	awk -v n="$1" 'BEGIN {
-		for (i = 0; i < n; i++) {
-			vip = sprintf("198.%d.%d.%d:80", 18 + int(i / 65536), int(i / 256) % 256, i % 256)
-			printf "-A -t %s -s wrr\n", vip
-			for (j = 1; j <= 8; j++)
-				printf "-a -t %s -r 198.51.100.%d:80 -g -w %d\n", vip, j, j
-		}
-	}'
-}
 # writes_of FILE: the write count lvsctl -v reported in FILE (its stderr).
 writes_of() {
 	sed -n 's/^lvsctl: [0-9]* changes, \([0-9]*\) write requests sent$/\1/p' "$1" | tail -n 1
@@ -229,7 +220,7 @@ apply_report() {
 }
 if [ -x "$L" ]; then
 	for n in $apply_sizes; do
-		rules8 "$n" >/tmp/rules8
+		rules "$n" 8 >/tmp/rules8
 		echo "bench: lvsctl apply, $n services x 8 real servers, $(wc -l </tmp/rules8) rules"
 		settle
 		# Into an empty table, each run alone: ours -R, then lvsctl apply of the same file.
