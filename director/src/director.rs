@@ -7,7 +7,10 @@
 //! changes in one batch: a table that matches gets no write, drift made
 //! behind the daemon's back is repaired, and a change the kernel refuses is
 //! reported and tried again at the next reconcile while every other change
-//! goes through. Reconciles run after health events (coalesced), after a
+//! goes through. Only the daemon's services are compared: those of the
+//! configuration, and those a reload removed until they are deleted;
+//! services the configuration never named are left alone, as keepalived
+//! leaves them. Reconciles run after health events (coalesced), after a
 //! reload, every [`Options::reconcile_interval`], and every
 //! [`Options::drain_poll`] while drains are pending.
 //!
@@ -302,6 +305,10 @@ pub struct Director<K: Kernel> {
     /// Services removed from the configuration, kept while their real
     /// servers drain.
     leaving: Vec<Service>,
+    /// Services removed from the configuration by a reload, to be deleted
+    /// from the kernel (other services the configuration does not name
+    /// are not the daemon's and are left alone).
+    retired: HashSet<ServiceKey>,
     notes: UnboundedSender<Note>,
     scripts: Scripts,
     options: Options,
@@ -351,6 +358,7 @@ impl<K: Kernel> Director<K> {
             health,
             drains: Vec::new(),
             leaving: Vec::new(),
+            retired: HashSet::new(),
             notes: tx,
             scripts,
             options,
@@ -540,8 +548,22 @@ impl<K: Kernel> Director<K> {
             }
         };
         self.settle_drains(&actual);
+        self.retired.retain(|k| actual.table.service(k).is_some());
         let desired = self.desired(&actual);
-        let p = plan(&desired, &actual.table);
+        // Only the daemon's services: configured, leaving or retired.
+        let ours = Table::from(
+            actual
+                .table
+                .services()
+                .iter()
+                .filter(|s| {
+                    desired.service(&s.service.key).is_some()
+                        || self.retired.contains(&s.service.key)
+                })
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        let p = plan(&desired, &ours);
         if p.is_empty() {
             self.failed = false;
             self.last_failures.clear();
@@ -645,6 +667,11 @@ impl<K: Kernel> Director<K> {
         }
         let old = self.model.table(&self.health);
         let old_model = std::mem::replace(&mut self.model, model);
+        for s in old_model.services() {
+            if !self.model.services().any(|n| n.key == s.key) {
+                self.retired.insert(s.key);
+            }
+        }
         let engine = &self.engine;
         let t = self.health.sync(&self.model, |id| engine.state(id));
         self.on_transitions(t);
