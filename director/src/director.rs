@@ -618,6 +618,14 @@ impl<K: Kernel> Director<K> {
         if matches!(event.kind, EventKind::Result) {
             return;
         }
+        // An event queued before a reload changed the key's check: the
+        // engine's current state decides.
+        match (&event.kind, self.engine.state(&event.key)) {
+            (_, None) => return,
+            (EventKind::Up { .. }, Some(s)) | (EventKind::Weight(_), Some(s)) if !s.up => return,
+            (EventKind::Down { .. }, Some(s)) if s.up => return,
+            _ => {}
+        }
         let t = self.health.on_event(&self.model, &event.key, &event.kind);
         self.on_transitions(t);
     }
