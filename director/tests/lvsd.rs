@@ -849,3 +849,83 @@ fn lvsd_exits_non_zero_on_a_bad_configuration() {
     let out = run(&["-D", "-f", good.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn notify_scripts_and_omega() {
+    let dir = temp_dir("notify");
+    let mut a = Listener::new().await;
+    let b = Listener::new().await;
+    let f = |n: &str| dir.join(n);
+    let scripts = format!(
+        "notify_down \"/usr/bin/touch {}\"\n        notify_up \"/usr/bin/touch {}\"",
+        f("a-down").display(),
+        f("a-up").display()
+    );
+    let b_scripts = format!(
+        "notify_down \"/usr/bin/touch {}\"",
+        f("b-down-omega").display()
+    );
+    let body = format!(
+        "    omega\n    quorum_down \"/usr/bin/touch {}\"\n{}{}",
+        f("quorum-down-omega").display(),
+        rs(a.port, &scripts),
+        rs(b.port, &b_scripts)
+    );
+    let conf = format!(
+        "global_defs {{\n    enable_script_security\n}}\n{}",
+        vs("192.0.2.15", 80, &body)
+    );
+    let mut rig = Rig::start(&dir, &conf, MemoryKernel::new()).await;
+    a.close().await;
+    wait_file(&f("a-down")).await;
+    assert!(!f("a-up").exists());
+    a.open().await;
+    wait_file(&f("a-up")).await;
+    // No quorum change, no omega script before the stop.
+    assert!(!f("quorum-down-omega").exists() && !f("b-down-omega").exists());
+    let notes = rig.stop().await;
+    assert!(notes.iter().any(|n| matches!(n, Note::Stopped)));
+    wait_file(&f("b-down-omega")).await;
+    wait_file(&f("quorum-down-omega")).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_reload_keeps_a_failed_server_failed() {
+    let dir = temp_dir("reload-state");
+    let a = Listener::new().await;
+    let b = Listener::closed().await;
+    let conf = vs("192.0.2.16", 80, &(rs(a.port, "") + &rs(b.port, "")));
+    let mut rig = Rig::start(&dir, &conf, MemoryKernel::new()).await;
+    let svc = "tcp:192.0.2.16:80";
+    rig.table("without B", |t| weight(t, svc, b.port).is_none())
+        .await;
+    let c = Listener::new().await;
+    std::fs::write(
+        &rig.path,
+        conf.clone() + &vs("192.0.2.17", 80, &rs(c.port, "")),
+    )
+    .unwrap();
+    rig.skip();
+    let from = rig.seen.len();
+    rig.send(Control::Reload);
+    rig.wait("reloaded", |n| matches!(n, Note::Reloaded { .. }))
+        .await;
+    rig.drain();
+    let t = rig.kernel.table();
+    assert_eq!(weight(&t, "tcp:192.0.2.17:80", c.port), Some(2));
+    assert_eq!(
+        weight(&t, svc, b.port),
+        None,
+        "a failed server re-added by a reload"
+    );
+    assert_eq!(weight(&t, svc, a.port), Some(2));
+    // Nothing about B in the reload: no transition, no drain.
+    let since = &rig.seen[from..];
+    assert!(
+        !since
+            .iter()
+            .any(|n| matches!(n, Note::Health(_) | Note::DrainStart { .. })),
+        "{since:#?}"
+    );
+    rig.stop().await;
+}
