@@ -875,7 +875,7 @@ async fn notify_scripts_and_omega() {
         "global_defs {{\n    enable_script_security\n}}\n{}",
         vs("192.0.2.15", 80, &body)
     );
-    let mut rig = Rig::start(&dir, &conf, MemoryKernel::new()).await;
+    let rig = Rig::start(&dir, &conf, MemoryKernel::new()).await;
     a.close().await;
     wait_file(&f("a-down")).await;
     assert!(!f("a-up").exists());
