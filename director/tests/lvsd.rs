@@ -929,3 +929,77 @@ async fn a_reload_keeps_a_failed_server_failed() {
     );
     rig.stop().await;
 }
+
+/// The binary itself, on the in-memory table (`--dry-run`): SIGHUP reloads
+/// (a bad file is refused and it goes on), SIGTERM stops with status 0.
+#[test]
+fn the_binary_reloads_on_sighup_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::sync::mpsc as smpsc;
+
+    let dir = temp_dir("signals");
+    let conf = dir.join("k.conf");
+    std::fs::write(&conf, vs("192.0.2.30", 80, &rs(1, ""))).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .args(["--dry-run", "-f", conf.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Killed if the test fails before its SIGTERM.
+    struct Reap(Option<u32>);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            if let Some(pid) = self.0 {
+                // SAFETY: kill(2) on our own child, not yet waited for.
+                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            }
+        }
+    }
+    let mut reap = Reap(Some(child.id()));
+    let (tx, rx) = smpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = Vec::new();
+    let mut wait_line = |what: &str| {
+        let end = std::time::Instant::now() + BOUND;
+        loop {
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(l) => {
+                    let hit = l.contains(what);
+                    log.push(l);
+                    if hit {
+                        return;
+                    }
+                }
+                Err(_) => panic!("no line with {what:?}; log: {log:#?}"),
+            }
+        }
+    };
+    let signal = |pid: u32, sig: i32| {
+        // SAFETY: kill(2) on our own child.
+        assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0);
+    };
+    wait_line("lvsd: started: 1 services");
+    // Port 1 on loopback refuses: the real server goes down.
+    wait_line("of tcp:192.0.2.30:80 is down: TCP_CHECK (line 8): connection refused");
+    std::fs::write(&conf, vs("192.0.2.30", 80, &(rs(1, "") + &rs(2, "")))).unwrap();
+    signal(child.id(), libc::SIGHUP);
+    wait_line("reload: ok: 1 services, 2 real servers");
+    std::fs::write(&conf, "virtual_server {\n").unwrap();
+    signal(child.id(), libc::SIGHUP);
+    wait_line("reload: refused, nothing changed");
+    signal(child.id(), libc::SIGTERM);
+    wait_line("lvsd: stopped");
+    let status = child.wait().unwrap();
+    reap.0 = None;
+    assert!(status.success(), "{status:?}; log: {log:#?}");
+}

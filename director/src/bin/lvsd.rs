@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use ipvs_director::director::{Control, Director, Note, Options};
-use ipvs_director::keepalived;
+use ipvs_director::keepalived::{self, Config};
+use ipvs_director::kernel::{Kernel, MemoryKernel};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
@@ -23,6 +24,8 @@ usage: lvsd [-f FILE] [-t]
   -f, --use-file FILE   configuration file (default /etc/keepalived/keepalived.conf)
   -t, --config-test     check the configuration and exit (0 when valid)
   -n, --dont-fork       run in the foreground (always the case)
+      --dry-run         run on an in-memory table instead of the kernel (starts empty;
+                        logs the changes it would make)
   -h, --help            this text
   -v, --version         version
 lvsd runs in the foreground and logs to standard error; SIGHUP reloads the
@@ -32,11 +35,13 @@ configuration, SIGTERM and SIGINT stop it. It does not daemonize itself
 struct Args {
     file: PathBuf,
     test: bool,
+    dry_run: bool,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
     let mut file = PathBuf::from(DEFAULT_CONFIG);
     let mut test = false;
+    let mut dry_run = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -47,6 +52,7 @@ fn parse_args() -> Result<Option<Args>, String> {
                     .into()
             }
             "-t" | "--config-test" => test = true,
+            "--dry-run" => dry_run = true,
             "-n" | "--dont-fork" | "-l" | "--log-console" => {}
             "-D" | "--daemonize" => {
                 return Err("-D/--daemonize is not supported: lvsd runs in the foreground, run it under a service manager".into())
@@ -64,7 +70,11 @@ fn parse_args() -> Result<Option<Args>, String> {
             s => return Err(format!("unknown argument {s:?}")),
         }
     }
-    Ok(Some(Args { file, test }))
+    Ok(Some(Args {
+        file,
+        test,
+        dry_run,
+    }))
 }
 
 fn log(line: impl std::fmt::Display) {
@@ -142,6 +152,10 @@ fn main() -> ExitCode {
             }
         };
     }
+    if args.dry_run {
+        log("dry run: an in-memory table stands for the kernel (it starts empty)");
+        return runtime.block_on(daemon(MemoryKernel::new(), parsed.config, args.file));
+    }
     let ipvs = match ipvs::Ipvs::open() {
         Ok(i) => i,
         Err(e) => {
@@ -149,13 +163,41 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
-        let (director, mut notes) = match Director::start(
-            ipvs,
-            &parsed.config,
-            Some(args.file.clone()),
-            Options::default(),
-        ) {
+    runtime.block_on(daemon(ipvs, parsed.config, args.file))
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+async fn daemon<K: Kernel>(kernel: K, config: Config, file: PathBuf) -> ExitCode {
+    // Signals first, so that a SIGHUP or SIGTERM sent during the start is
+    // handled, not fatal.
+    let (tx, rx) = mpsc::unbounded_channel();
+    let signals = [
+        (SignalKind::hangup(), Control::Reload),
+        (SignalKind::terminate(), Control::Stop),
+        (SignalKind::interrupt(), Control::Stop),
+    ];
+    for (kind, control) in signals {
+        let mut s = match signal(kind) {
+            Ok(s) => s,
+            Err(e) => {
+                log(format_args!("cannot handle signals: {e}"));
+                return ExitCode::FAILURE;
+            }
+        };
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while s.recv().await.is_some() {
+                if control == Control::Reload {
+                    log("SIGHUP: reloading");
+                }
+                if tx.send(control).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let (director, mut notes) =
+        match Director::start(kernel, &config, Some(file), Options::default()) {
             Ok(d) => d,
             Err(e) => {
                 for line in e.to_string().lines() {
@@ -165,42 +207,15 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let printer = tokio::spawn(async move {
-            while let Some(n) = notes.recv().await {
-                log(&n);
-                if matches!(n, Note::Stopped) {
-                    break;
-                }
+    let printer = tokio::spawn(async move {
+        while let Some(n) = notes.recv().await {
+            log(&n);
+            if matches!(n, Note::Stopped) {
+                break;
             }
-        });
-        let (tx, rx) = mpsc::unbounded_channel();
-        let signals = [
-            (SignalKind::hangup(), Control::Reload),
-            (SignalKind::terminate(), Control::Stop),
-            (SignalKind::interrupt(), Control::Stop),
-        ];
-        for (kind, control) in signals {
-            let mut s = match signal(kind) {
-                Ok(s) => s,
-                Err(e) => {
-                    log(format_args!("cannot handle signals: {e}"));
-                    return ExitCode::FAILURE;
-                }
-            };
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                while s.recv().await.is_some() {
-                    if control == Control::Reload {
-                        log("SIGHUP: reloading");
-                    }
-                    if tx.send(control).is_err() {
-                        break;
-                    }
-                }
-            });
         }
-        director.run(rx).await;
-        let _ = printer.await;
-        ExitCode::SUCCESS
-    })
+    });
+    director.run(rx).await;
+    let _ = printer.await;
+    ExitCode::SUCCESS
 }
