@@ -1003,3 +1003,28 @@ fn the_binary_reloads_on_sighup_and_stops_on_sigterm() {
     reap.0 = None;
     assert!(status.success(), "{status:?}; log: {log:#?}");
 }
+
+#[test]
+fn lvsd_drain_timeout_is_read_and_checked() {
+    let conf = |v: &str| {
+        format!(
+            "global_defs {{\n    lvsd_drain_timeout {v}\n}}\n{}",
+            vs("192.0.2.40", 80, &rs(80, ""))
+        )
+    };
+    let parsed = keepalived::parse_str(&conf("2.5"), "t.conf").unwrap();
+    assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    let m = Model::build(&parsed.config).unwrap();
+    assert_eq!(m.drain_timeout, Duration::from_millis(2500));
+    let m = Model::build(&keepalived::parse_str(&conf("0"), "t.conf").unwrap().config).unwrap();
+    assert_eq!(m.drain_timeout, Duration::ZERO);
+    let refused = keepalived::parse_str(&conf("soon"), "t.conf").unwrap_err();
+    assert_eq!(refused.errors.len(), 1);
+    assert!(
+        refused.errors[0]
+            .to_string()
+            .starts_with("t.conf:2: lvsd_drain_timeout: invalid time 'soon'"),
+        "{}",
+        refused.errors[0]
+    );
+}
