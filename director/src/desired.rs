@@ -227,9 +227,14 @@ impl Model {
                 omega: vs.omega,
             });
         }
+        if config.global.ssl.is_some() {
+            notes.push("SSL block: not acted on by lvsd (SSL_GET presents no client certificate and, as keepalived, verifies no server certificate)".into());
+        }
         if config.global.lvs_sync_daemon.is_some() {
             notes.push("lvs_sync_daemon: not acted on by lvsd (start the sync daemons with ipvsadm --start-daemon)".into());
         }
+        let mut seen_notes = HashSet::new();
+        notes.retain(|n| seen_notes.insert(n.clone()));
         if errors.is_empty() {
             Ok(Model {
                 global: config.global.clone(),
@@ -450,7 +455,7 @@ fn connect(
     }
 }
 
-fn http(h: &keepalived::HttpCheck, ssl: Option<&keepalived::SslConfig>) -> check::HttpCheck {
+fn http(h: &keepalived::HttpCheck) -> check::HttpCheck {
     let urls = h
         .urls
         .iter()
@@ -473,7 +478,8 @@ fn http(h: &keepalived::HttpCheck, ssl: Option<&keepalived::SslConfig>) -> check
         keepalived::HttpProtocol::Http11 => check::HttpProtocol::Http11,
     };
     out.enable_sni = h.enable_sni;
-    out.ca_file = ssl.and_then(|s| s.ca.as_ref()).map(Into::into);
+    // keepalived loads the SSL block's CA but never rejects a peer: no
+    // verification here either.
     out
 }
 
@@ -489,11 +495,8 @@ fn check_spec(
     let (kind, conn) = match &c.kind {
         CheckKind::Tcp(conn) => (check::CheckKind::Tcp, Some(conn)),
         CheckKind::Ping(conn) => (check::CheckKind::Ping, Some(conn)),
-        CheckKind::Http(h) => (check::CheckKind::Http(http(h, None)), Some(&h.connection)),
-        CheckKind::Ssl(h) => (
-            check::CheckKind::Ssl(http(h, global.ssl.as_ref())),
-            Some(&h.connection),
-        ),
+        CheckKind::Http(h) => (check::CheckKind::Http(http(h)), Some(&h.connection)),
+        CheckKind::Ssl(h) => (check::CheckKind::Ssl(http(h)), Some(&h.connection)),
         CheckKind::Smtp(s) => (
             check::CheckKind::Smtp(check::SmtpCheck {
                 helo_name: s.helo_name.clone(),
