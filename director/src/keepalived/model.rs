@@ -78,6 +78,11 @@ pub struct Global {
     pub checker_log_all_failures: bool,
     /// The top-level `SSL` block (client certificate for SSL_GET).
     pub ssl: Option<SslConfig>,
+    /// `lvsd_drain_timeout SECONDS` (lvsd's extension): how long a real
+    /// server removed from the configuration by a reload is drained
+    /// (weight 0) before it is deleted; `None` = lvsd's default (300 s),
+    /// 0 = delete at once.
+    pub lvsd_drain_timeout: Option<Duration>,
 }
 
 /// The top-level `SSL { ca, certificate, key, password }` block.

@@ -23,6 +23,9 @@ mod server;
 /// a row that bring a failed checker back up. keepalived has no such setting
 /// (one success is enough) and would report the keyword as unknown.
 const RISE: &str = "lvsd_rise";
+/// lvsd's extension in `global_defs`: how long a real server removed by a
+/// reload is drained before it is deleted.
+const DRAIN_TIMEOUT: &str = "lvsd_drain_timeout";
 
 /// keepalived's scheduler list (`lvs_schedulers`).
 const SCHEDULERS: &[&str] = &[
@@ -801,6 +804,11 @@ fn global_defs(p: &mut P, block: &[Node], g: &mut Global) {
                 }
             }
             "enable_script_security" => g.enable_script_security = true,
+            DRAIN_TIMEOUT => {
+                if let Some(t) = p.timer(n, 0, u64::MAX) {
+                    g.lvsd_drain_timeout = Some(t);
+                }
+            }
             "checker_log_all_failures" => {
                 if let Some(b) = p.opt_bool(n) {
                     g.checker_log_all_failures = b;

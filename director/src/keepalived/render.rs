@@ -165,6 +165,9 @@ fn render_into(o: &mut String, c: &Config) -> std::fmt::Result {
     if let Some(d) = &g.lvs_sync_daemon {
         writeln!(o, "global lvs_sync_daemon {d:?}")?;
     }
+    if let Some(t) = g.lvsd_drain_timeout {
+        writeln!(o, "global lvsd_drain_timeout={t:?}")?;
+    }
     if let Some(u) = &g.script_user {
         writeln!(o, "global script_user {u:?}")?;
     }
