@@ -15,6 +15,8 @@
 D_ORACLE_IPVSADM=/oracle/ipvsadm
 D_KEEPALIVED=/oracle/keepalived
 D_TMP=/tmp/dlab
+# The HTTPS servers' certificate and key (EC P-256, self-signed, made by tests/lab/run).
+D_TLS=/lab/director/tls
 # Seconds an event may take to reach its table; seconds a daemon may take to stop.
 D_EVENT_TIMEOUT=${D_EVENT_TIMEOUT:-15}
 D_STOP_TIMEOUT=10
@@ -139,8 +141,10 @@ d_listening() {
 		awk -v p=":$_hex" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }'
 }
 
-# Start server $1 = NS:PORT[:http|tcp] (http: busybox httpd serving "/" = the namespace's
-# name and "/health" = "ok"; tcp: a busybox nc listener that closes every connection).
+# Start server $1 = NS:PORT[:http|https|tcp] (http: busybox httpd serving "/" = the
+# namespace's name and "/health" = "ok"; https: openssl s_server -WWW serving "/health"
+# with the certificate tests/lab/run made (a missing file is still a 200 there: use kill
+# to fail an SSL_GET); tcp: a busybox nc listener that closes every connection).
 # Waits until it listens.
 d_serve() {
 	_ns=${1%%:*}
@@ -154,6 +158,11 @@ d_serve() {
 		echo "$_ns" >"$_www/index.html"
 		[ -e "$_www/.health-off" ] || echo ok >"$_www/health"
 		/usr/sbin/ip netns exec "$_ns" busybox httpd -f -p "$_port" -h "$_www" </dev/null >/dev/null 2>&1 &
+	elif [ "$_kind" = https ]; then
+		mkdir -p "$_www"
+		[ -e "$_www/.health-off" ] || echo ok >"$_www/health"
+		(cd "$_www" && exec /usr/sbin/ip netns exec "$_ns" /usr/bin/openssl s_server -quiet -WWW -accept "$_port" \
+			-cert "$D_TLS/cert.pem" -key "$D_TLS/key.pem") </dev/null >/dev/null 2>&1 &
 	else
 		/usr/sbin/ip netns exec "$_ns" busybox nc -ll -p "$_port" -e /bin/true </dev/null >/dev/null 2>&1 &
 	fi
