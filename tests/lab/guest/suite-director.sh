@@ -23,6 +23,9 @@ rm -rf "$D_TMP"
 mkdir -p "$D_TMP"
 TIMINGS=$D_TMP/timings
 
+# lab.director_verbose=1 (tests/lab/run: LAB_CMDLINE_EXTRA=lab.director_verbose=1) prints
+# the daemon's log lines of every event.
+verbose=$(lab_param director_verbose)
 ours=$(lab_param director_ours)
 [ -n "$ours" ] || ours=lvsd
 ours_missing=
@@ -87,6 +90,7 @@ run_side() {
 		fi
 		_settle=$D_SETTLE
 		[ -f "$_e/settle" ] && _settle=$(cat "$_e/settle")
+		_l0=$(cat "$D_SIDE_DIR/daemon.log" 2>/dev/null | wc -l)
 		_t=$(lab_now)
 		while IFS= read -r _a; do
 			d_action "$_a" || echo "director: action failed: $_a"
@@ -101,6 +105,9 @@ run_side() {
 		1) printf '  %-6s %s %-52s NOT REACHED within %s s%s\n' "$_side" "$_id" "$_title" "$D_EVENT_TIMEOUT" "$_note" ;;
 		*) printf '  %-6s %s %-52s reached in %s s, then LEFT it within %s s%s\n' "$_side" "$_id" "$_title" "$D_REACHED" "$_settle" "$_note" ;;
 		esac
+		if [ "$verbose" = 1 ]; then
+			tail -n +"$((_l0 + 1))" "$D_SIDE_DIR/daemon.log" | sed 's/^/         | /'
+		fi
 		if [ "$_rc" != 0 ]; then
 			_ok=1
 			if [ "$_side" = oracle ]; then
