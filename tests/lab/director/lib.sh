@@ -232,6 +232,13 @@ d_daemon_start() {
 	D_PID=$!
 }
 
+# Is the daemon started by d_daemon_start still running (not exited, not a zombie)?
+d_daemon_alive() {
+	[ -n "${D_PID:-}" ] && kill -0 "$D_PID" 2>/dev/null || return 1
+	case $(cut -d' ' -f3 "/proc/$D_PID/stat" 2>/dev/null) in Z | '') return 1 ;; esac
+	return 0
+}
+
 # Stop the daemon (SIGTERM) and wait until it has exited (bounded; then SIGKILL).
 d_daemon_stop() {
 	[ -n "${D_PID:-}" ] || return 0

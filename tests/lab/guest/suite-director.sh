@@ -52,13 +52,23 @@ run_side() {
 	else
 		D_DAEMON=$ours
 	fi
-	if [ "$D_DAEMON" != lvsd ] && [ "$D_DAEMON" != oneshot ]; then
+	# Log lines that say a start or a reload has been applied: the event then waits for
+	# them (bounded) before reading the table. lvsd's are its "started: ..." and
+	# "reload: ok: ..." / "reload: refused, ..." lines (director/README.md, "Running lvsd").
+	case $D_DAEMON in
+	keepalived*)
 		D_MARK_START="Startup complete"
 		D_MARK_RELOAD="Reload complete"
-	else
+		;;
+	lvsd)
+		D_MARK_START="lvsd: started: "
+		D_MARK_RELOAD="lvsd: reload: "
+		;;
+	*)
 		D_MARK_START=
 		D_MARK_RELOAD=
-	fi
+		;;
+	esac
 	_validation=0
 	[ "$_side" = ours ] && [ "$ours" = keepalived ] && _validation=1
 	# The stand-in loads the first event's table.
@@ -98,12 +108,17 @@ run_side() {
 		cp "$_want" "$D_SIDE_DIR/$_id.want"
 		d_await "$D_SIDE_DIR/$_id.want" "$_t" "$_settle" "$D_SIDE_DIR/$_id.table"
 		_rc=$?
+		# A daemon that died on its own fails the event, whatever the table says.
+		if [ -n "$D_PID" ] && ! d_daemon_alive; then
+			_rc=3
+		fi
 		echo "$_rc" >"$D_SIDE_DIR/$_id.rc"
 		echo "$D_REACHED" >"$D_SIDE_DIR/$_id.time"
 		case $_rc in
 		0) printf '  %-6s %s %-52s %6s s%s\n' "$_side" "$_id" "$_title" "$D_REACHED" "$_note" ;;
 		1) printf '  %-6s %s %-52s NOT REACHED within %s s%s\n' "$_side" "$_id" "$_title" "$D_EVENT_TIMEOUT" "$_note" ;;
-		*) printf '  %-6s %s %-52s reached in %s s, then LEFT it within %s s%s\n' "$_side" "$_id" "$_title" "$D_REACHED" "$_settle" "$_note" ;;
+		2) printf '  %-6s %s %-52s reached in %s s, then LEFT it within %s s%s\n' "$_side" "$_id" "$_title" "$D_REACHED" "$_settle" "$_note" ;;
+		*) printf '  %-6s %s %-52s the daemon EXITED (table reached: %s)%s\n' "$_side" "$_id" "$_title" "$D_REACHED" "$_note" ;;
 		esac
 		if [ "$verbose" = 1 ]; then
 			tail -n +"$((_l0 + 1))" "$D_SIDE_DIR/daemon.log" | sed 's/^/         | /'
