@@ -102,12 +102,19 @@ run_side() {
 		[ -f "$_e/settle" ] && _settle=$(cat "$_e/settle")
 		_l0=$(cat "$D_SIDE_DIR/daemon.log" 2>/dev/null | wc -l)
 		_t=$(lab_now)
+		_afail=0
 		while IFS= read -r _a; do
-			d_action "$_a" || echo "director: action failed: $_a"
+			if ! d_action "$_a"; then
+				echo "director: action failed: $_a"
+				_afail=1
+			fi
 		done <"$_e/do"
 		cp "$_want" "$D_SIDE_DIR/$_id.want"
 		d_await "$D_SIDE_DIR/$_id.want" "$_t" "$_settle" "$D_SIDE_DIR/$_id.table"
 		_rc=$?
+		# An action that could not be done (a server that did not start, an ipvsadm
+		# command that failed) fails the event too.
+		[ $_rc = 0 ] && [ $_afail = 1 ] && _rc=4
 		# A daemon that died on its own fails the event, whatever the table says.
 		if [ -n "$D_PID" ] && ! d_daemon_alive; then
 			_rc=3
@@ -118,7 +125,8 @@ run_side() {
 		0) printf '  %-6s %s %-52s %6s s%s\n' "$_side" "$_id" "$_title" "$D_REACHED" "$_note" ;;
 		1) printf '  %-6s %s %-52s NOT REACHED within %s s%s\n' "$_side" "$_id" "$_title" "$D_EVENT_TIMEOUT" "$_note" ;;
 		2) printf '  %-6s %s %-52s reached in %s s, then LEFT it within %s s%s\n' "$_side" "$_id" "$_title" "$D_REACHED" "$_settle" "$_note" ;;
-		*) printf '  %-6s %s %-52s the daemon EXITED (table reached: %s)%s\n' "$_side" "$_id" "$_title" "$D_REACHED" "$_note" ;;
+		3) printf '  %-6s %s %-52s the daemon EXITED (table reached: %s)%s\n' "$_side" "$_id" "$_title" "$D_REACHED" "$_note" ;;
+		*) printf '  %-6s %s %-52s an ACTION FAILED (table reached: %s)%s\n' "$_side" "$_id" "$_title" "$D_REACHED" "$_note" ;;
 		esac
 		if [ "$verbose" = 1 ]; then
 			tail -n +"$((_l0 + 1))" "$D_SIDE_DIR/daemon.log" | sed 's/^/         | /'
