@@ -1,12 +1,9 @@
 #!/bin/sh
 # lvsd in the lab guest against the real kernel: checks, failure and return, drift repair,
 # reload with a drained real server, restart without writes, bad reload.
-#
-# A forwarding case (tests/lab/forwarding/lib/common.sh), kept here because the lab's `run`
-# does not copy lvsd into the guest yet: to run it, copy it to tests/lab/forwarding/ and add
-# lvsd to the binaries `run` copies to /ours, then
-#   tests/lab/run --suite forwarding --scenario lvsd-smoke
-# Passed 2026-11-30 (kernel 6.1.0-57-cloud-amd64): 20 ok, 0 not ok.
+# The keepalived comparison is the director suite's; this case checks what it cannot: a
+# drain under a live connection on reload, and a restart that writes nothing.
+#   tests/lab/run --scenario lvsd-smoke
 . /lab/forwarding/lib/common.sh
 trap fwd_cleanup EXIT
 LVSD=/ours/lvsd
