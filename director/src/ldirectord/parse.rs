@@ -274,7 +274,7 @@ pub(super) fn parse(
                 let cmd = if lead == cut.len() { " " } else { &cut[lead..] };
                 // A refused header's block is read past without a word.
                 if let Some(d) = d.as_mut() {
-                    virtual_line(&mut cx, d, j as u32 + 1, cmd);
+                    virtual_line(&mut cx, d, j as u32 + 1, cmd, raw);
                 }
                 j += 1;
             }
@@ -677,10 +677,10 @@ fn email_freq(v: &str) -> Option<u32> {
     d.parse().ok()
 }
 
-fn virtual_line(cx: &mut Ctx, d: &mut Draft, no: u32, cmd: &str) {
+fn virtual_line(cx: &mut Ctx, d: &mut Draft, no: u32, cmd: &str, raw: &str) {
     let v6 = d.family == AddressFamily::Inet6;
     let Some(c) = KEY_VALUE.captures(cmd) else {
-        cx.invalid(no, "", format!("Unknown command \"{cmd}\""));
+        cx.invalid(no, "", format!("Unknown command \"{raw}\""));
         return;
     };
     let (key, v) = (c.get(1).unwrap().as_str(), c.get(2).unwrap().as_str());
@@ -699,12 +699,12 @@ fn virtual_line(cx: &mut Ctx, d: &mut Draft, no: u32, cmd: &str) {
         "request" => match quoted(v) {
             Some("") => cx.invalid(no, key, "no request string specified"),
             Some(r) => d.request = slash(r),
-            None => cx.invalid(no, key, format!("Unknown command \"{cmd}\"")),
+            None => cx.invalid(no, key, format!("Unknown command \"{raw}\"")),
         },
         "receive" => match quoted(v) {
             Some("") => cx.invalid(no, key, "invalid receive string"),
             Some(r) => d.receive = Some(r.to_string()),
-            None => cx.invalid(no, key, format!("Unknown command \"{cmd}\"")),
+            None => cx.invalid(no, key, format!("Unknown command \"{raw}\"")),
         },
         "checktype" => {
             if let Some((_, n)) = first_digits(v) {
@@ -792,12 +792,12 @@ fn virtual_line(cx: &mut Ctx, d: &mut Draft, no: u32, cmd: &str) {
                     _ => d.secret = s,
                 }
             }
-            None => cx.invalid(no, key, format!("Unknown command \"{cmd}\"")),
+            None => cx.invalid(no, key, format!("Unknown command \"{raw}\"")),
         },
         "load" => match quoted(v) {
             Some(s) if WORD.is_match(s) => cx.warn(no, key, WarningKind::Ignored, "load is not used by ldirectord's checks"),
             Some(_) => cx.invalid(no, key, "invalid string for load testing"),
-            None => cx.invalid(no, key, format!("Unknown command \"{cmd}\"")),
+            None => cx.invalid(no, key, format!("Unknown command \"{raw}\"")),
         },
         "scheduler" => match SCHED.find(v) {
             Some(m) => d.scheduler = m.as_str().to_string(),
@@ -915,7 +915,7 @@ fn virtual_line(cx: &mut Ctx, d: &mut Draft, no: u32, cmd: &str) {
         },
         "servicename" => d.service_name = Some(v.to_string()),
         "comment" => d.comment = Some(v.to_string()),
-        _ => cx.invalid(no, key, format!("Unknown command \"{cmd}\"")),
+        _ => cx.invalid(no, key, format!("Unknown command \"{raw}\"")),
     }
 }
 
