@@ -40,8 +40,25 @@ fn corpus() -> Vec<PathBuf> {
     v
 }
 
-/// ldirectord's verdict: `None` when accepted, else (line, message).
-fn ldirectord_verdict(bin: &Path, work: &Path, conf: &Path) -> Result<Option<(u32, String)>, String> {
+/// The warnings ldirectord printed with a line ("Warning [pid] reading file
+/// F at line N: message").
+fn located_warnings(stderr: &str, conf: &Path) -> Vec<(u32, String)> {
+    let needle = format!("reading file {} at line ", conf.display());
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("Warning ["))
+        .filter_map(|l| {
+            let rest = &l[l.find(&needle)? + needle.len()..];
+            let (n, msg) = rest.split_once(": ")?;
+            Some((n.parse().ok()?, msg.to_string()))
+        })
+        .collect()
+}
+
+/// ldirectord's verdict: `Ok(warnings)` when accepted, else (line, message).
+type Verdict = Result<Vec<(u32, String)>, (u32, String)>;
+
+fn ldirectord_verdict(bin: &Path, work: &Path, conf: &Path) -> Result<Verdict, String> {
     let out = Command::new(bin)
         .current_dir(work)
         // Without PERLIO set, ldirectord re-executes itself once.
@@ -53,7 +70,7 @@ fn ldirectord_verdict(bin: &Path, work: &Path, conf: &Path) -> Result<Option<(u3
         .map_err(|e| format!("run ldirectord: {e}"))?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     match out.status.code() {
-        Some(0) => Ok(None),
+        Some(0) => Ok(Ok(located_warnings(&stderr, conf))),
         Some(2) => {
             let needle = format!("reading file {} at line ", conf.display());
             let at = stderr
@@ -65,7 +82,7 @@ fn ldirectord_verdict(bin: &Path, work: &Path, conf: &Path) -> Result<Option<(u3
             let rest = &rest[..rest.find("\nDEBUG").unwrap_or(rest.len())];
             let (n, msg) = rest.split_once(": ").ok_or("no message")?;
             let msg = msg.replace('\n', "").trim_end().to_string();
-            Ok(Some((n.parse().map_err(|_| "bad line number")?, msg)))
+            Ok(Err((n.parse().map_err(|_| "bad line number")?, msg)))
         }
         other => Err(format!("unexpected status {other:?}: {stderr}")),
     }
@@ -92,7 +109,7 @@ fn accept_reject_and_first_error_like_ldirectord() {
         ..ParseOptions::default()
     };
     let mut mismatches = Vec::new();
-    let (mut agree_accept, mut agree_reject) = (0, 0);
+    let (mut agree_accept, mut agree_reject, mut seen_warnings) = (0, 0, 0);
     for conf in &files {
         let name = conf.file_name().unwrap().to_string_lossy().into_owned();
         // `stop` would signal a daemon running for this configuration name.
@@ -108,17 +125,32 @@ fn accept_reject_and_first_error_like_ldirectord() {
                 continue;
             }
         };
-        let ours = match ldirectord::parse_file_with(conf, &opts) {
-            Ok(_) => None,
-            Err(r) => Some(r.errors[0].clone()),
-        };
+        let ours = ldirectord::parse_file_with(conf, &opts);
         let divergence = KNOWN_DIVERGENCES.iter().find(|(n, _)| *n == name);
         let same = match (&theirs, &ours) {
-            (None, None) => {
-                agree_accept += 1;
-                true
+            (Ok(warnings), Ok(parsed)) => {
+                // Every warning ldirectord gives at a line, lvsd gives too.
+                let missing: Vec<String> = warnings
+                    .iter()
+                    .filter(|(l, m)| {
+                        !parsed
+                            .warnings
+                            .iter()
+                            .any(|w| w.line == *l && w.message == *m)
+                    })
+                    .map(|(l, m)| format!("line {l}: {m}"))
+                    .collect();
+                if missing.is_empty() {
+                    agree_accept += 1;
+                    seen_warnings += warnings.len();
+                    true
+                } else {
+                    mismatches.push(format!("{name}: warnings lvsd lacks: {missing:?}"));
+                    true
+                }
             }
-            (Some((line, msg)), Some(e)) => {
+            (Err((line, msg)), Err(r)) => {
+                let e = &r.errors[0];
                 let ok = *line == e.line && *msg == e.message;
                 if ok {
                     agree_reject += 1;
@@ -135,24 +167,31 @@ fn accept_reject_and_first_error_like_ldirectord() {
             (false, None) => mismatches.push(format!(
                 "{name}: ldirectord {}, lvsd {}",
                 match &theirs {
-                    None => "accepts".to_string(),
-                    Some((l, m)) => format!("refuses at line {l}: {m}"),
+                    Ok(_) => "accepts".to_string(),
+                    Err((l, m)) => format!("refuses at line {l}: {m}"),
                 },
                 match &ours {
-                    None => "accepts".to_string(),
-                    Some(e) => format!("refuses at line {} ({:?}): {}", e.line, e.kind, e.message),
+                    Ok(_) => "accepts".to_string(),
+                    Err(r) => format!(
+                        "refuses at line {} ({:?}): {}",
+                        r.errors[0].line, r.errors[0].kind, r.errors[0].message
+                    ),
                 }
             )),
         }
-        if let (Some(_), Some(e)) = (divergence, &ours) {
-            assert_eq!(e.kind, ErrorKind::Unsupported, "{name}");
+        if let (Some(_), Err(r)) = (divergence, &ours) {
+            assert_eq!(r.errors[0].kind, ErrorKind::Unsupported, "{name}");
         }
     }
     let _ = fs::remove_dir_all(&work);
     println!(
         "ldirectord agrees on {agree_accept} accepted and {agree_reject} refused configurations \
-         (line and message of the first error)"
+         (line and message of the first error; {seen_warnings} located warnings of ldirectord found)"
     );
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
-    assert!(agree_accept >= 12 && agree_reject >= 25, "{agree_accept} / {agree_reject}");
+    assert!(
+        agree_accept >= 12 && agree_reject >= 25,
+        "{agree_accept} / {agree_reject}"
+    );
+    assert!(seen_warnings >= 3, "only {seen_warnings} warnings compared");
 }

@@ -44,7 +44,14 @@ pub(super) fn real_check(
     let negotiate = || Negotiate {
         target,
         timeout: v.negotiate_timeout,
-        probe: probe(v, addr, check_port, &request, receive.clone(), pair.is_some()),
+        probe: probe(
+            v,
+            addr,
+            check_port,
+            &request,
+            receive.clone(),
+            pair.is_some(),
+        ),
     };
     match v.check_type {
         CheckType::Off => Check::Off,
@@ -101,7 +108,11 @@ fn probe(
     match s {
         ServiceType::None => Probe::None,
         ServiceType::Http | ServiceType::Https | ServiceType::HttpProxy => {
-            let scheme = if s == ServiceType::Https { "https" } else { "http" };
+            let scheme = if s == ServiceType::Https {
+                "https"
+            } else {
+                "http"
+            };
             let uri = unslash(request);
             let url = if (own_pair && request.contains(&format!("{scheme}://")))
                 || (!own_pair && s == ServiceType::HttpProxy)
@@ -151,7 +162,10 @@ fn probe(
         | ServiceType::Ldaps
         | ServiceType::Sip => Probe::Banner(Banner {
             service: s,
-            tls: matches!(s, ServiceType::Pops | ServiceType::Imaps | ServiceType::Ldaps),
+            tls: matches!(
+                s,
+                ServiceType::Pops | ServiceType::Imaps | ServiceType::Ldaps
+            ),
             login: v.login.clone(),
             passwd: v.passwd.clone(),
             request: unslash(request).to_string(),
@@ -164,7 +178,7 @@ fn probe(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EngineCheck {
     /// Probe with this spec.
-    Probe(CheckSpec),
+    Probe(Box<CheckSpec>),
     /// No probe; the server is always up (`checktype=on`, `service=none`).
     AlwaysUp,
     /// No probe; the server is never activated (`checktype=off`).
@@ -189,7 +203,7 @@ impl Check {
         let spec = |target: SocketAddr, kind: CheckKind, timeout: Duration| {
             let mut s = CheckSpec::new(target, kind);
             s.timing = timing(timeout);
-            EngineCheck::Probe(s)
+            EngineCheck::Probe(Box::new(s))
         };
         Ok(match self {
             Check::Off => EngineCheck::NeverUp,
@@ -226,7 +240,7 @@ fn negotiate_engine(n: &Negotiate, timing: Timing) -> Result<EngineCheck, String
     let with = |kind: CheckKind| {
         let mut s = CheckSpec::new(n.target, kind);
         s.timing = timing.clone();
-        Ok(EngineCheck::Probe(s))
+        Ok(EngineCheck::Probe(Box::new(s)))
     };
     match &n.probe {
         Probe::None => Ok(EngineCheck::AlwaysUp),

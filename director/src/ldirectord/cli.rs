@@ -175,29 +175,58 @@ impl Run {
     pub fn step(&self, running: Option<u32>, config_path: &Path, pid_file_exists: bool) -> Step {
         let conf = config_path.display();
         match (running, self.action) {
-            (Some(_), Action::Start) => Step::Exit { code: 0, stdout: None, stderr: None },
-            (Some(pid), Action::Stop) => Step::Signal { pid, signal: libc::SIGTERM, then_start: false },
-            (Some(pid), Action::Restart | Action::TryRestart) => {
-                Step::Signal { pid, signal: libc::SIGTERM, then_start: true }
-            }
-            (Some(pid), Action::Reload | Action::ForceReload) => {
-                Step::Signal { pid, signal: libc::SIGHUP, then_start: false }
-            }
+            (Some(_), Action::Start) => Step::Exit {
+                code: 0,
+                stdout: None,
+                stderr: None,
+            },
+            (Some(pid), Action::Stop) => Step::Signal {
+                pid,
+                signal: libc::SIGTERM,
+                then_start: false,
+            },
+            (Some(pid), Action::Restart | Action::TryRestart) => Step::Signal {
+                pid,
+                signal: libc::SIGTERM,
+                then_start: true,
+            },
+            (Some(pid), Action::Reload | Action::ForceReload) => Step::Signal {
+                pid,
+                signal: libc::SIGHUP,
+                then_start: false,
+            },
             (Some(pid), Action::Status) => Step::Exit {
                 code: 0,
                 stdout: None,
-                stderr: Some(format!("ldirectord for {conf} is running with pid: {pid}\n")),
+                stderr: Some(format!(
+                    "ldirectord for {conf} is running with pid: {pid}\n"
+                )),
             },
             (None, Action::Start | Action::Restart) => Step::Start,
-            (None, Action::Stop | Action::TryRestart) => Step::Exit { code: 0, stdout: None, stderr: None },
+            (None, Action::Stop | Action::TryRestart) => Step::Exit {
+                code: 0,
+                stdout: None,
+                stderr: None,
+            },
             (None, Action::Status) => Step::Exit {
-                code: if pid_file_exists { EXIT_STATUS_STALE } else { EXIT_STATUS_STOPPED },
+                code: if pid_file_exists {
+                    EXIT_STATUS_STALE
+                } else {
+                    EXIT_STATUS_STOPPED
+                },
                 stdout: Some(format!("ldirectord is stopped for {conf}\n")),
                 stderr: pid_file_exists.then(|| {
-                    format!("ldirectord stale pid file {} for {conf}\n", self.pid_file().display())
+                    format!(
+                        "ldirectord stale pid file {} for {conf}\n",
+                        self.pid_file().display()
+                    )
                 }),
             },
-            (None, Action::Reload | Action::ForceReload) => Step::Exit { code: 1, stdout: None, stderr: None },
+            (None, Action::Reload | Action::ForceReload) => Step::Exit {
+                code: 1,
+                stdout: None,
+                stderr: None,
+            },
         }
     }
 }
@@ -233,7 +262,9 @@ impl fmt::Display for Invocation {
         match self {
             Invocation::Help => f.write_str("help"),
             Invocation::Version => f.write_str("version"),
-            Invocation::Usage { message } => write!(f, "usage ({})", message.as_deref().unwrap_or("-")),
+            Invocation::Usage { message } => {
+                write!(f, "usage ({})", message.as_deref().unwrap_or("-"))
+            }
             Invocation::Run(r) => write!(
                 f,
                 "{} {} (name {}, debug {})",
@@ -297,7 +328,11 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Invocation {
     let rest = &args[i..];
     let (config, name, word) = match rest {
         [] => return Invocation::Usage { message: None },
-        [w] => (DEFAULT_CONFIG.to_string(), "ldirectord".to_string(), w.as_ref()),
+        [w] => (
+            DEFAULT_CONFIG.to_string(),
+            "ldirectord".to_string(),
+            w.as_ref(),
+        ),
         [c, w, ..] => {
             let c = c.as_ref();
             let name = c.rsplit('/').next().unwrap_or("").to_string();
@@ -305,7 +340,12 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Invocation {
         }
     };
     match Action::from_word(word) {
-        Some(action) => Invocation::Run(Run { debug, config, name, action }),
+        Some(action) => Invocation::Run(Run {
+            debug,
+            config,
+            name,
+            action,
+        }),
         None => Invocation::Usage { message: None },
     }
 }

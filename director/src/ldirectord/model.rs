@@ -214,28 +214,48 @@ pub enum CheckType {
 
 /// `service`: the protocol of a negotiate check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[allow(missing_docs)]
 pub enum ServiceType {
+    /// `dns`: a DNS query.
     Dns,
+    /// `ftp`: log in, optionally fetch a file.
     Ftp,
+    /// `http`: an HTTP request.
     Http,
+    /// `https`: an HTTP request over TLS.
     Https,
+    /// `http_proxy`: an absolute URL requested through the real server.
     HttpProxy,
+    /// `imap`: IMAP banner and login.
     Imap,
+    /// `imaps`: IMAP over TLS.
     Imaps,
+    /// `ldap`: bind and search.
     Ldap,
+    /// `ldaps`: LDAP over TLS.
     Ldaps,
+    /// `mysql`: a query.
     Mysql,
+    /// `nntp`: NNTP banner.
     Nntp,
+    /// `none`: no check (the server is up).
     None,
+    /// `oracle`: a query.
     Oracle,
+    /// `pgsql`: a query.
     Pgsql,
+    /// `pop`: POP3 banner and login.
     Pop,
+    /// `pops`: POP3 over TLS.
     Pops,
+    /// `radius`: an Access-Request.
     Radius,
+    /// `simpletcp`: send the request, match the reply.
     SimpleTcp,
+    /// `sip`: an OPTIONS request.
     Sip,
+    /// `smtp`: banner and HELO.
     Smtp,
+    /// `submission`: as smtp (port 587).
     Submission,
 }
 
@@ -272,7 +292,11 @@ impl ServiceType {
 
     /// ldirectord's name.
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(s, _)| *s == self).map(|(_, n)| *n).unwrap_or("none")
+        Self::ALL
+            .iter()
+            .find(|(s, _)| *s == self)
+            .map(|(_, n)| *n)
+            .unwrap_or("none")
     }
 
     /// The service ldirectord infers from a virtual port.

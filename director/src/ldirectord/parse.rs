@@ -17,10 +17,8 @@ fn re(s: &str) -> Regex {
 }
 
 static VIRTUAL: LazyLock<Regex> = LazyLock::new(|| re(r"^virtual(6)?\s*=\s*(.*)$"));
-static V4_PORT: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^(\d+\.\d+\.\d+\.\d+):([0-9A-Za-z_-]+)"));
-static HOST_PORT: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^([0-9A-Za-z._+-]+):([0-9A-Za-z_-]+)"));
+static V4_PORT: LazyLock<Regex> = LazyLock::new(|| re(r"^(\d+\.\d+\.\d+\.\d+):([0-9A-Za-z_-]+)"));
+static HOST_PORT: LazyLock<Regex> = LazyLock::new(|| re(r"^([0-9A-Za-z._+-]+):([0-9A-Za-z_-]+)"));
 static FWMARK: LazyLock<Regex> = LazyLock::new(|| re(r"^(\d+)"));
 static V6_PORT: LazyLock<Regex> = LazyLock::new(|| re(r"^\[([0-9A-Fa-f:]+)\]:([0-9A-Za-z_-]+)"));
 static KEY_VALUE: LazyLock<Regex> = LazyLock::new(|| re(r"^([A-Za-z0-9_-]+)\s*=\s*(.*)$"));
@@ -86,7 +84,11 @@ enum Proto {
 /// ldirectord's `ld_getservbyname`: a decimal port below 65536, or a name.
 fn port_of(name: &str, proto: Proto) -> Option<u16> {
     if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
-        return name.parse::<u32>().ok().filter(|p| *p < 65536).map(|p| p as u16);
+        return name
+            .parse::<u32>()
+            .ok()
+            .filter(|p| *p < 65536)
+            .map(|p| p as u16);
     }
     SERVICES
         .iter()
@@ -242,7 +244,10 @@ pub(super) fn parse(
         errors: Vec::new(),
         warnings: Vec::new(),
     };
-    let lines: Vec<&str> = text.split_inclusive('\n').map(|l| l.strip_suffix('\n').unwrap_or(l)).collect();
+    let lines: Vec<&str> = text
+        .split_inclusive('\n')
+        .map(|l| l.strip_suffix('\n').unwrap_or(l))
+        .collect();
     let mut global = Global::default();
     let mut drafts: Vec<(Draft, u32)> = Vec::new();
     let mut i = 0;
@@ -278,7 +283,11 @@ pub(super) fn parse(
                 }
                 j += 1;
             }
-            let end_line = if j < lines.len() { j as u32 + 1 } else { lines.len() as u32 };
+            let end_line = if j < lines.len() {
+                j as u32 + 1
+            } else {
+                lines.len() as u32
+            };
             if let Some(d) = d.take() {
                 // ldirectord reports a duplicate at the line that ended the block.
                 drafts.push((d, end_line));
@@ -300,11 +309,19 @@ pub(super) fn parse(
             let id = match v.service.key {
                 ServiceKey::Fwmark { mark, family } => format!(
                     "fwm{}:{mark}",
-                    if family == AddressFamily::Inet6 { "6" } else { "" }
+                    if family == AddressFamily::Inet6 {
+                        "6"
+                    } else {
+                        ""
+                    }
                 ),
                 ServiceKey::Addr { addr, port, .. } => format!(
                     "{}:{}",
-                    if v.protocol == VirtualProtocol::Udp { "udp" } else { "tcp" },
+                    if v.protocol == VirtualProtocol::Udp {
+                        "udp"
+                    } else {
+                        "tcp"
+                    },
                     SocketAddr::new(addr, port)
                 ),
             };
@@ -316,6 +333,7 @@ pub(super) fn parse(
         }
     }
     let config = Config { global, virtuals };
+    cx.warnings.sort_by_key(|w| w.line);
     (config, cx.errors, cx.warnings)
 }
 
@@ -340,7 +358,11 @@ fn virtual_header(cx: &mut Ctx, no: u32, family: AddressFamily, v: &str) -> Opti
                 no,
                 "virtual",
                 WarningKind::Ignored,
-                format!("read as firewall mark {} (ldirectord ignores the rest: {:?})", &c[1], &v[c[1].len()..]),
+                format!(
+                    "read as firewall mark {} (ldirectord ignores the rest: {:?})",
+                    &c[1],
+                    &v[c[1].len()..]
+                ),
             );
         }
     } else if let Some(c) = V6_PORT.captures(v) {
@@ -369,7 +391,11 @@ fn virtual_header(cx: &mut Ctx, no: u32, family: AddressFamily, v: &str) -> Opti
     Some(Draft {
         line: no,
         family,
-        service: if fwmark.is_some() { Some(ServiceType::None) } else { None },
+        service: if fwmark.is_some() {
+            Some(ServiceType::None)
+        } else {
+            None
+        },
         host_port,
         fwmark,
         protocol,
@@ -442,12 +468,20 @@ fn email_status(cx: &mut Ctx, no: u32, key: &str, v: &str) -> Option<AlertStatus
             "stopping" => s.stopping = true,
             "reloading" => s.reloading = true,
             other => {
-                cx.invalid(no, key, format!("invalid email alert status at: \"{other}\""));
+                cx.invalid(
+                    no,
+                    key,
+                    format!("invalid email alert status at: \"{other}\""),
+                );
                 return None;
             }
         }
         if none {
-            cx.invalid(no, key, format!("invalid email alert status: \"{i}\" specified with \"none\""));
+            cx.invalid(
+                no,
+                key,
+                format!("invalid email alert status: \"{i}\" specified with \"none\""),
+            );
             return None;
         }
     }
@@ -455,7 +489,12 @@ fn email_status(cx: &mut Ctx, no: u32, key: &str, v: &str) -> Option<AlertStatus
 }
 
 /// ldirectord's `parse_fallback`: `host[:port] [gate|masq|ipip]`.
-fn fallback_spec(cx: &mut Ctx, no: u32, key: &str, v: &str) -> Option<(String, Option<String>, Forward)> {
+fn fallback_spec(
+    cx: &mut Ctx,
+    no: u32,
+    key: &str,
+    v: &str,
+) -> Option<(String, Option<String>, Forward)> {
     let words: Vec<&str> = v.split_whitespace().collect();
     let (server, fwd) = match words.len() {
         0 => {
@@ -489,11 +528,18 @@ fn resolve_fallback(
     proto: Proto,
 ) -> Option<Fallback> {
     let Some(addr) = cx.resolve(&spec.0, family) else {
-        let v = if family == AddressFamily::Inet6 { "IPv6" } else { "IPv4" };
+        let v = if family == AddressFamily::Inet6 {
+            "IPv6"
+        } else {
+            "IPv4"
+        };
         cx.invalid(
             no,
             key,
-            format!("invalid {v} address or could not resolve for fallback server: {}", spec.0),
+            format!(
+                "invalid {v} address or could not resolve for fallback server: {}",
+                spec.0
+            ),
         );
         return None;
     };
@@ -508,12 +554,16 @@ fn resolve_fallback(
             }
         },
     };
-    Some(Fallback { addr, port, forward: spec.2 })
+    Some(Fallback {
+        addr,
+        port,
+        forward: spec.2,
+    })
 }
 
 fn global_line(cx: &mut Ctx, g: &mut Global, no: u32, l: &str) {
-    if l.starts_with("supervised") {
-        let rest = l["supervised".len()..].trim_end();
+    if let Some(rest) = l.strip_prefix("supervised") {
+        let rest = rest.trim_end();
         if rest.is_empty() {
             g.supervised = true;
             cx.warn(
@@ -524,7 +574,11 @@ fn global_line(cx: &mut Ctx, g: &mut Global, no: u32, l: &str) {
             );
             return;
         }
-        match KEY_VALUE.captures(l).filter(|c| &c[1] == "supervised").and_then(|c| yes_no(&c[2])) {
+        match KEY_VALUE
+            .captures(l)
+            .filter(|c| &c[1] == "supervised")
+            .and_then(|c| yes_no(&c[2]))
+        {
             Some(b) => g.supervised = b,
             None => cx.invalid(no, "supervised", "supervised must be 'yes' or 'no'"),
         }
@@ -546,7 +600,11 @@ fn global_line(cx: &mut Ctx, g: &mut Global, no: u32, l: &str) {
                 g.negotiate_timeout = Some(n);
             }
         }
-        "connecttimeout" => cx.invalid(no, key, "connecttimeout directive deprecated in favour of negotiatetimeout"),
+        "connecttimeout" => cx.invalid(
+            no,
+            key,
+            "connecttimeout directive deprecated in favour of negotiatetimeout",
+        ),
         "timeout" => cx.invalid(
             no,
             key,
@@ -569,11 +627,19 @@ fn global_line(cx: &mut Ctx, g: &mut Global, no: u32, l: &str) {
             }
         }
         "fallback" | "fallback6" => {
-            let family = if key == "fallback6" { AddressFamily::Inet6 } else { AddressFamily::Inet };
-            let Some(spec) = fallback_spec(cx, no, key, v) else { return };
+            let family = if key == "fallback6" {
+                AddressFamily::Inet6
+            } else {
+                AddressFamily::Inet
+            };
+            let Some(spec) = fallback_spec(cx, no, key, v) else {
+                return;
+            };
             // ldirectord resolves the port for TCP and for UDP services.
             let tcp = resolve_fallback(cx, no, key, &spec, family, Proto::Tcp);
-            let udp = tcp.as_ref().and_then(|_| resolve_fallback(cx, no, key, &spec, family, Proto::Udp));
+            let udp = tcp
+                .as_ref()
+                .and_then(|_| resolve_fallback(cx, no, key, &spec, family, Proto::Udp));
             if udp.is_some() {
                 if family == AddressFamily::Inet6 {
                     g.fallback6 = tcp;
@@ -612,7 +678,12 @@ fn global_line(cx: &mut Ctx, g: &mut Global, no: u32, l: &str) {
                     "local5", "local6", "local7",
                 ];
                 if !FACILITIES.contains(&p) {
-                    cx.warn(no, key, WarningKind::Ignored, format!("{p:?} is not a syslog facility"));
+                    cx.warn(
+                        no,
+                        key,
+                        WarningKind::Ignored,
+                        format!("{p:?} is not a syslog facility"),
+                    );
                 }
                 g.log = LogTarget::Syslog(p.to_string());
             }
@@ -653,7 +724,12 @@ fn global_line(cx: &mut Ctx, g: &mut Global, no: u32, l: &str) {
                 cx.invalid(no, key, "maintenance directory not specified");
             } else {
                 if !Path::new(v).is_dir() {
-                    cx.warn(no, key, WarningKind::Adjusted, "maintenance directory does not exist");
+                    cx.warn(
+                        no,
+                        key,
+                        WarningKind::Adjusted,
+                        "maintenance directory does not exist",
+                    );
                 }
                 g.maintenance_dir = Some(PathBuf::from(v));
             }
@@ -942,12 +1018,20 @@ fn sched_flags(cx: &mut Ctx, no: u32, sched: &str, arg: &str) -> Option<ServiceF
             "mh-fallback" => (ServiceFlags::MH_FALLBACK, Some("mh")),
             "mh-port" => (ServiceFlags::MH_PORT, Some("mh")),
             _ => {
-                cx.invalid(no, "schedflags", format!("ipvsadm refuses the scheduling flag {f:?}"));
+                cx.invalid(
+                    no,
+                    "schedflags",
+                    format!("ipvsadm refuses the scheduling flag {f:?}"),
+                );
                 return None;
             }
         };
         if needs.is_some_and(|s| s != sched) {
-            cx.invalid(no, "schedflags", format!("ipvsadm refuses {f} with scheduler {sched}"));
+            cx.invalid(
+                no,
+                "schedflags",
+                format!("ipvsadm refuses {f} with scheduler {sched}"),
+            );
             return None;
         }
         flags |= bit;
@@ -970,8 +1054,20 @@ fn resolve_virtual(cx: &mut Ctx, g: &Global, d: Draft) -> Option<Virtual> {
     let fallback_spec = d.fallback.clone();
     let own_fallback = match &fallback_spec {
         Some((h, p, f, no)) => {
-            let port = p.clone().or_else(|| d.host_port.as_ref().map(|(_, p)| p.clone()).or(Some("0".into())));
-            Some(resolve_fallback(cx, *no, kw(v6, "fallback"), &(h.clone(), port, *f), family, proto)?)
+            let port = p.clone().or_else(|| {
+                d.host_port
+                    .as_ref()
+                    .map(|(_, p)| p.clone())
+                    .or(Some("0".into()))
+            });
+            Some(resolve_fallback(
+                cx,
+                *no,
+                kw(v6, "fallback"),
+                &(h.clone(), port, *f),
+                family,
+                proto,
+            )?)
         }
         None => None,
     };
@@ -980,7 +1076,11 @@ fn resolve_virtual(cx: &mut Ctx, g: &Global, d: Draft) -> Option<Virtual> {
             let addr = cx.resolve(h, family);
             let port = port_of(p, proto);
             let (Some(addr), Some(port)) = (addr, port) else {
-                cx.invalid(d.line, kw(v6, "virtual"), "invalid address for virtual service");
+                cx.invalid(
+                    d.line,
+                    kw(v6, "virtual"),
+                    "invalid address for virtual service",
+                );
                 return None;
             };
             let key = if d.protocol == VirtualProtocol::Udp {
@@ -990,7 +1090,14 @@ fn resolve_virtual(cx: &mut Ctx, g: &Global, d: Draft) -> Option<Virtual> {
             };
             (key, port)
         }
-        (None, Some(m)) => (if v6 { ServiceKey::fwmark6(m) } else { ServiceKey::fwmark(m) }, 0),
+        (None, Some(m)) => (
+            if v6 {
+                ServiceKey::fwmark6(m)
+            } else {
+                ServiceKey::fwmark(m)
+            },
+            0,
+        ),
         (None, None) => return None,
     };
     let service_type = d.service.unwrap_or_else(|| ServiceType::from_port(vport));
@@ -1011,13 +1118,23 @@ fn resolve_virtual(cx: &mut Ctx, g: &Global, d: Draft) -> Option<Virtual> {
             }
         }
     } else if let Some((_, no)) = &d.netmask {
-        cx.warn(*no, "netmask", WarningKind::Ignored, "netmask is used with persistent only (ldirectord passes -M with -p)");
+        cx.warn(
+            *no,
+            "netmask",
+            WarningKind::Ignored,
+            "netmask is used with persistent only (ldirectord passes -M with -p)",
+        );
     }
     if let Some((ops, no)) = d.ops {
         if ops && d.protocol == VirtualProtocol::Udp {
             flags |= ServiceFlags::ONE_PACKET;
         } else if ops {
-            cx.warn(no, "ops", WarningKind::Ignored, "ops applies to UDP services only (ldirectord passes -o for UDP only)");
+            cx.warn(
+                no,
+                "ops",
+                WarningKind::Ignored,
+                "ops applies to UDP services only (ldirectord passes -o for UDP only)",
+            );
         }
     }
     if let Some((f, no)) = &d.sched_flags {
@@ -1043,7 +1160,12 @@ fn resolve_virtual(cx: &mut Ctx, g: &Global, d: Draft) -> Option<Virtual> {
     let check_interval = match d.check_interval {
         Some((n, _)) if g.fork => n,
         Some((_, no)) => {
-            cx.warn(no, "checkinterval", WarningKind::Ignored, "checkinterval in a virtual service is ignored when fork=no");
+            cx.warn(
+                no,
+                "checkinterval",
+                WarningKind::Ignored,
+                "checkinterval in a virtual service is ignored when fork=no",
+            );
             g.check_interval
         }
         None => g.check_interval,
@@ -1065,12 +1187,22 @@ fn resolve_virtual(cx: &mut Ctx, g: &Global, d: Draft) -> Option<Virtual> {
             d.line,
             "service",
             WarningKind::Ignored,
-            format!("ldirectord does not support service {} over IPv6", service_type.name()),
+            format!(
+                "ldirectord does not support service {} over IPv6",
+                service_type.name()
+            ),
         );
     }
     let fallback = own_fallback.or_else(|| {
-        let gf = if v6 { g.fallback6.clone() } else { g.fallback.clone() }?;
-        Some(Fallback { port: gf.port.or(Some(vport)), ..gf })
+        let gf = if v6 {
+            g.fallback6.clone()
+        } else {
+            g.fallback.clone()
+        }?;
+        Some(Fallback {
+            port: gf.port.or(Some(vport)),
+            ..gf
+        })
     });
 
     let mut v = Virtual {
@@ -1129,18 +1261,30 @@ fn real_line(cx: &mut Ctx, v: &mut Virtual, vport: u16, text: &str, no: u32) {
     let port_s = c.get(3).map_or("0", |m| m.as_str());
     let flags = c.get(4).map_or("", |m| m.as_str());
     let Some(first) = cx.resolve(&ip1, v.family) else {
-        cx.invalid(no, key, format!("invalid address ({ip1}) for real server (could not resolve host)"));
+        cx.invalid(
+            no,
+            key,
+            format!("invalid address ({ip1}) for real server (could not resolve host)"),
+        );
         return;
     };
     let Some(port) = port_of(port_s, Proto::Any) else {
-        cx.invalid(no, key, format!("invalid port ({port_s}) for real server (could not resolve port)"));
+        cx.invalid(
+            no,
+            key,
+            format!("invalid port ({port_s}) for real server (could not resolve port)"),
+        );
         return;
     };
     let addrs = match ip2 {
         None => vec![first],
         Some(ip2) => {
             let Some(last) = cx.resolve(&ip2, v.family) else {
-                cx.invalid(no, key, format!("invalid address ({ip2}) for real server (could not resolve end host)"));
+                cx.invalid(
+                    no,
+                    key,
+                    format!("invalid address ({ip2}) for real server (could not resolve end host)"),
+                );
                 return;
             };
             match (first, last) {
@@ -1151,7 +1295,12 @@ fn real_line(cx: &mut Ctx, v: &mut Virtual, vport: u16, text: &str, no: u32) {
                         return;
                     }
                     if b - a >= MAX_RANGE {
-                        cx.error(no, key, ErrorKind::Unsupported, format!("a range of more than {MAX_RANGE} addresses"));
+                        cx.error(
+                            no,
+                            key,
+                            ErrorKind::Unsupported,
+                            format!("a range of more than {MAX_RANGE} addresses"),
+                        );
                         return;
                     }
                     (a..=b).map(|x| IpAddr::V4(x.into())).collect()
@@ -1204,16 +1353,35 @@ fn real_line(cx: &mut Ctx, v: &mut Virtual, vport: u16, text: &str, no: u32) {
         rest = u[2].to_string();
     }
     if !rest.trim().is_empty() {
-        cx.invalid(no, key, format!("Invalid real server line, around \"{rest}\""));
+        cx.invalid(
+            no,
+            key,
+            format!("Invalid real server line, around \"{rest}\""),
+        );
         return;
     }
     let fwm = v.protocol == VirtualProtocol::Fwm;
     for addr in addrs {
         // ipvsadm forces the port of gate and ipip servers of a non-fwmark
         // service to the service's port.
-        let dport = if !fwm && forward != Forward::Masq { vport } else { port };
-        if v.reals.iter().any(|r| r.destination.addr == addr && r.destination.port == dport) {
-            cx.warn(no, key, WarningKind::Adjusted, format!("real server {} listed twice; ipvsadm refuses the second", SocketAddr::new(addr, dport)));
+        let dport = if !fwm && forward != Forward::Masq {
+            vport
+        } else {
+            port
+        };
+        if v.reals
+            .iter()
+            .any(|r| r.destination.addr == addr && r.destination.port == dport)
+        {
+            cx.warn(
+                no,
+                key,
+                WarningKind::Adjusted,
+                format!(
+                    "real server {} listed twice; ipvsadm refuses the second",
+                    SocketAddr::new(addr, dport)
+                ),
+            );
         }
         let destination = Destination::new(addr, dport, forward.method())
             .with_weight(weight)

@@ -15,12 +15,7 @@ fn optq(v: &Option<String>) -> String {
 fn fallback(f: &Option<Fallback>) -> String {
     match f {
         None => "-".into(),
-        Some(f) => format!(
-            "{} port={} {}",
-            f.addr,
-            opt(&f.port),
-            f.forward.name()
-        ),
+        Some(f) => format!("{} port={} {}", f.addr, opt(&f.port), f.forward.name()),
     }
 }
 
@@ -115,7 +110,12 @@ pub fn render(c: &Config) -> String {
         let _ = writeln!(
             o,
             "  httpmethod={:?} virtualhost={} login={:?} passwd={:?} database={:?} secret={:?}",
-            v.http_method, optq(&v.virtual_host), v.login, v.passwd, v.database, v.secret
+            v.http_method,
+            optq(&v.virtual_host),
+            v.login,
+            v.passwd,
+            v.database,
+            v.secret
         );
         let _ = writeln!(
             o,
