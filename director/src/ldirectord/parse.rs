@@ -190,6 +190,7 @@ impl Ctx<'_> {
 }
 
 /// What a virtual block says before it is resolved.
+#[derive(Clone)]
 struct Draft {
     line: u32,
     family: AddressFamily,
@@ -249,7 +250,8 @@ pub(super) fn parse(
         .map(|l| l.strip_suffix('\n').unwrap_or(l))
         .collect();
     let mut global = Global::default();
-    let mut drafts: Vec<(Draft, u32)> = Vec::new();
+    let mut drafts: Vec<Draft> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
     let mut i = 0;
     while i < lines.len() {
         let no = i as u32 + 1;
@@ -289,8 +291,25 @@ pub(super) fn parse(
                 lines.len() as u32
             };
             if let Some(d) = d.take() {
-                // ldirectord reports a duplicate at the line that ended the block.
-                drafts.push((d, end_line));
+                // ldirectord resolves a block when it ends, before reading on:
+                // its errors come here, in ldirectord's order (the warnings
+                // come from the second pass below).
+                let mut first = Ctx {
+                    file: cx.file.clone(),
+                    opts,
+                    errors: Vec::new(),
+                    warnings: Vec::new(),
+                };
+                if let Some(v) = resolve_virtual(&mut first, &global, d.clone()) {
+                    // ldirectord reports a duplicate at the line that ended the block.
+                    let id = virtual_id(&v);
+                    if seen.contains(&id) {
+                        first.invalid(end_line, "virtual", "duplicate virtual server");
+                    }
+                    seen.push(id);
+                }
+                cx.errors.append(&mut first.errors);
+                drafts.push(d);
             }
             i = j;
             continue;
@@ -302,39 +321,47 @@ pub(super) fn parse(
         global_line(&mut cx, &mut global, no, l);
         i += 1;
     }
+    // Second pass, with the final global settings (ldirectord applies them
+    // once the whole file is read): the model and its warnings; the errors
+    // were all found when each block ended.
     let mut virtuals = Vec::new();
-    let mut seen: Vec<String> = Vec::new();
-    for (d, end_line) in drafts {
-        if let Some(v) = resolve_virtual(&mut cx, &global, d) {
-            let id = match v.service.key {
-                ServiceKey::Fwmark { mark, family } => format!(
-                    "fwm{}:{mark}",
-                    if family == AddressFamily::Inet6 {
-                        "6"
-                    } else {
-                        ""
-                    }
-                ),
-                ServiceKey::Addr { addr, port, .. } => format!(
-                    "{}:{}",
-                    if v.protocol == VirtualProtocol::Udp {
-                        "udp"
-                    } else {
-                        "tcp"
-                    },
-                    SocketAddr::new(addr, port)
-                ),
-            };
-            if seen.contains(&id) {
-                cx.invalid(end_line, "virtual", "duplicate virtual server");
-            }
-            seen.push(id);
+    for d in drafts {
+        let mut quiet = Ctx {
+            file: cx.file.clone(),
+            opts,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        };
+        if let Some(v) = resolve_virtual(&mut quiet, &global, d) {
             virtuals.push(v);
         }
+        cx.warnings.append(&mut quiet.warnings);
     }
     let config = Config { global, virtuals };
     cx.warnings.sort_by_key(|w| w.line);
     (config, cx.errors, cx.warnings)
+}
+
+/// ldirectord's identity of a virtual service (`get_virtual_id_str`).
+fn virtual_id(v: &Virtual) -> String {
+    match v.service.key {
+        ServiceKey::Fwmark { mark, family } => {
+            let six = if family == AddressFamily::Inet6 {
+                "6"
+            } else {
+                ""
+            };
+            format!("fwm{six}:{mark}")
+        }
+        ServiceKey::Addr { addr, port, .. } => {
+            let proto = if v.protocol == VirtualProtocol::Udp {
+                "udp"
+            } else {
+                "tcp"
+            };
+            format!("{proto}:{}", SocketAddr::new(addr, port))
+        }
+    }
 }
 
 fn virtual_header(cx: &mut Ctx, no: u32, family: AddressFamily, v: &str) -> Option<Draft> {
