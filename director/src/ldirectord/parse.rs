@@ -110,7 +110,7 @@ pub(super) fn default_resolve(name: &str, family: AddressFamily) -> Option<IpAdd
             if name == "localhost" {
                 return Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
             }
-            name.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
+            inet_aton(name).map(IpAddr::V4)
         }
         AddressFamily::Inet6 => {
             if name == "localhost" || name == "ip6-localhost" {
@@ -119,6 +119,40 @@ pub(super) fn default_resolve(name: &str, family: AddressFamily) -> Option<IpAdd
             name.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
         }
     }
+}
+
+/// glibc's numeric IPv4 forms, as getaddrinfo accepts them: `a.b.c.d`,
+/// `a.b.c` (c is 16 bits), `a.b` (b is 24 bits), `a` (32 bits); each part
+/// decimal, octal (leading 0) or hexadecimal (0x).
+fn inet_aton(s: &str) -> Option<Ipv4Addr> {
+    let parts: Vec<u64> = s
+        .split('.')
+        .map(|p| {
+            let (digits, radix) = if let Some(h) = p.strip_prefix("0x").or(p.strip_prefix("0X")) {
+                (h, 16)
+            } else if p.len() > 1 && p.starts_with('0') {
+                (&p[1..], 8)
+            } else {
+                (p, 10)
+            };
+            if digits.is_empty() && radix != 8 {
+                return None;
+            }
+            if !digits.chars().all(|c| c.is_digit(radix)) {
+                return None;
+            }
+            u64::from_str_radix(if digits.is_empty() { "0" } else { digits }, radix).ok()
+        })
+        .collect::<Option<_>>()?;
+    let (head, last) = parts.split_last().map(|(l, h)| (h, *l))?;
+    if head.len() > 3 || head.iter().any(|p| *p > 255) || last >= 1u64 << (8 * (4 - head.len())) {
+        return None;
+    }
+    let mut v = last;
+    for (i, p) in head.iter().enumerate() {
+        v |= p << (24 - 8 * i);
+    }
+    Some(Ipv4Addr::from(v as u32))
 }
 
 /// Perl truth of a captured string.
