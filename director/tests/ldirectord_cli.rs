@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ipvs_director::ldirectord::cli::{self, Action, Invocation, Run, Step};
+use ipvs_director::ldirectord::cli::{self, Action, Invocation, PidFile, Run, Step};
 
 fn run(args: &[&str]) -> Run {
     match cli::parse_args(args) {
@@ -211,14 +211,17 @@ fn modelled(args: &[&str]) -> (i32, String, String) {
         ),
         Invocation::Run(r) => match r.config_path(|p| p.is_file()) {
             Err(msg) => (cli::EXIT_INIT_ERROR, String::new(), msg),
-            Ok(path) => match r.step(None, &path, r.pid_file().exists()) {
-                Step::Exit {
-                    code,
-                    stdout,
-                    stderr,
-                } => (code, stdout.unwrap_or_default(), stderr.unwrap_or_default()),
-                other => panic!("{args:?}: {other:?} would start or signal"),
-            },
+            Ok(path) => {
+                let pid = PidFile::probe(&r.pid_file(), |p| fs::read(p).ok());
+                match r.step(pid.running(), &path, pid.exists()) {
+                    Step::Exit {
+                        code,
+                        stdout,
+                        stderr,
+                    } => (code, stdout.unwrap_or_default(), stderr.unwrap_or_default()),
+                    other => panic!("{args:?}: {other:?} would start or signal"),
+                }
+            }
         },
     }
 }
@@ -283,4 +286,40 @@ fn like_ldirectord() {
         "ldirectord and the model agree on {} command lines",
         cases.len()
     );
+}
+
+#[test]
+fn pid_file_states() {
+    let pid = Path::new("/var/run/ldirectord.x.cf.pid");
+    let files = |entries: Vec<(&'static str, &'static [u8])>| {
+        move |p: &Path| {
+            entries
+                .iter()
+                .find(|(n, _)| Path::new(n) == p)
+                .map(|(_, c)| c.to_vec())
+        }
+    };
+    assert_eq!(PidFile::probe(pid, files(vec![])), PidFile::Absent);
+    let running = PidFile::probe(
+        pid,
+        files(vec![
+            ("/var/run/ldirectord.x.cf.pid", b"4242\n"),
+            (
+                "/proc/4242/cmdline",
+                b"/usr/bin/perl\0-w\0/usr/sbin/ldirectord\0x.cf\0start\0",
+            ),
+        ]),
+    );
+    assert_eq!((running.running(), running.exists()), (Some(4242), true));
+    let stale = PidFile::probe(
+        pid,
+        files(vec![
+            ("/var/run/ldirectord.x.cf.pid", b"4242\n"),
+            ("/proc/4242/cmdline", b"/usr/sbin/sshd\0"),
+        ]),
+    );
+    assert_eq!(stale, PidFile::Stale("4242".into()));
+    assert_eq!((stale.running(), stale.exists()), (None, true));
+    let gone = PidFile::probe(pid, files(vec![("/var/run/ldirectord.x.cf.pid", b"77\n")]));
+    assert_eq!(gone, PidFile::Stale("77".into()));
 }

@@ -231,6 +231,51 @@ impl Run {
     }
 }
 
+/// What the pid file of a configuration says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PidFile {
+    /// No pid file (or an unreadable one).
+    Absent,
+    /// A pid file whose process is not an ldirectord (or is gone): its
+    /// first line.
+    Stale(String),
+    /// A running ldirectord with this pid.
+    Running(u32),
+}
+
+impl PidFile {
+    /// Reads a pid file as ldirectord does: the first line is the pid, and
+    /// the process counts as running when `/proc/PID/cmdline` mentions
+    /// `ldirectord` (`read` reads a file, e.g. `std::fs::read`).
+    pub fn probe(path: &Path, read: impl Fn(&Path) -> Option<Vec<u8>>) -> PidFile {
+        let Some(text) = read(path) else {
+            return PidFile::Absent;
+        };
+        let text = String::from_utf8_lossy(&text);
+        let first = text.lines().next().unwrap_or("").to_string();
+        let cmdline = read(&PathBuf::from(format!("/proc/{first}/cmdline")));
+        match (first.parse::<u32>(), cmdline) {
+            (Ok(pid), Some(c)) if c.windows(10).any(|w| w == b"ldirectord") => {
+                PidFile::Running(pid)
+            }
+            _ => PidFile::Stale(first),
+        }
+    }
+
+    /// The running daemon's pid.
+    pub fn running(&self) -> Option<u32> {
+        match self {
+            PidFile::Running(pid) => Some(*pid),
+            _ => None,
+        }
+    }
+
+    /// Whether a pid file exists.
+    pub fn exists(&self) -> bool {
+        !matches!(self, PidFile::Absent)
+    }
+}
+
 /// The next thing the entry point does for a [`Run`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
