@@ -517,7 +517,11 @@ fn positive(cx: &mut Ctx, no: u32, key: &str, v: &str, msg: &str) -> Option<u32>
 }
 
 fn email_status(cx: &mut Ctx, no: u32, key: &str, v: &str) -> Option<AlertStatus> {
-    let items: Vec<&str> = v.split(',').map(str::trim).collect();
+    // Perl's split: around commas with their spaces, trailing empty fields dropped.
+    let mut items: Vec<&str> = v.split(',').map(str::trim).collect();
+    while items.last() == Some(&"") {
+        items.pop();
+    }
     let none = items.contains(&"none");
     let mut s = AlertStatus::NONE;
     for i in &items {
