@@ -24,12 +24,7 @@ fn unslash(s: &str) -> &str {
 }
 
 /// The check of one real server of `v` (its reals are being built).
-pub(super) fn real_check(
-    v: &Virtual,
-    addr: IpAddr,
-    port: u16,
-    pair: Option<&(String, String)>,
-) -> Check {
+pub(super) fn real_check(v: &Virtual, addr: IpAddr, port: u16, own: &OwnRequest) -> Check {
     // ld_checkport: checkport, else the real server's port, else the service's.
     let check_port = v
         .check_port
@@ -37,9 +32,18 @@ pub(super) fn real_check(
         .or(v.service_type.port())
         .unwrap_or(0);
     let target = SocketAddr::new(addr, check_port);
-    let (request, receive) = match pair {
-        Some((req, rec)) => (req.clone(), Some(rec.clone()).filter(|r| !r.is_empty())),
-        None => (v.request.clone(), v.receive.clone()),
+    // ld_setup: a full own pair replaces the virtual's request (for the URL
+    // too) and receive; an own request alone is kept for the non-HTTP checks.
+    let pair = own.request.is_some() && own.receive.is_some();
+    let request = own.request.clone().unwrap_or_else(|| v.request.clone());
+    let url_request = if pair {
+        request.clone()
+    } else {
+        v.request.clone()
+    };
+    let receive = match (&own.request, &own.receive) {
+        (Some(_), Some(r)) => Some(r.clone()).filter(|r| !r.is_empty()),
+        _ => v.receive.clone(),
     };
     let negotiate = || Negotiate {
         target,
@@ -49,8 +53,9 @@ pub(super) fn real_check(
             addr,
             check_port,
             &request,
+            &url_request,
             receive.clone(),
-            pair.is_some(),
+            pair,
         ),
     };
     match v.check_type {
@@ -101,6 +106,7 @@ fn probe(
     addr: IpAddr,
     port: u16,
     request: &str,
+    url_request: &str,
     receive: Option<String>,
     own_pair: bool,
 ) -> Probe {
@@ -113,8 +119,8 @@ fn probe(
             } else {
                 "http"
             };
-            let uri = unslash(request);
-            let url = if (own_pair && request.contains(&format!("{scheme}://")))
+            let uri = unslash(url_request);
+            let url = if (own_pair && url_request.contains(&format!("{scheme}://")))
                 || (!own_pair && s == ServiceType::HttpProxy)
             {
                 uri.to_string()

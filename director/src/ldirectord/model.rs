@@ -464,10 +464,24 @@ pub struct Real {
     /// `l:`/`u:` thresholds, and the port forced to the virtual port for
     /// gate and ipip on a non-fwmark service (ipvsadm does that).
     pub destination: Destination,
-    /// The real server's own `"request", "receive"` pair.
-    pub request: Option<(String, String)>,
+    /// The real server's own `"request", "receive"` pair, as ldirectord
+    /// keeps it.
+    pub own: OwnRequest,
     /// What ldirectord checks for this real server.
     pub check: Check,
+}
+
+/// A real server's own `"request", "receive"` pair. ldirectord 4.12 keeps
+/// the receive string only when the request does not start with `/`; with
+/// both, they replace the virtual's request and receive (and the request
+/// may be an absolute URL); with the request alone, the HTTP checks still
+/// use the virtual's request and receive, the other checks the own request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnRequest {
+    /// The request, `/` added in front when missing.
+    pub request: Option<String>,
+    /// The receive regex.
+    pub receive: Option<String>,
 }
 
 /// A real server's check, as ldirectord means it.

@@ -1258,7 +1258,19 @@ fn resolve_virtual(cx: &mut Ctx, g: &Global, d: Draft) -> Option<Virtual> {
             ),
         );
     }
+    let global_fallback = if v6 { &g.fallback6 } else { &g.fallback };
+    if own_fallback.is_none() && global_fallback.is_some() && d.protocol == VirtualProtocol::Fwm {
+        cx.warn(
+            d.line,
+            kw(v6, "virtual"),
+            WarningKind::Ignored,
+            "the global fallback does not apply to a fwmark service (ldirectord asks ipvsadm for a server \":0\", which fails)",
+        );
+    }
     let fallback = own_fallback.or_else(|| {
+        if d.protocol == VirtualProtocol::Fwm {
+            return None;
+        }
         let gf = if v6 {
             g.fallback6.clone()
         } else {
@@ -1403,10 +1415,28 @@ fn real_line(cx: &mut Ctx, v: &mut Virtual, vport: u16, text: &str, no: u32) {
         }
         rest = w[2].to_string();
     }
-    let mut pair = None;
+    let mut own = OwnRequest::default();
     if let Some(r) = REQ_RECV.captures(&rest) {
-        pair = Some((slash(&r[1]), r[2].to_string()));
-        rest = r[3].to_string();
+        if r[1].starts_with('/') {
+            // ldirectord 4.12 matches the request against /^\// to add the
+            // slash; that match resets its captures, so the receive string
+            // and the rest of the line (thresholds included) are lost.
+            cx.warn(
+                no,
+                key,
+                WarningKind::Adjusted,
+                format!(
+                    "ldirectord ignores the receive string and the rest of the line after a request starting with \"/\" (ignored: \"{}\"{}); the virtual's receive and request URL apply",
+                    &r[2], &r[3]
+                ),
+            );
+            own.request = Some(r[1].to_string());
+            rest = String::new();
+        } else {
+            own.request = Some(slash(&r[1]));
+            own.receive = Some(r[2].to_string());
+            rest = r[3].to_string();
+        }
     }
     let (mut lower, mut upper) = (0u32, 0u32);
     if let Some(l) = LOWER.captures(&rest) {
@@ -1451,13 +1481,13 @@ fn real_line(cx: &mut Ctx, v: &mut Virtual, vport: u16, text: &str, no: u32) {
         let destination = Destination::new(addr, dport, forward.method())
             .with_weight(weight)
             .with_thresholds(upper, lower);
-        let check = super::check::real_check(v, addr, port, pair.as_ref());
+        let check = super::check::real_check(v, addr, port, &own);
         v.reals.push(Real {
             line: no,
             configured_port: port,
             forward,
             destination,
-            request: pair.clone(),
+            own: own.clone(),
             check,
         });
     }

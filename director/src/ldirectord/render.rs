@@ -159,8 +159,13 @@ pub fn render(c: &Config) -> String {
                 r.configured_port,
                 r.line
             );
-            if let Some((a, b)) = &r.request {
-                let _ = writeln!(o, "    own request={a:?} receive={b:?}");
+            if r.own.request.is_some() || r.own.receive.is_some() {
+                let _ = writeln!(
+                    o,
+                    "    own request={} receive={}",
+                    optq(&r.own.request),
+                    optq(&r.own.receive)
+                );
             }
             let _ = writeln!(o, "    check {:?}", r.check);
             match r.check.engine_check(v) {
