@@ -43,11 +43,30 @@
 //! - `logfile` and `monitorfile` are not opened while parsing (ldirectord
 //!   creates them; the daemon opens them when it starts);
 //! - a `real` range of more than 65536 addresses is refused;
-//! - `schedflags` are checked as ipvsadm checks them (ldirectord leaves that
-//!   to ipvsadm when it programs the service).
+//! - `schedflags` are checked as ipvsadm checks them, and a persistence
+//!   netmask ipvsadm would refuse (`300.0.0.0`) is refused here.
 //!
-//! Note: ldirectord 4.12's code defaults `quiescent` and `readdquiescent` to
-//! **no**, although its manual says yes; the code's defaults are used.
+//! ldirectord 4.12's own behaviour kept on purpose, with a warning where it
+//! surprises:
+//!
+//! - its code defaults `quiescent` and `readdquiescent` to **no**, although
+//!   its manual says yes;
+//! - `connecttimeout` and `timeout` are configuration errors (deprecated);
+//! - a real server's `"request", "receive"` pair whose request starts with
+//!   `/` loses the receive string and the rest of the line, thresholds
+//!   included ([`WarningKind::Adjusted`]);
+//! - the global `fallback` does not apply to fwmark services (ldirectord asks
+//!   ipvsadm for a server `:0`);
+//! - a blank line ends a virtual block; global lines must start in column 0
+//!   and keep any `# comment` in their value; `logfile` and `callback` take
+//!   quoted values only.
+//!
+//! ldirectord has no "check the configuration" option (no `-t`); the tests
+//! use `ldirectord -d CONF stop`, which reads the configuration and exits
+//! without touching IPVS when no daemon runs, as the oracle of accept/reject
+//! and of the first error's line and message, and `ldirectord -d CONF start`
+//! with checks off and a fake `./ipvsadm` as the oracle of the IPVS
+//! commands the model implies (director/tests/ldirectord_*.rs).
 
 pub mod check;
 pub mod cli;
