@@ -27,7 +27,7 @@ static WORD: LazyLock<Regex> = LazyLock::new(|| re(r"\w+"));
 static REAL: LazyLock<Regex> = LazyLock::new(|| {
     let host = r"\d+\.\d+\.\d+\.\d+|[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]";
     re(&format!(
-        r"^({host})(?:->({host}))?(?::(\d+|[A-Za-z0-9_-]+))?\s+(.*)$"
+        r"({host})(?:->({host}))?(?::(\d+|[A-Za-z0-9_-]+))?\s+(.*)$"
     ))
 });
 static FORWARD: LazyLock<Regex> = LazyLock::new(|| re(r"(\w+)(.*)$"));
@@ -1333,6 +1333,15 @@ fn real_line(cx: &mut Ctx, v: &mut Virtual, vport: u16, text: &str, no: u32) {
         cx.invalid(no, key, "invalid address for real server (wrong format)");
         return;
     };
+    let skipped = &text[..c.get(0).map_or(0, |m| m.start())];
+    if !skipped.is_empty() {
+        cx.warn(
+            no,
+            key,
+            WarningKind::Ignored,
+            format!("ldirectord skips {skipped:?} in front of the address"),
+        );
+    }
     let ip1 = c[1].to_string();
     let ip2 = c.get(2).map(|m| m.as_str().to_string());
     let port_s = c.get(3).map_or("0", |m| m.as_str());
