@@ -38,6 +38,8 @@ static UPPER: LazyLock<Regex> = LazyLock::new(|| re(r"\s+u:(\d+)(.*)$"));
 static FALLBACK_PORT: LazyLock<Regex> = LazyLock::new(|| re(r"(:(\d+|[A-Za-z0-9_-]+))?$"));
 static SMTP_HOST: LazyLock<Regex> = LazyLock::new(|| re(r"^[0-9A-Za-z._+-]+"));
 static SCHED: LazyLock<Regex> = LazyLock::new(|| re(r"[a-z]+"));
+static CHECK_WORD: LazyLock<Regex> = LazyLock::new(|| re(r"[\w-]+"));
+static DOTTED_QUAD: LazyLock<Regex> = LazyLock::new(|| re(r"^\d+\.\d+\.\d+\.\d+$"));
 
 /// The services of /etc/services ldirectord configurations name (Debian's
 /// netbase entries): name, port, tcp, udp.
@@ -855,7 +857,7 @@ fn virtual_line(cx: &mut Ctx, d: &mut Draft, no: u32, cmd: &str, raw: &str) {
                 }
                 return;
             }
-            let w = Regex::new(r"[\w-]+").expect("static").find(v).map(|m| m.as_str());
+            let w = CHECK_WORD.find(v).map(|m| m.as_str());
             d.check_type = match w {
                 Some("connect") => CheckType::Connect,
                 Some("negotiate") => CheckType::Negotiate,
@@ -957,7 +959,7 @@ fn virtual_line(cx: &mut Ctx, d: &mut Draft, no: u32, cmd: &str, raw: &str) {
                 v.bytes().all(|b| b.is_ascii_digit())
                     && v.parse::<u32>().is_ok_and(|p| (1..=128).contains(&p))
             } else {
-                Regex::new(r"^\d+\.\d+\.\d+\.\d+$").expect("static").is_match(v)
+                DOTTED_QUAD.is_match(v)
             };
             if ok {
                 d.netmask = Some((v.to_string(), no));
