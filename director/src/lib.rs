@@ -3,7 +3,8 @@
 //! The flow, one module per concern:
 //!
 //! 1. configuration front ends: [`keepalived`] (`virtual_server` blocks of
-//!    `keepalived.conf`);
+//!    `keepalived.conf`) and [`ldirectord`] (`ldirectord.cf` and the
+//!    `ldirectord` command line; not yet wired to the daemon);
 //! 2. desired state from the configuration: [`desired`] (virtual and real
 //!    servers with stable identities, the checks' specs, the wanted table);
 //! 3. the check engine: [`check`] (TCP, HTTP(S), DNS, UDP, ping, SMTP, scripts, files);
@@ -19,4 +20,5 @@ pub mod director;
 pub mod health;
 pub mod keepalived;
 pub mod kernel;
+pub mod ldirectord;
 pub mod notify;
