@@ -159,6 +159,16 @@ pub struct ServiceEntry {
     pub destinations: Vec<DestinationStatus>,
 }
 
+impl ServiceEntry {
+    /// A service with its real servers.
+    pub fn new(service: ServiceStatus, destinations: Vec<DestinationStatus>) -> Self {
+        ServiceEntry {
+            service,
+            destinations,
+        }
+    }
+}
+
 /// A handle on the kernel's IPVS table in one network namespace.
 ///
 /// Every method takes `&mut self`: one handle serves one caller at a time,

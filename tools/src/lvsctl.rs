@@ -43,6 +43,10 @@ Usage:
       --json     with --dry-run: print the plan as JSON
       -v         say on standard error how many changes the plan has and how
                  many write requests went to the kernel
+  lvsctl status [--json]
+      The kernel's IPVS table: virtual services and their real servers with
+      weights and connection counts, as a table, or as JSON (schema 1: the
+      library's serde form of every service with its real servers).
   lvsctl -h|--help
 ";
 
@@ -176,6 +180,12 @@ pub fn plan_as_ipvsadm(p: &Plan) -> Vec<u8> {
     p.changes().iter().flat_map(ipvsadm_line).collect()
 }
 
+/// What the command line asks for.
+enum Command {
+    Apply(Options),
+    Status { json: bool },
+}
+
 struct Options {
     dry_run: bool,
     json: bool,
@@ -184,11 +194,27 @@ struct Options {
     file: PathBuf,
 }
 
-fn parse_args(args: &[Vec<u8>]) -> Result<Option<Options>, String> {
+fn parse_args(args: &[Vec<u8>]) -> Result<Option<Command>, String> {
     let mut it = args.iter().skip(1).map(Vec::as_slice);
     match it.next() {
         Some(b"-h" | b"--help") => return Ok(None),
         Some(b"apply") => {}
+        Some(b"status") => {
+            let mut json = false;
+            for a in it {
+                match a {
+                    b"--json" => json = true,
+                    b"-h" | b"--help" => return Ok(None),
+                    other => {
+                        return Err(format!(
+                            "unexpected argument {:?}",
+                            String::from_utf8_lossy(other)
+                        ))
+                    }
+                }
+            }
+            return Ok(Some(Command::Status { json }));
+        }
         Some(other) => {
             return Err(format!(
                 "unknown command {:?}",
@@ -225,7 +251,7 @@ fn parse_args(args: &[Vec<u8>]) -> Result<Option<Options>, String> {
         return Err("--json goes with --dry-run".into());
     }
     o.file = file.ok_or("apply needs a rules file (or - for standard input)")?;
-    Ok(Some(o))
+    Ok(Some(Command::Apply(o)))
 }
 
 /// `lvsctl`'s entry: runs `args` (with the program name first) and returns
@@ -250,7 +276,8 @@ pub fn run(
     open: &mut dyn FnMut() -> Result<Ipvs, ipvs::Error>,
 ) -> i32 {
     let o = match parse_args(args) {
-        Ok(Some(o)) => o,
+        Ok(Some(Command::Apply(o))) => o,
+        Ok(Some(Command::Status { json })) => return status(json, out, err, open),
         Ok(None) => {
             let _ = out.write_all(USAGE.as_bytes());
             return 0;
@@ -403,6 +430,119 @@ pub fn count_writes(datagram: &[u8], family: u16) -> u64 {
     n
 }
 
+/// The version of `lvsctl status --json`'s document; it changes only when a
+/// field changes meaning or goes away (fields may be added).
+pub const STATUS_SCHEMA: u32 = 1;
+
+/// `lvsctl status`: reads the kernel's table and prints it.
+fn status(
+    json: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    open: &mut dyn FnMut() -> Result<Ipvs, ipvs::Error>,
+) -> i32 {
+    let entries = match open().and_then(|mut ipvs| ipvs.snapshot()) {
+        Ok(e) => e,
+        Err(e) => {
+            let _ = writeln!(err, "lvsctl: {e}");
+            return 1;
+        }
+    };
+    let bytes = if json {
+        let mut v = status_json(&entries);
+        v.push(b'\n');
+        v
+    } else {
+        status_table(&entries).into_bytes()
+    };
+    match out.write_all(&bytes).and_then(|_| out.flush()) {
+        Ok(()) => 0,
+        Err(e) => {
+            let _ = writeln!(err, "lvsctl: write error: {e}");
+            1
+        }
+    }
+}
+
+/// The table as `lvsctl status --json` prints it (schema
+/// [`STATUS_SCHEMA`]): `{"schema", "source": "kernel", "services":
+/// [{"service": {"config", "kernel_flags", "stats"}, "destinations":
+/// [{"config", "active_conns", "inactive_conns", "persistent_conns",
+/// "stats"}]}]}`, keys as `tcp:192.0.2.1:80`, in kernel order.
+pub fn status_json(entries: &[ipvs::ServiceEntry]) -> Vec<u8> {
+    /// The document, fields in this order (a struct keeps it; a JSON map
+    /// would sort them).
+    #[derive(serde::Serialize)]
+    struct Status<'a> {
+        schema: u32,
+        source: &'static str,
+        services: &'a [ipvs::ServiceEntry],
+    }
+    let doc = Status {
+        schema: STATUS_SCHEMA,
+        source: "kernel",
+        services: entries,
+    };
+    serde_json::to_vec_pretty(&doc).unwrap_or_default()
+}
+
+/// The table as `lvsctl status` prints it: one row per real server (a
+/// service without any has one row of its own), services sorted by key,
+/// real servers by address and port.
+pub fn status_table(entries: &[ipvs::ServiceEntry]) -> String {
+    use comfy_table::{presets, Table};
+    let mut t = Table::new();
+    t.load_style(presets::ASCII_FULL_CONDENSED);
+    t.set_header(vec![
+        "Virtual service",
+        "Scheduler",
+        "Real server",
+        "Forward",
+        "Weight",
+        "ActiveConn",
+        "InActConn",
+        "Health",
+    ]);
+    let mut entries: Vec<&ipvs::ServiceEntry> = entries.iter().collect();
+    entries.sort_by_key(|e| e.service.config.key.to_string());
+    for e in entries {
+        let s = &e.service.config;
+        let mut sched = s.scheduler.clone();
+        if s.is_persistent() {
+            sched.push_str(&format!(" persistent {}", s.timeout));
+        }
+        let mut dests: Vec<&ipvs::DestinationStatus> = e.destinations.iter().collect();
+        dests.sort_by_key(|d| (d.config.addr, d.config.port));
+        if dests.is_empty() {
+            t.add_row(vec![s.key.to_string(), sched, String::new()]);
+            continue;
+        }
+        for (i, d) in dests.into_iter().enumerate() {
+            let (key, sched) = if i == 0 {
+                (s.key.to_string(), sched.clone())
+            } else {
+                (String::new(), String::new())
+            };
+            let server = match d.config.addr {
+                std::net::IpAddr::V4(a) => format!("{a}:{}", d.config.port),
+                std::net::IpAddr::V6(a) => format!("[{a}]:{}", d.config.port),
+            };
+            t.add_row(vec![
+                key,
+                sched,
+                server,
+                d.config.forward.to_string(),
+                d.config.weight.to_string(),
+                d.active_conns.to_string(),
+                d.inactive_conns.to_string(),
+                // Without the daemon there is no health to show.
+                "-".to_string(),
+            ]);
+        }
+    }
+    format!("{t}\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -420,6 +560,76 @@ mod tests {
         m.extend_from_slice(&attrs);
         m.resize((len + 3) & !3, 0);
         m
+    }
+
+    fn sample() -> Vec<ipvs::ServiceEntry> {
+        use ipvs::{DestinationStatus, Service, ServiceEntry, ServiceStatus};
+        let web: ipvs::ServiceKey = "tcp:192.0.2.1:80".parse().unwrap();
+        let dns: ipvs::ServiceKey = "udp:192.0.2.1:53".parse().unwrap();
+        let rs = |a: &str, w| {
+            ipvs::Destination::new(a.parse().unwrap(), 80, ipvs::ForwardMethod::DirectRoute)
+                .with_weight(w)
+        };
+        vec![
+            ServiceEntry::new(
+                ServiceStatus::new(Service::new(web).with_scheduler("wrr").with_persistence(60)),
+                vec![
+                    DestinationStatus::new(rs("198.51.100.3", 0)).with_conns(2, 7, 0),
+                    DestinationStatus::new(rs("198.51.100.2", 3)).with_conns(5, 1, 0),
+                ],
+            ),
+            ServiceEntry::new(ServiceStatus::new(Service::new(dns)), vec![]),
+        ]
+    }
+
+    #[test]
+    fn status_table_has_a_row_per_real_server_sorted() {
+        let t = status_table(&sample());
+        let rows: Vec<&str> = t.lines().filter(|l| l.starts_with("| ")).collect();
+        assert_eq!(rows.len(), 4, "{t}");
+        assert!(rows[0].contains("Virtual service"), "{t}");
+        // tcp sorts before udp; within a service, by address.
+        let cells = |r: &str| -> Vec<String> {
+            r.split('|')
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect()
+        };
+        assert_eq!(
+            cells(rows[1]),
+            [
+                "tcp:192.0.2.1:80",
+                "wrr persistent 60",
+                "198.51.100.2:80",
+                "Route",
+                "3",
+                "5",
+                "1",
+                "-"
+            ]
+        );
+        assert_eq!(
+            cells(rows[2]),
+            ["198.51.100.3:80", "Route", "0", "2", "7", "-"]
+        );
+        assert_eq!(cells(rows[3]), ["udp:192.0.2.1:53", "wlc"]);
+    }
+
+    #[test]
+    fn status_json_is_schema_1_with_the_library_serde_form() {
+        let v: serde_json::Value = serde_json::from_slice(&status_json(&sample())).unwrap();
+        assert_eq!(v["schema"], STATUS_SCHEMA);
+        assert_eq!(v["source"], "kernel");
+        let s = &v["services"][0];
+        assert_eq!(s["service"]["config"]["key"], "tcp:192.0.2.1:80");
+        assert_eq!(s["service"]["config"]["scheduler"], "wrr");
+        assert_eq!(s["destinations"][0]["config"]["forward"], "Route");
+        assert_eq!(s["destinations"][0]["config"]["weight"], 0);
+        assert_eq!(s["destinations"][0]["inactive_conns"], 7);
+        assert_eq!(v["services"][1]["destinations"], serde_json::json!([]));
+        // The document reads back into the library's types.
+        let back: Vec<ipvs::ServiceEntry> = serde_json::from_value(v["services"].clone()).unwrap();
+        assert_eq!(back, sample());
     }
 
     #[test]

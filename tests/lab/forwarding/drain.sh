@@ -5,6 +5,7 @@
 #     connection goes on answering, every new connection goes to the other server Y, and
 #     the drain reports the one connection left; past its deadline it deletes X
 #   - a real server without connections drains at once ("empty", then deleted)
+#   - meanwhile lvsctl status lists what ipvsadm -Ln lists, and its JSON shows X at weight 0
 #   - a UDP service needs no wait: its real server is deleted at once although the kernel
 #     still holds the client's UDP flow
 . /lab/forwarding/lib/common.sh
@@ -35,6 +36,14 @@ while ! grep -q '^draining' "$FWD_TMP/drain.out" && [ $n -lt 100 ]; do
 done
 fwd_expect "X's weight once the drain started" 0 \
 	"$(ip netns exec dir "$IPVSADM" -Ln | awk -v a="$XA:80" '$2 == a { print $4 }')"
+# lvsctl status (issue 14's kernel view) shows what ipvsadm 1.31 -Ln shows for each real
+# server: weight, ActiveConn, InActConn.
+ip netns exec dir /ours/lvsctl status
+fwd_expect "lvsctl status: weights and connections as ipvsadm -Ln lists them" \
+	"$(ip netns exec dir "$ORACLE" -Ln | awk '$1 == "->" && $2 ~ /^[0-9]/ { print $2, $4, $5, $6 }' | sort)" \
+	"$(ip netns exec dir /ours/lvsctl status | tr -d ' ' | awk -F'|' 'NF > 8 && $4 ~ /:/ { print $4, $6, $7, $8 }' | sort)"
+fwd_check "lvsctl status --json: schema 1, X at weight 0" sh -c \
+	"/usr/sbin/ip netns exec dir /ours/lvsctl status --json | tr -d ' \n' | grep -q '\"schema\":1,.*\"addr\":\"$XA\",\"port\":80,\"forward\":\"Masq\",\"weight\":0,'"
 fwd_ask -n 4 tcp "$FWD_VIP" 80
 fwd_expect "new connections during the drain go to $Y" 4 "$(eval echo \$FWD_HITS_$Y)"
 fwd_session_send two
