@@ -334,6 +334,18 @@ d_action() {
 		fi
 		;;
 	ipvsadm) ip netns exec dir "$D_ORACLE_IPVSADM" "$@" ;;
+	link)
+		# link NS down|up: the real server's eth0 (up: its default route again, which went
+		# with the link).
+		case $2 in
+		down) ip -n "$1" link set eth0 down ;;
+		up) ip -n "$1" link set eth0 up && ip -n "$1" route replace default via 192.0.2.1 ;;
+		*)
+			echo "director: link NS down|up"
+			return 1
+			;;
+		esac
+		;;
 	file)
 		# file NAME TEXT: /tmp/dlab/files/NAME holds TEXT (a line); file NAME -: removed.
 		case $1 in */* | '') echo "director: bad file name $1"; return 1 ;; esac
