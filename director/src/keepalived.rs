@@ -135,6 +135,10 @@ pub enum WarningKind {
     /// An `include` that matched nothing or a file that could not be read
     /// (keepalived logs these without failing).
     Include,
+    /// Scripts (MISC_CHECK, notify, quorum) without `enable_script_security`:
+    /// keepalived logs a "SECURITY VIOLATION" and runs them all the same
+    /// (`keepalived --config-test` counts it as a configuration error).
+    Security,
 }
 
 /// A warning: the configuration is used, but the caller should know.

@@ -554,3 +554,36 @@ fn the_rise_extension_is_inherited_like_retry() {
         [3, 5, 2, 1]
     );
 }
+
+/// keepalived 2.2.7 runs MISC_CHECK scripts without `enable_script_security`: it logs
+/// "SECURITY VIOLATION - check scripts are being executed but script_security not enabled"
+/// and goes on (seen in the lab's director suite, misc-check). The configuration is taken,
+/// with a warning (one that `keepalived --config-test` counts as an error: it exits 6).
+#[test]
+fn scripts_without_enable_script_security_are_a_warning_not_a_refusal() {
+    let p = ok("virtual_server 192.0.2.1 80 {
+            real_server 198.51.100.1 80 {
+                MISC_CHECK { misc_path \"/bin/sh /check rs1\" }
+            }
+        }");
+    assert_eq!(
+        p.config.virtual_servers[0].real_servers[0].checkers.len(),
+        1
+    );
+    let w: Vec<_> = p
+        .warnings
+        .iter()
+        .filter(|w| w.kind == WarningKind::Security)
+        .collect();
+    assert_eq!(w.len(), 1, "{:?}", p.warnings);
+    assert!(w[0].keepalived_reports);
+    assert!(w[0].message.contains("enable_script_security"));
+    // With it, no such warning.
+    let p = ok("global_defs { enable_script_security }
+        virtual_server 192.0.2.1 80 {
+            real_server 198.51.100.1 80 {
+                MISC_CHECK { misc_path \"/bin/sh /check rs1\" }
+            }
+        }");
+    assert!(p.warnings.iter().all(|w| w.kind != WarningKind::Security));
+}

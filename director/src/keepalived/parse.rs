@@ -765,14 +765,20 @@ pub(crate) fn parse_tree(nodes: Vec<Node>, diag: &mut Diag) -> Config {
             virtual_servers.push(v);
         }
     }
+    // keepalived 2.2.7 logs "SECURITY VIOLATION - check scripts are being executed but
+    // script_security not enabled" and runs the scripts all the same (the lab's director
+    // suite, misc-check): a warning, not a refusal; `keepalived --config-test` counts it
+    // as a configuration error (exit 6), so the warning says keepalived reports it.
     if let (Some(loc), false) = (&uses_scripts, global.enable_script_security) {
-        p.diag.error(
+        p.diag.warn_as(
             loc,
             "virtual_server",
-            ErrorKind::Invalid,
+            WarningKind::Security,
             "scripts are configured (MISC_CHECK, notify_up/down, quorum_up/down) but \
-             global_defs has no enable_script_security; keepalived refuses this (SECURITY VIOLATION)"
+             global_defs has no enable_script_security; keepalived logs a SECURITY VIOLATION \
+             and runs them all the same, and so does lvsd"
                 .to_string(),
+            true,
         );
     }
     Config {

@@ -105,6 +105,9 @@ d_net_down() {
 
 d_net_up() {
 	d_net_down
+	# The files of "do file" (MISC_CHECK scripts, track_file): none at a side's start.
+	rm -rf "$D_TMP/files"
+	mkdir -p "$D_TMP/files"
 	for _ns in $D_NAMESPACES; do
 		ip netns add "$_ns" || return 1
 		ip -n "$_ns" link set lo up
@@ -135,16 +138,27 @@ d_net_up() {
 # ---------------------------------------------------------------- real servers
 
 # Is something listening on TCP port $2 in namespace $1? (/proc/net/tcp of the namespace)
+# With $3 = udp: is a UDP socket bound to that port? (/proc/net/udp, state 07)
 d_listening() {
 	_hex=$(printf '%04X' "$2")
-	ip netns exec "$1" cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
-		awk -v p=":$_hex" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }'
+	_proto=tcp
+	_state=0A
+	[ "${3:-tcp}" = udp ] && _proto=udp && _state=07
+	ip netns exec "$1" cat /proc/net/$_proto /proc/net/${_proto}6 2>/dev/null |
+		awk -v p=":$_hex" -v st="$_state" '$4 == st && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }'
+}
+
+# The transport of server kind $1 (udp for labnet's udp and dns servers).
+d_transport() {
+	case $1 in udp | dns) echo udp ;; *) echo tcp ;; esac
 }
 
 # Start server $1 = NS:PORT[:http|https|tcp] (http: busybox httpd serving "/" = the
 # namespace's name and "/health" = "ok"; https: openssl s_server -WWW serving "/health"
 # with the certificate tests/lab/run made (a missing file is still a 200 there: use kill
-# to fail an SSL_GET); tcp: a busybox nc listener that closes every connection).
+# to fail an SSL_GET); tcp: a busybox nc listener that closes every connection; udp, smtp,
+# dns: /lab/bin/labnet serve NS udp:PORT|smtp:PORT|dns:PORT, a UDP echo of the name, a
+# minimal SMTP server, a DNS responder that answers every query with rcode 0).
 # Waits until it listens.
 d_serve() {
 	_ns=${1%%:*}
@@ -163,13 +177,15 @@ d_serve() {
 		[ -e "$_www/.health-off" ] || echo ok >"$_www/health"
 		(cd "$_www" && exec /usr/sbin/ip netns exec "$_ns" /usr/bin/openssl s_server -quiet -WWW -accept "$_port" \
 			-cert "$D_TLS/cert.pem" -key "$D_TLS/key.pem") </dev/null >/dev/null 2>&1 &
+	elif [ "$_kind" = udp ] || [ "$_kind" = smtp ] || [ "$_kind" = dns ]; then
+		/usr/sbin/ip netns exec "$_ns" /lab/bin/labnet serve "$_ns" "$_kind:$_port" </dev/null >/dev/null 2>&1 &
 	else
 		/usr/sbin/ip netns exec "$_ns" busybox nc -ll -p "$_port" -e /bin/true </dev/null >/dev/null 2>&1 &
 	fi
 	echo "$!" >"$D_TMP/pid-$_ns-$_port"
 	echo "$_kind" >"$D_TMP/kind-$_ns-$_port"
 	_n=0
-	until d_listening "$_ns" "$_port"; do
+	until d_listening "$_ns" "$_port" "$(d_transport "$_kind")"; do
 		_n=$((_n + 1))
 		if [ $_n -ge 100 ]; then
 			echo "director: server $1 did not start listening"
@@ -188,8 +204,9 @@ d_kill() {
 	}
 	kill "$(cat "$_pf")" 2>/dev/null
 	rm -f "$_pf"
+	_tr=$(d_transport "$(cat "$D_TMP/kind-$1-$2" 2>/dev/null)")
 	_n=0
-	while d_listening "$1" "$2"; do
+	while d_listening "$1" "$2" "$_tr"; do
 		_n=$((_n + 1))
 		if [ $_n -ge 100 ]; then
 			echo "director: server $1:$2 still listens"
@@ -317,6 +334,29 @@ d_action() {
 		fi
 		;;
 	ipvsadm) ip netns exec dir "$D_ORACLE_IPVSADM" "$@" ;;
+	link)
+		# link NS down|up: the real server's eth0 (up: its default route again, which went
+		# with the link).
+		case $2 in
+		down) ip -n "$1" link set eth0 down ;;
+		up) ip -n "$1" link set eth0 up && ip -n "$1" route replace default via 192.0.2.1 ;;
+		*)
+			echo "director: link NS down|up"
+			return 1
+			;;
+		esac
+		;;
+	file)
+		# file NAME TEXT: /tmp/dlab/files/NAME holds TEXT (a line); file NAME -: removed.
+		case $1 in */* | '') echo "director: bad file name $1"; return 1 ;; esac
+		_f=$D_TMP/files/$1
+		shift
+		if [ "$*" = - ]; then
+			rm -f "$_f"
+		else
+			echo "$*" >"$_f.new" && mv "$_f.new" "$_f"
+		fi
+		;;
 	*)
 		echo "director: unknown action $_a"
 		return 1

@@ -7,6 +7,10 @@
 //!       TCP: writes "NAME\n" on accept, then answers every line L with "NAME L\n" and
 //!       closes when the client does (connections stay open as long as the client wants).
 //!       UDP: answers every datagram with "NAME\n" (from the address it was sent to).
+//!       Also smtp:PORT (TCP: banner "220 NAME", HELO/EHLO -> 250, QUIT -> 221 and close,
+//!       any other line -> 250) and dns:PORT (UDP: every query gets a reply with its id and
+//!       question, rcode 0 and one answer of the asked type, empty data), for the director
+//!       suite's SMTP_CHECK and DNS_CHECK.
 //!   labnet ask [-n N] [-s SRC] [-p SPORT] [-w MS] [-d DATA] tcp|udp HOST PORT
 //!       N requests, one after another; prints one line per request: the name that
 //!       answered, or "none". -p: source port of the first request (+1 for each next one).
@@ -38,7 +42,7 @@ fn die(msg: &str) -> ! {
 }
 
 fn usage() -> ! {
-    die("usage: labnet serve NAME tcp:PORT|udp:PORT... | ask [opts] tcp|udp HOST PORT | hold [opts] HOST PORT | talk [opts] HOST PORT")
+    die("usage: labnet serve NAME tcp|udp|smtp|dns:PORT... | ask [opts] tcp|udp HOST PORT | hold [opts] HOST PORT | talk [opts] HOST PORT")
 }
 
 // ------------------------------------------------------------------ server
@@ -69,6 +73,87 @@ fn serve_tcp(name: String, addr: Option<IpAddr>, port: u16) {
                 }
             }
         });
+    }
+}
+
+fn serve_smtp(name: String, addr: Option<IpAddr>, port: u16) {
+    let listener = match addr {
+        Some(a) => TcpListener::bind((a, port)),
+        None => TcpListener::bind(("::", port)).or_else(|_| TcpListener::bind(("0.0.0.0", port))),
+    }
+    .unwrap_or_else(|e| die(&format!("smtp port {port}: {e}")));
+    for conn in listener.incoming() {
+        let Ok(mut conn) = conn else { continue };
+        let name = name.clone();
+        std::thread::spawn(move || {
+            if conn
+                .write_all(format!("220 {name} ESMTP\r\n").as_bytes())
+                .is_err()
+            {
+                return;
+            }
+            let Ok(read_half) = conn.try_clone() else {
+                return;
+            };
+            for line in BufReader::new(read_half).lines() {
+                let Ok(line) = line else { break };
+                let verb = line
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_uppercase();
+                let quit = verb == "QUIT";
+                let answer = match verb.as_str() {
+                    "QUIT" => "221 bye".to_string(),
+                    "HELO" | "EHLO" => format!("250 {name}"),
+                    _ => "250 ok".to_string(),
+                };
+                if conn.write_all(format!("{answer}\r\n").as_bytes()).is_err() || quit {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+/// The end of the question section of DNS message `m` (one question), if well formed.
+fn dns_question_end(m: &[u8]) -> Option<usize> {
+    let mut i = 12;
+    loop {
+        let len = *m.get(i)? as usize;
+        i += 1;
+        if len == 0 {
+            break;
+        }
+        i += len;
+    }
+    (i + 4 <= m.len()).then_some(i + 4)
+}
+
+fn serve_dns(addr: Option<IpAddr>, port: u16) {
+    let sock = match addr {
+        Some(a) => UdpSocket::bind((a, port)),
+        None => UdpSocket::bind(("::", port)).or_else(|_| UdpSocket::bind(("0.0.0.0", port))),
+    }
+    .unwrap_or_else(|e| die(&format!("dns port {port}: {e}")));
+    let mut buf = [0u8; 65536];
+    loop {
+        let Ok((n, peer)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
+        let q = &buf[..n];
+        let Some(end) = dns_question_end(q) else {
+            continue;
+        };
+        let mut r = Vec::with_capacity(end + 12);
+        r.extend_from_slice(&q[..2]); // id
+        r.extend_from_slice(&[0x84, 0x00]); // QR, AA, rcode 0
+        r.extend_from_slice(&[0, 1, 0, 1, 0, 0, 0, 0]); // 1 question, 1 answer
+        r.extend_from_slice(&q[12..end]);
+        r.extend_from_slice(&[0xc0, 0x0c]); // the question's name
+        r.extend_from_slice(&q[end - 4..end - 2]); // its type
+        r.extend_from_slice(&[0, 1, 0, 0, 0, 60, 0, 0]); // IN, ttl 60, no data
+        let _ = sock.send_to(&r, peer);
     }
 }
 
@@ -104,6 +189,8 @@ fn serve(args: &[String]) -> ! {
         threads.push(match proto {
             "tcp" => std::thread::spawn(move || serve_tcp(name, addr, port)),
             "udp" => std::thread::spawn(move || serve_udp(name, addr, port)),
+            "smtp" => std::thread::spawn(move || serve_smtp(name, addr, port)),
+            "dns" => std::thread::spawn(move || serve_dns(addr, port)),
             _ => usage(),
         });
     }
