@@ -70,6 +70,7 @@ pub struct OpenOptions {
 /// Which requests of a pipelined batch ([`BatchMode::ContinueOnError`])
 /// carry `NLM_F_ACK`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum BatchAcks {
     /// Every request asks for an ACK: one reply per change.
     #[default]
@@ -139,6 +140,7 @@ enum Outgoing<'a> {
 
 /// What [`Ipvs::apply`] does after a change fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BatchMode {
     /// Send one request at a time and stop at the first failure; nothing
     /// after it is sent.

@@ -87,6 +87,7 @@ impl fmt::Display for Operation {
 
 /// The object an operation concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Target {
     /// A virtual service.
     Service(ServiceKey),
