@@ -20,7 +20,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use ipvs::plan::{plan, Table};
 use ipvs::{Change, Destination, Protocol, Service, ServiceKey};
@@ -32,6 +32,7 @@ use crate::health::{Health, Transition};
 use crate::keepalived::{self, Config, FlushOnStop, Script};
 use crate::kernel::{Kernel, KernelTable};
 use crate::notify::{ScriptOutcome, Scripts};
+use crate::status::{self, DaemonStatus, DrainStatus, ReloadStatus, Status, STATUS_SCHEMA};
 
 /// Tunables of the daemon's loop.
 #[derive(Debug, Clone)]
@@ -314,6 +315,8 @@ pub struct Director<K: Kernel> {
     options: Options,
     last_failures: HashSet<String>,
     failed: bool,
+    started: SystemTime,
+    last_reload: Option<ReloadStatus>,
 }
 
 fn count(model: &Model) -> (usize, usize, usize) {
@@ -364,6 +367,8 @@ impl<K: Kernel> Director<K> {
             options,
             last_failures: HashSet::new(),
             failed: false,
+            started: SystemTime::now(),
+            last_reload: None,
         };
         for n in d.model.notes.clone() {
             d.note(Note::Warning(n));
@@ -403,7 +408,50 @@ impl<K: Kernel> Director<K> {
         &self.engine
     }
 
-    fn note(&self, n: Note) {
+    /// The daemon's view now: configuration, health, drains and the last
+    /// reload (no kernel counters; see [`crate::status`]).
+    pub fn status(&self) -> Status {
+        let now = Instant::now();
+        Status {
+            schema: STATUS_SCHEMA,
+            daemon: DaemonStatus {
+                pid: std::process::id(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                config: self.path.as_ref().map(|p| p.display().to_string()),
+                started: status::unix_time(self.started),
+                last_reload: self.last_reload.clone(),
+            },
+            virtual_servers: status::virtual_servers(&self.model, &self.health),
+            draining: self
+                .drains
+                .iter()
+                .map(|d| DrainStatus {
+                    service: d.service,
+                    addr: std::net::SocketAddr::new(d.destination.addr, d.destination.port),
+                    deadline_in: d.deadline.saturating_duration_since(now).as_secs_f64(),
+                })
+                .collect(),
+        }
+    }
+
+    fn note(&mut self, n: Note) {
+        match &n {
+            Note::Reloaded { .. } => {
+                self.last_reload = Some(ReloadStatus {
+                    ok: true,
+                    at: status::unix_time(SystemTime::now()),
+                    errors: Vec::new(),
+                })
+            }
+            Note::ReloadFailed(errors) => {
+                self.last_reload = Some(ReloadStatus {
+                    ok: false,
+                    at: status::unix_time(SystemTime::now()),
+                    errors: errors.clone(),
+                })
+            }
+            _ => {}
+        }
         let _ = self.notes.send(n);
     }
 
@@ -572,7 +620,7 @@ impl<K: Kernel> Director<K> {
         self.write(p.changes())
     }
 
-    fn run_script(&self, what: String, script: &Script) {
+    fn run_script(&mut self, what: String, script: &Script) {
         let outcome = self.scripts.spawn(script, &self.model.global);
         self.note(Note::Script {
             what,

@@ -22,3 +22,4 @@ pub mod keepalived;
 pub mod kernel;
 pub mod ldirectord;
 pub mod notify;
+pub mod status;
