@@ -25,6 +25,7 @@ use std::time::{Duration, Instant, SystemTime};
 use ipvs::plan::{plan, Table};
 use ipvs::{Change, Destination, Protocol, Service, ServiceKey};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tokio::sync::oneshot;
 
 use crate::check::{Engine, Event, EventKind};
 use crate::desired::{CheckId, Model};
@@ -258,12 +259,14 @@ fn dest_name(d: &Destination) -> String {
 }
 
 /// What the daemon's loop is asked to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Control {
     /// Reload the configuration file (SIGHUP).
     Reload,
     /// Reconcile now.
     Reconcile,
+    /// Send the daemon's view ([`Director::status`]) on this channel.
+    Status(oneshot::Sender<Status>),
     /// Stop (SIGTERM, SIGINT).
     Stop,
 }
@@ -874,6 +877,7 @@ impl<K: Kernel> Director<K> {
                 c = control.recv() => match c {
                     Some(Control::Reload) => { self.reload(); }
                     Some(Control::Reconcile) => { self.reconcile(); }
+                    Some(Control::Status(reply)) => { let _ = reply.send(self.status()); }
                     Some(Control::Stop) | None => break,
                 },
                 ev = self.events.recv() => {

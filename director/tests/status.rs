@@ -115,3 +115,34 @@ async fn status_says_failed_inhibited_alive_and_sorry() {
     let back: Status = serde_json::from_value(json).unwrap();
     assert_eq!(back, s);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_running_daemon_answers_status_requests() {
+    use ipvs_director::director::Control;
+    let parsed = keepalived::parse_str(CONF, "keepalived.conf").unwrap_or_else(|e| panic!("{e}"));
+    let (d, _notes) = Director::start(
+        MemoryKernel::new(),
+        &parsed.config,
+        None,
+        Options::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (control, rx) = tokio::sync::mpsc::unbounded_channel();
+    let task = tokio::spawn(d.run(rx));
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    control.send(Control::Status(reply)).unwrap();
+    let s = tokio::time::timeout(Duration::from_secs(10), answer)
+        .await
+        .expect("no answer")
+        .expect("reply dropped");
+    assert_eq!(s.virtual_servers.len(), 2);
+    assert_eq!(
+        s.virtual_servers[1].real_servers[0].state,
+        RealServerState::Alive
+    );
+    control.send(Control::Stop).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("did not stop")
+        .unwrap();
+}

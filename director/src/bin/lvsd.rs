@@ -172,11 +172,11 @@ async fn daemon<K: Kernel>(kernel: K, config: Config, file: PathBuf) -> ExitCode
     // handled, not fatal.
     let (tx, rx) = mpsc::unbounded_channel();
     let signals = [
-        (SignalKind::hangup(), Control::Reload),
-        (SignalKind::terminate(), Control::Stop),
-        (SignalKind::interrupt(), Control::Stop),
+        (SignalKind::hangup(), true),
+        (SignalKind::terminate(), false),
+        (SignalKind::interrupt(), false),
     ];
-    for (kind, control) in signals {
+    for (kind, reload) in signals {
         let mut s = match signal(kind) {
             Ok(s) => s,
             Err(e) => {
@@ -187,9 +187,12 @@ async fn daemon<K: Kernel>(kernel: K, config: Config, file: PathBuf) -> ExitCode
         let tx = tx.clone();
         tokio::spawn(async move {
             while s.recv().await.is_some() {
-                if control == Control::Reload {
+                let control = if reload {
                     log("SIGHUP: reloading");
-                }
+                    Control::Reload
+                } else {
+                    Control::Stop
+                };
                 if tx.send(control).is_err() {
                     break;
                 }
