@@ -227,6 +227,15 @@ impl<K: Kernel> Kernel for Beating<K> {
     }
 }
 
+/// What a signal asks for.
+#[derive(Clone, Copy)]
+enum Signal {
+    /// SIGHUP.
+    Reload,
+    /// SIGTERM, SIGINT.
+    Stop,
+}
+
 /// The `STATUS=` line for a configuration's counts.
 fn status_line(what: &str, services: usize, real_servers: usize, checks: usize) -> String {
     format!("{what}: {services} services, {real_servers} real servers, {checks} checks")
@@ -243,11 +252,11 @@ async fn daemon<K: Kernel>(kernel: K, config: Config, file: PathBuf, systemd: Sy
     // handled, not fatal.
     let (tx, rx) = mpsc::unbounded_channel();
     let signals = [
-        (SignalKind::hangup(), Control::Reload),
-        (SignalKind::terminate(), Control::Stop),
-        (SignalKind::interrupt(), Control::Stop),
+        (SignalKind::hangup(), Signal::Reload),
+        (SignalKind::terminate(), Signal::Stop),
+        (SignalKind::interrupt(), Signal::Stop),
     ];
-    for (kind, control) in signals {
+    for (kind, what) in signals {
         let mut s = match signal(kind) {
             Ok(s) => s,
             Err(e) => {
@@ -259,14 +268,17 @@ async fn daemon<K: Kernel>(kernel: K, config: Config, file: PathBuf, systemd: Sy
         let notifier = notifier.clone();
         tokio::spawn(async move {
             while s.recv().await.is_some() {
-                match control {
-                    Control::Reload => {
+                let control = match what {
+                    Signal::Reload => {
                         log(Priority::Notice, "SIGHUP: reloading");
                         notify(&notifier, |n| n.reloading("reloading the configuration"));
+                        Control::Reload
                     }
-                    Control::Stop => notify(&notifier, |n| n.stopping("stopping")),
-                    Control::Reconcile => {}
-                }
+                    Signal::Stop => {
+                        notify(&notifier, |n| n.stopping("stopping"));
+                        Control::Stop
+                    }
+                };
                 if tx.send(control).is_err() {
                     break;
                 }
