@@ -277,7 +277,7 @@ pub const MAN_SECTIONS: &[ManSection] = &[
         title: "FILES",
         paragraphs: &[
             "- /etc/keepalived/keepalived.conf: the default configuration (-f names another). Its include directives are followed.",
-            "- lvsd.service (contrib/systemd/ in the source): a unit running lvsd as Type=notify-reload with a watchdog.",
+            "- lvsd.service (contrib/systemd/ in the source): a unit running lvsd as Type=notify with a watchdog, the configuration checked before the start.",
         ],
     },
     ManSection {
