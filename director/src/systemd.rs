@@ -174,9 +174,8 @@ impl Environment {
     }
 }
 
-/// The daemon loop's sign of life: a counter the loop's kernel handle
-/// advances on every table read or write (the loop reads the kernel at
-/// every reconcile). The watchdog pings systemd only when it advanced since
+/// The daemon loop's sign of life: a counter the loop advances at every
+/// turn ([`crate::director::Options::heartbeat`]). The watchdog pings systemd only when it advanced since
 /// the previous look; when it did not, it asks the loop for a reconcile
 /// (a probe) and looks again a tick later. A hung loop answers no probe,
 /// gets no ping, and systemd restarts it.

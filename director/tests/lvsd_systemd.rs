@@ -342,3 +342,46 @@ fn abstract_socket_and_no_watchdog_for_another_pid() {
         sock.got
     );
 }
+
+/// The heartbeat the watchdog reads: the daemon's loop advances it at every
+/// turn, so a probe (a reconcile asked for) makes it advance; a loop that
+/// is not running leaves it still.
+#[tokio::test(flavor = "current_thread")]
+async fn the_loop_beats_the_heartbeat_when_probed() {
+    use ipvs_director::director::{Control, Director, Options};
+    use ipvs_director::kernel::MemoryKernel;
+    use ipvs_director::systemd::{Heartbeat, WatchdogAction, WatchdogState};
+
+    let parsed = ipvs_director::keepalived::parse_str(
+        "virtual_server 192.0.2.42 80 {\n    lb_kind NAT\n    protocol TCP\n    real_server 127.0.0.1 1 {\n        weight 1\n    }\n}\n",
+        "k.conf",
+    )
+    .unwrap();
+    let hb = Heartbeat::new();
+    let options = Options {
+        heartbeat: Some(hb.clone()),
+        reconcile_interval: Duration::from_secs(3600),
+        retry_interval: Duration::from_secs(3600),
+        ..Options::default()
+    };
+    let (director, _notes) =
+        Director::start(MemoryKernel::new(), &parsed.config, None, options).unwrap();
+    let mut watch = WatchdogState::new(&hb);
+    // Not running yet: nothing beats; the watchdog probes, then stays silent.
+    assert_eq!(watch.tick(&hb), WatchdogAction::Probe);
+    assert_eq!(watch.tick(&hb), WatchdogAction::Silent);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let task = tokio::spawn(director.run(rx));
+    for _ in 0..3 {
+        let before = hb.get();
+        tx.send(Control::Reconcile).unwrap();
+        let end = Instant::now() + BOUND;
+        while hb.get() == before {
+            assert!(Instant::now() < end, "the loop did not turn");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(watch.tick(&hb), WatchdogAction::Ping);
+    }
+    tx.send(Control::Stop).unwrap();
+    task.await.unwrap();
+}

@@ -14,10 +14,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
-use ipvs::{Change, Error, Timeouts};
 use ipvs_director::director::{Control, Director, Note, Options};
 use ipvs_director::keepalived::{self, Config};
-use ipvs_director::kernel::{Kernel, KernelTable, MemoryKernel};
+use ipvs_director::kernel::{Kernel, MemoryKernel};
 use ipvs_director::lvsd_cli::{self, Invocation};
 use ipvs_director::systemd::{
     self, Environment, Heartbeat, Notifier, Priority, Watchdog, WatchdogAction, WatchdogState,
@@ -199,34 +198,6 @@ fn notify(n: &Option<Arc<Notifier>>, send: impl FnOnce(&Notifier) -> std::io::Re
     }
 }
 
-/// The kernel handle, beating the watchdog's heartbeat at every use: the
-/// daemon's loop reads the kernel at every reconcile, so a beat means the
-/// loop went round.
-struct Beating<K> {
-    kernel: K,
-    heartbeat: Heartbeat,
-}
-
-impl<K: Kernel> Kernel for Beating<K> {
-    fn snapshot(&mut self) -> Result<KernelTable, Error> {
-        let r = self.kernel.snapshot();
-        self.heartbeat.beat();
-        r
-    }
-
-    fn apply(&mut self, changes: &[Change]) -> Result<Vec<Result<(), Error>>, Error> {
-        let r = self.kernel.apply(changes);
-        self.heartbeat.beat();
-        r
-    }
-
-    fn timeouts(&mut self) -> Result<Timeouts, Error> {
-        let r = self.kernel.timeouts();
-        self.heartbeat.beat();
-        r
-    }
-}
-
 /// What a signal asks for.
 #[derive(Clone, Copy)]
 enum Signal {
@@ -287,19 +258,18 @@ async fn daemon<K: Kernel>(kernel: K, config: Config, file: PathBuf, systemd: Sy
     }
     notify(&notifier, |n| n.status("starting"));
     let mut watch = WatchdogState::new(&heartbeat);
-    let kernel = Beating {
-        kernel,
-        heartbeat: heartbeat.clone(),
+    let options = Options {
+        heartbeat: Some(heartbeat.clone()),
+        ..Options::default()
     };
-    let (director, mut notes) =
-        match Director::start(kernel, &config, Some(file), Options::default()) {
-            Ok(d) => d,
-            Err(e) => {
-                emit(Priority::Error, "", &e.to_string());
-                log(Priority::Error, "configuration refused");
-                return ExitCode::FAILURE;
-            }
-        };
+    let (director, mut notes) = match Director::start(kernel, &config, Some(file), options) {
+        Ok(d) => d,
+        Err(e) => {
+            emit(Priority::Error, "", &e.to_string());
+            log(Priority::Error, "configuration refused");
+            return ExitCode::FAILURE;
+        }
+    };
     // The first reconcile is done: ready.
     let mut status = String::from("running");
     let printer = {
