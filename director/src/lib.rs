@@ -1,4 +1,6 @@
 //! The director daemon's parts, built on the `ipvs` library's public API only.
+//! The `lvsd` binary's command line is [`lvsd_cli`], its systemd integration
+//! (`sd_notify`, watchdog, journald priorities) [`systemd`].
 //!
 //! The flow, one module per concern:
 //!
@@ -11,17 +13,19 @@
 //! 4. health per real server and quorum per virtual server: [`health`];
 //! 5. the kernel seam: [`kernel`] (the real one, and an in-memory one for tests);
 //! 6. the daemon that ties them: [`director`] (reconcile, reload, drain, stop),
-//!    with notify scripts in [`notify`]; the binary is `lvsd` (its command
-//!    line in [`lvsd_cli`], its systemd integration in [`systemd`]).
+//!    with notify scripts in [`notify`]; the binary is `lvsd`.
 #![warn(missing_docs)]
 
 pub mod check;
 pub mod desired;
 pub mod director;
 pub mod health;
+
+// lvsd's command line and its service-manager side.
+pub mod lvsd_cli;
+pub mod systemd;
+
 pub mod keepalived;
 pub mod kernel;
 pub mod ldirectord;
-pub mod lvsd_cli;
 pub mod notify;
-pub mod systemd;

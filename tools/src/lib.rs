@@ -2,9 +2,9 @@
 //!
 //! - [`ipvsadm`]: a drop-in `ipvsadm` 1.31 (also `ipvsadm-save`, `ipvsadm-restore`).
 //! - [`lvsctl`]: `lvsctl apply`, a rules file applied as the minimal change (no flush).
-//!   Its command line for the manual page: [`lvsctl_surface`].
 //!
 //! None of this is the library's API: embedders depend on `ipvs` alone.
+//! [`lvsctl_surface`] describes `lvsctl`'s command line for its manual page.
 #![warn(missing_docs)]
 
 pub mod ipvsadm;
