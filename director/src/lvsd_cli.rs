@@ -269,7 +269,7 @@ pub const MAN_SECTIONS: &[ManSection] = &[
     ManSection {
         title: "SYSTEMD",
         paragraphs: &[
-            "With $NOTIFY_SOCKET set (Type=notify or Type=notify-reload), lvsd sends READY=1 after its first reconcile, RELOADING=1 with MONOTONIC_USEC= and then READY=1 around every reload, STOPPING=1 at the stop, and STATUS= lines (services and real servers configured, the last reload). With $WATCHDOG_USEC (WatchdogSec=), WATCHDOG=1 is sent at least every half of it while the daemon's loop reads the kernel (an idle loop is asked for a reconcile); a hung loop stops the pings and systemd restarts lvsd. The three variables are removed from the environment of the scripts lvsd runs.",
+            "With $NOTIFY_SOCKET set (Type=notify or Type=notify-reload), lvsd sends READY=1 after its first reconcile, RELOADING=1 with MONOTONIC_USEC= and then READY=1 around every reload, STOPPING=1 at the stop, and STATUS= lines (services and real servers configured, the last reload, the last state change). With $WATCHDOG_USEC (WatchdogSec=), WATCHDOG=1 is sent at least every half of it while the daemon's loop reads the kernel (an idle loop is asked for a reconcile); a hung loop stops the pings and systemd restarts lvsd. The three variables are removed from the environment of the scripts lvsd runs.",
             "When standard error is the journal ($JOURNAL_STREAM names it), each line starts with its priority instead of \"lvsd: \": <3> errors, <4> warnings, <5> state changes (start, stop, health transitions, drains, reloads), <6> information (kernel changes written, scripts started).",
         ],
     },

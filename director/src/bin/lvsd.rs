@@ -302,6 +302,10 @@ async fn daemon<K: Kernel>(kernel: K, config: Config, file: PathBuf, systemd: Sy
                         });
                     }
                     Note::Stopped => break,
+                    Note::Health(_) | Note::DrainStart { .. } | Note::DrainEnd { .. } => {
+                        // The last state change, for `systemctl status`.
+                        notify(&notifier, |x| x.status(&format!("{status}; last: {n}")));
+                    }
                     _ => {}
                 }
                 if !ready_sent && notes.is_empty() {
