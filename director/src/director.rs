@@ -38,6 +38,9 @@ use crate::status::{self, DaemonStatus, DrainStatus, ReloadStatus, Status, STATU
 /// Tunables of the daemon's loop.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Advanced at every turn of the daemon's loop: a watchdog's sign that
+    /// the loop is alive ([`crate::systemd::Heartbeat`]). Default none.
+    pub heartbeat: Option<crate::systemd::Heartbeat>,
     /// Reconcile at least this often (drift repair). Default 10 s.
     pub reconcile_interval: Duration,
     /// Reconcile this often while changes failed. Default 5 s.
@@ -53,6 +56,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
+            heartbeat: None,
             reconcile_interval: Duration::from_secs(10),
             retry_interval: Duration::from_secs(5),
             drain_poll: Duration::from_secs(1),
@@ -895,7 +899,12 @@ impl<K: Kernel> Director<K> {
         self.stop();
     }
 
+    /// The wait before the next periodic reconcile; called at every turn of
+    /// the loop, so the heartbeat beats here.
     fn period(&self) -> Duration {
+        if let Some(h) = &self.options.heartbeat {
+            h.beat();
+        }
         let mut p = self.options.reconcile_interval;
         if self.failed {
             p = p.min(self.options.retry_interval);

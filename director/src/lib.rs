@@ -1,4 +1,6 @@
 //! The director daemon's parts, built on the `ipvs` library's public API only.
+//! The `lvsd` binary's command line is [`lvsd_cli`], its systemd integration
+//! (`sd_notify`, watchdog, journald priorities) [`systemd`].
 //!
 //! The flow, one module per concern:
 //!
@@ -18,6 +20,11 @@ pub mod check;
 pub mod desired;
 pub mod director;
 pub mod health;
+
+// lvsd's command line and its service-manager side.
+pub mod lvsd_cli;
+pub mod systemd;
+
 pub mod keepalived;
 pub mod kernel;
 pub mod ldirectord;

@@ -6,88 +6,67 @@
 //! lvsd -t [-f FILE]     check the configuration only
 //! ```
 //!
-//! SIGHUP reloads the file, SIGTERM and SIGINT stop.
+//! SIGHUP reloads the file, SIGTERM and SIGINT stop. The command line is
+//! `ipvs_director::lvsd_cli` (also the source of `lvsd(8)`); under systemd
+//! it speaks `sd_notify` and journald priorities (`ipvs_director::systemd`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
 
 use ipvs_director::director::{Control, Director, Note, Options};
 use ipvs_director::keepalived::{self, Config};
 use ipvs_director::kernel::{Kernel, MemoryKernel};
+use ipvs_director::lvsd_cli::{self, Invocation};
+use ipvs_director::systemd::{
+    self, Environment, Heartbeat, Notifier, Priority, Watchdog, WatchdogAction, WatchdogState,
+};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
-const DEFAULT_CONFIG: &str = "/etc/keepalived/keepalived.conf";
+/// Whether standard error is the journal (decided once, at start).
+static JOURNAL: OnceLock<bool> = OnceLock::new();
 
-const USAGE: &str = "\
-usage: lvsd [-f FILE] [-t]
-  -f, --use-file FILE   configuration file (default /etc/keepalived/keepalived.conf)
-  -t, --config-test     check the configuration and exit (0 when valid)
-  -n, --dont-fork       run in the foreground (always the case)
-      --dry-run         run on an in-memory table instead of the kernel (starts empty;
-                        logs the changes it would make)
-  -h, --help            this text
-  -v, --version         version
-lvsd runs in the foreground and logs to standard error; SIGHUP reloads the
-configuration, SIGTERM and SIGINT stop it. It does not daemonize itself
-(-D/--daemonize is refused): run it under a service manager.";
-
-struct Args {
-    file: PathBuf,
-    test: bool,
-    dry_run: bool,
-}
-
-fn parse_args() -> Result<Option<Args>, String> {
-    let mut file = PathBuf::from(DEFAULT_CONFIG);
-    let mut test = false;
-    let mut dry_run = false;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "-f" | "--use-file" => {
-                file = args
-                    .next()
-                    .ok_or_else(|| format!("{a} needs a file name"))?
-                    .into()
-            }
-            "-t" | "--config-test" => test = true,
-            "--dry-run" => dry_run = true,
-            "-n" | "--dont-fork" | "-l" | "--log-console" => {}
-            "-D" | "--daemonize" => {
-                return Err("-D/--daemonize is not supported: lvsd runs in the foreground, run it under a service manager".into())
-            }
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(None);
-            }
-            "-v" | "--version" => {
-                println!("lvsd {}", env!("CARGO_PKG_VERSION"));
-                return Ok(None);
-            }
-            s if s.starts_with("--use-file=") => file = s["--use-file=".len()..].into(),
-            s if s.starts_with("-f") && s.len() > 2 => file = s[2..].into(),
-            s => return Err(format!("unknown argument {s:?}")),
+/// Writes `text` to standard error, one line per line: with the journal's
+/// `<N>` priority prefix when standard error is the journal, else with
+/// `prefix` (`"lvsd: "` for the daemon's own lines, `""` for quoted
+/// errors such as `FILE:LINE: ...`).
+fn emit(priority: Priority, prefix: &str, text: &str) {
+    use std::io::Write;
+    let journal = *JOURNAL.get_or_init(systemd::journal_stderr);
+    let mut out = String::new();
+    for line in text.lines() {
+        if journal {
+            out.push_str(priority.prefix());
+        } else {
+            out.push_str(prefix);
         }
+        out.push_str(line);
+        out.push('\n');
     }
-    Ok(Some(Args {
-        file,
-        test,
-        dry_run,
-    }))
+    let _ = std::io::stderr().lock().write_all(out.as_bytes());
 }
 
-fn log(line: impl std::fmt::Display) {
-    eprintln!("lvsd: {line}");
+fn log(priority: Priority, line: impl std::fmt::Display) {
+    emit(priority, "lvsd: ", &line.to_string());
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(Some(a)) => a,
-        Ok(None) => return ExitCode::SUCCESS,
+    // systemd's variables are read and taken out of the environment before
+    // any thread starts, so that the scripts lvsd runs do not inherit them.
+    let env = Environment::take();
+    let args = match lvsd_cli::parse(std::env::args_os().skip(1)) {
+        Ok(Invocation::Run(a)) => a,
+        Ok(Invocation::Print(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
-            log(e);
-            eprintln!("{USAGE}");
+            if e == lvsd_cli::DAEMONIZE_REFUSED {
+                log(Priority::Error, e);
+            } else {
+                emit(Priority::Error, "", e.trim_end());
+            }
             return ExitCode::from(2);
         }
     };
@@ -95,21 +74,24 @@ fn main() -> ExitCode {
         Ok(p) => p,
         Err(refused) => {
             for w in &refused.warnings {
-                log(format_args!("warning: {w}"));
+                log(Priority::Warning, format_args!("warning: {w}"));
             }
             for e in &refused.errors {
-                eprintln!("{e}");
+                emit(Priority::Error, "", &e.to_string());
             }
-            log(format_args!(
-                "{}: configuration refused ({} errors)",
-                args.file.display(),
-                refused.errors.len()
-            ));
+            log(
+                Priority::Error,
+                format_args!(
+                    "{}: configuration refused ({} errors)",
+                    args.file.display(),
+                    refused.errors.len()
+                ),
+            );
             return ExitCode::FAILURE;
         }
     };
     for w in &parsed.warnings {
-        log(format_args!("warning: {w}"));
+        log(Priority::Warning, format_args!("warning: {w}"));
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -117,7 +99,10 @@ fn main() -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            log(format_args!("cannot start the runtime: {e}"));
+            log(
+                Priority::Error,
+                format_args!("cannot start the runtime: {e}"),
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -135,63 +120,135 @@ fn main() -> ExitCode {
         return match checked {
             Ok(model) => {
                 for n in &model.notes {
-                    log(format_args!("warning: {n}"));
+                    log(Priority::Warning, format_args!("warning: {n}"));
                 }
-                log(format_args!(
-                    "{}: configuration valid: {} services",
-                    args.file.display(),
-                    model.services().count()
-                ));
+                log(
+                    Priority::Info,
+                    format_args!(
+                        "{}: configuration valid: {} services",
+                        args.file.display(),
+                        model.services().count()
+                    ),
+                );
                 ExitCode::SUCCESS
             }
             Err(errors) => {
                 for e in errors {
-                    eprintln!("{e}");
+                    emit(Priority::Error, "", &e);
                 }
                 ExitCode::FAILURE
             }
         };
     }
+    let notifier = match env.notify_socket.as_deref().map(Notifier::new) {
+        None => None,
+        Some(Ok(n)) => Some(Arc::new(n)),
+        Some(Err(e)) => {
+            log(Priority::Warning, format_args!("warning: systemd: {e}"));
+            None
+        }
+    };
+    let systemd = Systemd {
+        notifier,
+        watchdog: env.watchdog,
+        heartbeat: Heartbeat::new(),
+    };
     if args.dry_run {
-        log("dry run: an in-memory table stands for the kernel (it starts empty)");
-        return runtime.block_on(daemon(MemoryKernel::new(), parsed.config, args.file));
+        log(
+            Priority::Notice,
+            "dry run: an in-memory table stands for the kernel (it starts empty)",
+        );
+        return runtime.block_on(daemon(
+            MemoryKernel::new(),
+            parsed.config,
+            args.file,
+            systemd,
+        ));
     }
     let ipvs = match ipvs::Ipvs::open() {
         Ok(i) => i,
         Err(e) => {
-            log(e);
+            log(Priority::Error, e);
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(daemon(ipvs, parsed.config, args.file))
+    runtime.block_on(daemon(ipvs, parsed.config, args.file, systemd))
+}
+
+/// What systemd asked for.
+struct Systemd {
+    notifier: Option<Arc<Notifier>>,
+    watchdog: Option<Watchdog>,
+    heartbeat: Heartbeat,
+}
+
+/// Sends a notification; a failure is logged (once: the socket does not
+/// come back).
+fn notify(n: &Option<Arc<Notifier>>, send: impl FnOnce(&Notifier) -> std::io::Result<()>) {
+    static FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if let Some(n) = n {
+        if let Err(e) = send(n) {
+            if !FAILED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                log(
+                    Priority::Warning,
+                    format_args!("warning: systemd notification: {e}"),
+                );
+            }
+        }
+    }
+}
+
+/// What a signal asks for.
+#[derive(Clone, Copy)]
+enum Signal {
+    /// SIGHUP.
+    Reload,
+    /// SIGTERM, SIGINT.
+    Stop,
+}
+
+/// The `STATUS=` line for a configuration's counts.
+fn status_line(what: &str, services: usize, real_servers: usize, checks: usize) -> String {
+    format!("{what}: {services} services, {real_servers} real servers, {checks} checks")
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
-async fn daemon<K: Kernel>(kernel: K, config: Config, file: PathBuf) -> ExitCode {
+async fn daemon<K: Kernel>(kernel: K, config: Config, file: PathBuf, systemd: Systemd) -> ExitCode {
+    let Systemd {
+        notifier,
+        watchdog,
+        heartbeat,
+    } = systemd;
     // Signals first, so that a SIGHUP or SIGTERM sent during the start is
     // handled, not fatal.
     let (tx, rx) = mpsc::unbounded_channel();
     let signals = [
-        (SignalKind::hangup(), true),
-        (SignalKind::terminate(), false),
-        (SignalKind::interrupt(), false),
+        (SignalKind::hangup(), Signal::Reload),
+        (SignalKind::terminate(), Signal::Stop),
+        (SignalKind::interrupt(), Signal::Stop),
     ];
-    for (kind, reload) in signals {
+    for (kind, what) in signals {
         let mut s = match signal(kind) {
             Ok(s) => s,
             Err(e) => {
-                log(format_args!("cannot handle signals: {e}"));
+                log(Priority::Error, format_args!("cannot handle signals: {e}"));
                 return ExitCode::FAILURE;
             }
         };
         let tx = tx.clone();
+        let notifier = notifier.clone();
         tokio::spawn(async move {
             while s.recv().await.is_some() {
-                let control = if reload {
-                    log("SIGHUP: reloading");
-                    Control::Reload
-                } else {
-                    Control::Stop
+                let control = match what {
+                    Signal::Reload => {
+                        log(Priority::Notice, "SIGHUP: reloading");
+                        notify(&notifier, |n| n.reloading("reloading the configuration"));
+                        Control::Reload
+                    }
+                    Signal::Stop => {
+                        notify(&notifier, |n| n.stopping("stopping"));
+                        Control::Stop
+                    }
                 };
                 if tx.send(control).is_err() {
                     break;
@@ -199,25 +256,88 @@ async fn daemon<K: Kernel>(kernel: K, config: Config, file: PathBuf) -> ExitCode
             }
         });
     }
-    let (director, mut notes) =
-        match Director::start(kernel, &config, Some(file), Options::default()) {
-            Ok(d) => d,
-            Err(e) => {
-                for line in e.to_string().lines() {
-                    eprintln!("{line}");
-                }
-                log("configuration refused");
-                return ExitCode::FAILURE;
-            }
-        };
-    let printer = tokio::spawn(async move {
-        while let Some(n) = notes.recv().await {
-            log(&n);
-            if matches!(n, Note::Stopped) {
-                break;
-            }
+    notify(&notifier, |n| n.status("starting"));
+    let mut watch = WatchdogState::new(&heartbeat);
+    let options = Options {
+        heartbeat: Some(heartbeat.clone()),
+        ..Options::default()
+    };
+    let (director, mut notes) = match Director::start(kernel, &config, Some(file), options) {
+        Ok(d) => d,
+        Err(e) => {
+            emit(Priority::Error, "", &e.to_string());
+            log(Priority::Error, "configuration refused");
+            return ExitCode::FAILURE;
         }
-    });
+    };
+    // The first reconcile is done: ready.
+    let mut status = String::from("running");
+    let printer = {
+        let notifier = notifier.clone();
+        // The start's notes (the first reconcile's included) come first.
+        let mut ready_sent = false;
+        tokio::spawn(async move {
+            while let Some(n) = notes.recv().await {
+                log(systemd::note_priority(&n), &n);
+                match &n {
+                    Note::Started {
+                        services,
+                        real_servers,
+                        checks,
+                    } => {
+                        status = status_line("running", *services, *real_servers, *checks);
+                    }
+                    Note::Reloaded {
+                        services,
+                        real_servers,
+                        checks,
+                    } => {
+                        status =
+                            status_line("running (reloaded)", *services, *real_servers, *checks);
+                        notify(&notifier, |x| x.ready(&status));
+                    }
+                    Note::ReloadFailed(_) => {
+                        notify(&notifier, |x| {
+                            x.ready(&format!("{status}; the last reload was refused: {n}"))
+                        });
+                    }
+                    Note::Stopped => break,
+                    Note::Health(_) | Note::DrainStart { .. } | Note::DrainEnd { .. } => {
+                        // The last state change, for `systemctl status`.
+                        notify(&notifier, |x| x.status(&format!("{status}; last: {n}")));
+                    }
+                    _ => {}
+                }
+                if !ready_sent && notes.is_empty() {
+                    // Every note of the start (and of the first reconcile)
+                    // is logged: ready.
+                    ready_sent = true;
+                    notify(&notifier, |x| x.ready(&status));
+                }
+            }
+        })
+    };
+    if let (Some(w), Some(_)) = (watchdog, &notifier) {
+        let notifier = notifier.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(w.tick());
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                match watch.tick(&heartbeat) {
+                    WatchdogAction::Ping => notify(&notifier, |n| n.watchdog()),
+                    WatchdogAction::Probe => {
+                        if tx.send(Control::Reconcile).is_err() {
+                            break;
+                        }
+                    }
+                    WatchdogAction::Silent => {}
+                }
+            }
+        });
+    }
+    drop(tx);
     director.run(rx).await;
     let _ = printer.await;
     ExitCode::SUCCESS

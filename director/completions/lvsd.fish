@@ -1,0 +1,8 @@
+complete -c lvsd -s f -l use-file -d 'Configuration file (default /etc/keepalived/keepalived.conf)' -r -F
+complete -c lvsd -s t -l config-test -d 'Check the configuration and exit: 0 when valid, 1 with FILE:LINE: KEYWORD: MESSAGE per error'
+complete -c lvsd -s n -l dont-fork -d 'Accepted for keepalived\'s sake; lvsd always runs in the foreground'
+complete -c lvsd -s l -l log-console -d 'Accepted for keepalived\'s sake; lvsd always logs to standard error'
+complete -c lvsd -s D -l daemonize -d 'Refused (exit 2): lvsd does not fork; run it under a service manager'
+complete -c lvsd -l dry-run -d 'Run on an in-memory table instead of the kernel (it starts empty) and log the changes lvsd would make; needs no privilege'
+complete -c lvsd -s v -l version -d 'Print the version and exit'
+complete -c lvsd -s h -l help -d 'Print help (see more with \'--help\')'

@@ -1,0 +1,35 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_lvsctl_global_optspecs
+    string join \n h/help
+end
+
+function __fish_lvsctl_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_lvsctl_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_lvsctl_using_subcommand
+    set -l cmd (__fish_lvsctl_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c lvsctl -n "__fish_lvsctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lvsctl -n "__fish_lvsctl_needs_command" -f -a "apply" -d 'Make the kernel\'s IPVS table match FILE, changing only what differs'
+complete -c lvsctl -n "__fish_lvsctl_needs_command" -f -a "status" -d 'Print the kernel\'s IPVS table'
+complete -c lvsctl -n "__fish_lvsctl_using_subcommand apply" -s n -l dry-run -d 'Print the changes in ipvsadm syntax, change nothing'
+complete -c lvsctl -n "__fish_lvsctl_using_subcommand apply" -l json -d 'With --dry-run: print the plan as JSON'
+complete -c lvsctl -n "__fish_lvsctl_using_subcommand apply" -s v -l verbose -d 'Say on standard error how many changes the plan has and how many write requests went to the kernel'
+complete -c lvsctl -n "__fish_lvsctl_using_subcommand apply" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lvsctl -n "__fish_lvsctl_using_subcommand status" -l json -d 'Print the table as a versioned JSON document'
+complete -c lvsctl -n "__fish_lvsctl_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
