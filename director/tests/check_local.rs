@@ -129,7 +129,10 @@ async fn misc_runs_as_user() {
             "-c".into(),
             "[ \"$(id -u):$(id -g)\" = 65534:65534 ]".into(),
         ],
-        timeout: None,
+        // Not the default (delay_loop, 50 ms here): on a loaded machine the
+        // shell and its two `id` can take longer, and the test failed on a
+        // timeout instead of the user.
+        timeout: Some(Duration::from_secs(10)),
         dynamic: false,
         user: Some((65534, 65534)),
     });
