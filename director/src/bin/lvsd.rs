@@ -4,13 +4,16 @@
 //! ```text
 //! lvsd [-f FILE]        run (default /etc/keepalived/keepalived.conf)
 //! lvsd -t [-f FILE]     check the configuration only
+//! lvsd --control PATH   the control socket (default /run/lvsd/control.sock; none: no socket)
 //! ```
 //!
-//! SIGHUP reloads the file, SIGTERM and SIGINT stop.
+//! SIGHUP reloads the file, SIGTERM and SIGINT stop. `lvsctl` talks to the
+//! control socket (see `ipvs_director::control`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use ipvs_director::control::{ControlSocket, DEFAULT_SOCKET};
 use ipvs_director::director::{Control, Director, Note, Options};
 use ipvs_director::keepalived::{self, Config};
 use ipvs_director::kernel::{Kernel, MemoryKernel};
@@ -26,6 +29,8 @@ usage: lvsd [-f FILE] [-t]
   -n, --dont-fork       run in the foreground (always the case)
       --dry-run         run on an in-memory table instead of the kernel (starts empty;
                         logs the changes it would make)
+      --control PATH    the control socket lvsctl talks to (mode 0600; default
+                        /run/lvsd/control.sock; `none`: no socket)
   -h, --help            this text
   -v, --version         version
 lvsd runs in the foreground and logs to standard error; SIGHUP reloads the
@@ -36,12 +41,15 @@ struct Args {
     file: PathBuf,
     test: bool,
     dry_run: bool,
+    /// `--control`: `Some(None)` is `--control none`.
+    control: Option<Option<PathBuf>>,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
     let mut file = PathBuf::from(DEFAULT_CONFIG);
     let mut test = false;
     let mut dry_run = false;
+    let mut control = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -53,6 +61,12 @@ fn parse_args() -> Result<Option<Args>, String> {
             }
             "-t" | "--config-test" => test = true,
             "--dry-run" => dry_run = true,
+            "--control" => {
+                let v = args
+                    .next()
+                    .ok_or_else(|| format!("{a} needs a socket path or none"))?;
+                control = Some((v != "none").then(|| PathBuf::from(v)));
+            }
             "-n" | "--dont-fork" | "-l" | "--log-console" => {}
             "-D" | "--daemonize" => {
                 return Err("-D/--daemonize is not supported: lvsd runs in the foreground, run it under a service manager".into())
@@ -66,6 +80,10 @@ fn parse_args() -> Result<Option<Args>, String> {
                 return Ok(None);
             }
             s if s.starts_with("--use-file=") => file = s["--use-file=".len()..].into(),
+            s if s.starts_with("--control=") => {
+                let v = &s["--control=".len()..];
+                control = Some((v != "none").then(|| PathBuf::from(v)));
+            }
             s if s.starts_with("-f") && s.len() > 2 => file = s[2..].into(),
             s => return Err(format!("unknown argument {s:?}")),
         }
@@ -74,6 +92,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         file,
         test,
         dry_run,
+        control,
     }))
 }
 
@@ -152,9 +171,36 @@ fn main() -> ExitCode {
             }
         };
     }
+    // Bound before the kernel is opened and the daemon starts; an explicit
+    // --control that cannot be made stops lvsd, the default one only
+    // warns (lvsd runs on without a control socket).
+    let socket = match &args.control {
+        Some(None) => None,
+        Some(Some(path)) => match ControlSocket::bind(path) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                log(format_args!("control socket {}: {e}", path.display()));
+                return ExitCode::FAILURE;
+            }
+        },
+        None => match ControlSocket::bind(DEFAULT_SOCKET.as_ref()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                log(format_args!(
+                    "warning: no control socket: {DEFAULT_SOCKET}: {e} (lvsctl cannot reach this daemon; see --control)"
+                ));
+                None
+            }
+        },
+    };
     if args.dry_run {
         log("dry run: an in-memory table stands for the kernel (it starts empty)");
-        return runtime.block_on(daemon(MemoryKernel::new(), parsed.config, args.file));
+        return runtime.block_on(daemon(
+            MemoryKernel::new(),
+            parsed.config,
+            args.file,
+            socket,
+        ));
     }
     let ipvs = match ipvs::Ipvs::open() {
         Ok(i) => i,
@@ -163,11 +209,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(daemon(ipvs, parsed.config, args.file))
+    runtime.block_on(daemon(ipvs, parsed.config, args.file, socket))
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
-async fn daemon<K: Kernel>(kernel: K, config: Config, file: PathBuf) -> ExitCode {
+async fn daemon<K: Kernel>(
+    kernel: K,
+    config: Config,
+    file: PathBuf,
+    socket: Option<ControlSocket>,
+) -> ExitCode {
     // Signals first, so that a SIGHUP or SIGTERM sent during the start is
     // handled, not fatal.
     let (tx, rx) = mpsc::unbounded_channel();
@@ -218,7 +269,16 @@ async fn daemon<K: Kernel>(kernel: K, config: Config, file: PathBuf) -> ExitCode
             }
         }
     });
+    let server = socket.map(|s| {
+        log(format_args!("control socket: {}", s.path().display()));
+        tokio::spawn(s.serve(tx.clone()))
+    });
+    drop(tx);
     director.run(rx).await;
+    if let Some(server) = server {
+        // Ends once the loop is gone; removes the socket file.
+        let _ = server.await;
+    }
     let _ = printer.await;
     ExitCode::SUCCESS
 }
