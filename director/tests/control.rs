@@ -1,0 +1,773 @@
+//! The control socket against a running director on `MemoryKernel`,
+//! through the real socket: drain, weight, maintenance, enable, reload,
+//! status; refusals that change nothing; overrides across reloads; the
+//! socket's permissions; the protocol's JSON form.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipvs::plan::Table;
+use ipvs::ServiceKey;
+use ipvs_director::admin::Override;
+use ipvs_director::control::{self, ControlSocket, Reply, Request, PROTOCOL};
+use ipvs_director::director::{Control, Director, Note, Options};
+use ipvs_director::keepalived;
+use ipvs_director::kernel::MemoryKernel;
+use ipvs_director::status::{RealServerState, Status};
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tokio::task::JoinHandle;
+
+const BOUND: Duration = Duration::from_secs(20);
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("lvsd-control-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Three real servers without checks (always alive), one with a check on
+/// a port nothing listens on and `alpha` (starts failed), and a sorry
+/// server.
+fn conf(real_servers: &[u16]) -> String {
+    let mut s = String::from(
+        "virtual_server 192.0.2.1 80 {\n    lb_algo wrr\n    lb_kind NAT\n    protocol TCP\n    sorry_server 198.51.100.9 80\n",
+    );
+    for p in real_servers {
+        s.push_str(&format!(
+            "    real_server 198.51.100.{p} 8080 {{\n        weight {p}\n    }}\n"
+        ));
+    }
+    s.push_str(
+        "    real_server 127.0.0.1 9 {\n        weight 4\n        TCP_CHECK {\n            connect_timeout 1\n            delay_loop 3600\n            alpha\n        }\n    }\n}\n",
+    );
+    s
+}
+
+const SVC: &str = "tcp:192.0.2.1:80";
+
+fn key() -> ServiceKey {
+    SVC.parse().unwrap()
+}
+
+fn rs(n: u8) -> SocketAddr {
+    format!("198.51.100.{n}:8080").parse().unwrap()
+}
+
+fn weight(t: &Table, a: SocketAddr) -> Option<i32> {
+    t.service(&key())?
+        .destinations
+        .iter()
+        .find(|d| d.addr == a.ip() && d.port == a.port())
+        .map(|d| d.weight)
+}
+
+struct Rig {
+    kernel: MemoryKernel,
+    notes: UnboundedReceiver<Note>,
+    control: UnboundedSender<Control>,
+    task: JoinHandle<()>,
+    server: JoinHandle<std::io::Result<()>>,
+    socket: PathBuf,
+    conf: PathBuf,
+}
+
+impl Rig {
+    async fn start(dir: &Path, text: &str) -> Rig {
+        let conf = dir.join("keepalived.conf");
+        std::fs::write(&conf, text).unwrap();
+        let parsed = keepalived::parse_file(&conf).unwrap_or_else(|e| panic!("{e}"));
+        let kernel = MemoryKernel::new();
+        let options = Options {
+            reconcile_interval: Duration::from_secs(3600),
+            retry_interval: Duration::from_secs(3600),
+            ..Options::default()
+        };
+        let (d, notes) =
+            Director::start(kernel.clone(), &parsed.config, Some(conf.clone()), options)
+                .unwrap_or_else(|e| panic!("{e}"));
+        let (control, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(d.run(rx));
+        let socket = dir.join("run").join("control.sock");
+        let bound = ControlSocket::bind(&socket).expect("bind");
+        let server = tokio::spawn(bound.serve(control.clone()));
+        Rig {
+            kernel,
+            notes,
+            control,
+            task,
+            server,
+            socket,
+            conf,
+        }
+    }
+
+    /// One request through the socket, with the blocking client `lvsctl`
+    /// uses.
+    async fn ask(&self, r: Request) -> Reply {
+        let path = self.socket.clone();
+        tokio::time::timeout(
+            BOUND,
+            tokio::task::spawn_blocking(move || control::request(&path, &r, BOUND)),
+        )
+        .await
+        .expect("no reply in time")
+        .unwrap()
+        .expect("request failed")
+    }
+
+    /// A raw line through the socket; the raw reply line.
+    async fn raw(&self, line: &str) -> String {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+        let mut s = tokio::net::UnixStream::connect(&self.socket).await.unwrap();
+        s.write_all(line.as_bytes()).await.unwrap();
+        let mut r = tokio::io::BufReader::new(s);
+        let mut out = String::new();
+        tokio::time::timeout(BOUND, r.read_line(&mut out))
+            .await
+            .unwrap()
+            .unwrap();
+        out
+    }
+
+    async fn status(&self) -> Status {
+        let r = self.ask(Request::Status).await;
+        assert!(r.ok, "{r:?}");
+        r.status.expect("a status")
+    }
+
+    fn notes(&mut self) -> Vec<String> {
+        let mut v = Vec::new();
+        while let Ok(n) = self.notes.try_recv() {
+            v.push(n.to_string());
+        }
+        v
+    }
+
+    async fn stop(self) {
+        self.control.send(Control::Stop).unwrap();
+        tokio::time::timeout(BOUND, self.task)
+            .await
+            .unwrap()
+            .unwrap();
+        drop(self.control);
+        tokio::time::timeout(BOUND, self.server)
+            .await
+            .expect("the server did not end with the loop")
+            .unwrap()
+            .unwrap();
+        assert!(
+            !self.socket.exists(),
+            "the socket file is removed when serving ends"
+        );
+    }
+}
+
+fn drain(n: u8) -> Request {
+    Request::Drain {
+        service: key(),
+        real_server: rs(n),
+    }
+}
+
+fn admin_of(s: &Status, a: SocketAddr) -> Option<Override> {
+    s.virtual_servers[0]
+        .real_servers
+        .iter()
+        .find(|r| r.addr == a)
+        .and_then(|r| r.admin.get(SVC).copied())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn drain_weight_maintenance_enable_through_the_socket() {
+    let dir = temp_dir("round-trip");
+    let mut rig = Rig::start(&dir, &conf(&[2, 3])).await;
+    let t = rig.kernel.table();
+    assert_eq!(weight(&t, rs(2)), Some(2));
+    assert_eq!(weight(&t, rs(3)), Some(3));
+    rig.notes();
+
+    // Drain: weight 0, applied before the reply.
+    let r = rig.ask(drain(2)).await;
+    assert!(r.ok, "{r:?}");
+    assert_eq!(r.protocol, PROTOCOL);
+    assert!(r.message.contains("weight 0 until enabled"), "{r:?}");
+    assert_eq!(weight(&rig.kernel.table(), rs(2)), Some(0));
+    assert_eq!(weight(&rig.kernel.table(), rs(3)), Some(3));
+    let s = rig.status().await;
+    assert_eq!(admin_of(&s, rs(2)), Some(Override::Drained));
+    assert_eq!(admin_of(&s, rs(3)), None);
+    // The checks' view is unchanged: still alive.
+    assert_eq!(
+        s.virtual_servers[0].real_servers[0].state,
+        RealServerState::Alive
+    );
+    let notes = rig.notes();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n
+                .starts_with("control: drain: real server 198.51.100.2:8080 of tcp:192.0.2.1:80")),
+        "{notes:?}"
+    );
+
+    // Weight override.
+    let r = rig
+        .ask(Request::Weight {
+            service: key(),
+            real_server: rs(3),
+            weight: 7,
+        })
+        .await;
+    assert!(r.ok, "{r:?}");
+    assert_eq!(weight(&rig.kernel.table(), rs(3)), Some(7));
+    assert_eq!(
+        admin_of(&rig.status().await, rs(3)),
+        Some(Override::Weight(7))
+    );
+
+    // Maintenance on: out of the table; off: back at the configured weight.
+    let r = rig
+        .ask(Request::Maintenance {
+            service: key(),
+            real_server: rs(2),
+            on: true,
+        })
+        .await;
+    assert!(r.ok && r.message.contains("(was: drained)"), "{r:?}");
+    assert_eq!(weight(&rig.kernel.table(), rs(2)), None);
+    assert_eq!(
+        admin_of(&rig.status().await, rs(2)),
+        Some(Override::Maintenance)
+    );
+    // maintenance off on a server that is not in maintenance: nothing.
+    let writes = rig.kernel.write_count();
+    let r = rig
+        .ask(Request::Maintenance {
+            service: key(),
+            real_server: rs(3),
+            on: false,
+        })
+        .await;
+    assert!(r.ok && r.message.contains("nothing changed"), "{r:?}");
+    assert_eq!(rig.kernel.write_count(), writes);
+    assert_eq!(weight(&rig.kernel.table(), rs(3)), Some(7));
+    let r = rig
+        .ask(Request::Maintenance {
+            service: key(),
+            real_server: rs(2),
+            on: false,
+        })
+        .await;
+    assert!(r.ok, "{r:?}");
+    assert_eq!(weight(&rig.kernel.table(), rs(2)), Some(2));
+
+    // Enable undoes the weight.
+    let r = rig
+        .ask(Request::Enable {
+            service: key(),
+            real_server: rs(3),
+        })
+        .await;
+    assert!(
+        r.ok && r.message.contains("override weight 7 removed"),
+        "{r:?}"
+    );
+    assert_eq!(weight(&rig.kernel.table(), rs(3)), Some(3));
+    let s = rig.status().await;
+    assert!(s.virtual_servers[0]
+        .real_servers
+        .iter()
+        .all(|r| r.admin.is_empty()));
+
+    // A failed real server stays out whatever its override; the override
+    // is kept and shows.
+    let failed: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    assert_eq!(weight(&rig.kernel.table(), failed), None);
+    for req in [
+        Request::Weight {
+            service: key(),
+            real_server: failed,
+            weight: 9,
+        },
+        Request::Drain {
+            service: key(),
+            real_server: failed,
+        },
+    ] {
+        let r = rig.ask(req).await;
+        assert!(r.ok && r.message.contains("it is failed"), "{r:?}");
+        assert_eq!(weight(&rig.kernel.table(), failed), None);
+    }
+    let s = rig.status().await;
+    assert_eq!(admin_of(&s, failed), Some(Override::Drained));
+    assert_eq!(
+        s.virtual_servers[0].real_servers[2].state,
+        RealServerState::Failed
+    );
+
+    // Several requests on one connection, in order.
+    let both = {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+        let mut s = tokio::net::UnixStream::connect(&rig.socket).await.unwrap();
+        s.write_all(b"{\"command\":\"status\"}\n\n{\"command\":\"enable\",\"service\":\"tcp:192.0.2.1:80\",\"real_server\":\"127.0.0.1:9\"}\n")
+            .await
+            .unwrap();
+        let mut r = tokio::io::BufReader::new(s);
+        let mut lines = Vec::new();
+        for _ in 0..2 {
+            let mut l = String::new();
+            tokio::time::timeout(BOUND, r.read_line(&mut l))
+                .await
+                .unwrap()
+                .unwrap();
+            lines.push(serde_json::from_str::<Reply>(&l).unwrap());
+        }
+        lines
+    };
+    assert!(both[0].status.is_some());
+    assert!(
+        both[1].ok && both[1].message.starts_with("enable:"),
+        "{:?}",
+        both[1]
+    );
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn refusals_change_nothing() {
+    let dir = temp_dir("refusals");
+    let mut rig = Rig::start(&dir, &conf(&[2, 3])).await;
+    rig.ask(drain(3)).await;
+    let table = rig.kernel.table();
+    let writes = rig.kernel.write_count();
+    let before = rig.status().await;
+    rig.notes();
+    let sorry: SocketAddr = "198.51.100.9:80".parse().unwrap();
+    let cases: Vec<(Request, &str)> = vec![
+        (
+            Request::Drain {
+                service: "tcp:192.0.2.99:80".parse().unwrap(),
+                real_server: rs(2),
+            },
+            "unknown service tcp:192.0.2.99:80",
+        ),
+        (
+            Request::Drain {
+                service: "udp:192.0.2.1:80".parse().unwrap(),
+                real_server: rs(2),
+            },
+            "unknown service udp:192.0.2.1:80",
+        ),
+        (drain(7), "unknown real server 198.51.100.7:8080 of tcp:192.0.2.1:80 (configured: 198.51.100.2:8080, 198.51.100.3:8080, 127.0.0.1:9)"),
+        (
+            Request::Enable {
+                service: key(),
+                real_server: "198.51.100.2:8081".parse().unwrap(),
+            },
+            "unknown real server 198.51.100.2:8081",
+        ),
+        (
+            Request::Maintenance {
+                service: key(),
+                real_server: sorry,
+                on: true,
+            },
+            "198.51.100.9:80 is the sorry server of tcp:192.0.2.1:80",
+        ),
+        (
+            Request::Weight {
+                service: key(),
+                real_server: rs(2),
+                weight: -1,
+            },
+            "bad weight -1",
+        ),
+        (
+            Request::Weight {
+                service: key(),
+                real_server: rs(2),
+                weight: 65536,
+            },
+            "bad weight 65536",
+        ),
+        // Bad values are checked before the real server.
+        (
+            Request::Weight {
+                service: key(),
+                real_server: rs(7),
+                weight: 1 << 40,
+            },
+            "bad weight",
+        ),
+    ];
+    for (req, want) in cases {
+        let r = rig.ask(req.clone()).await;
+        assert!(!r.ok, "{req:?} accepted: {r:?}");
+        assert!(
+            r.message.contains(want),
+            "{req:?}: {:?} lacks {want:?}",
+            r.message
+        );
+    }
+    for (line, want) in [
+        ("not json\n", "bad request"),
+        ("{\"command\":\"explode\"}\n", "bad request"),
+        ("{\"command\":\"drain\",\"service\":\"tcp:192.0.2.1\",\"real_server\":\"198.51.100.2:8080\"}\n", "bad request"),
+        ("{\"command\":\"drain\",\"service\":\"tcp:192.0.2.1:80\",\"real_server\":\"198.51.100.2\"}\n", "bad request"),
+        ("{\"command\":\"weight\",\"service\":\"tcp:192.0.2.1:80\",\"real_server\":\"198.51.100.2:8080\",\"weight\":\"x\"}\n", "bad request"),
+        ("{\"protocol\":2,\"command\":\"status\"}\n", "protocol 2 not supported"),
+    ] {
+        let r: Reply = serde_json::from_str(&rig.raw(line).await).unwrap();
+        assert!(!r.ok && r.message.contains(want), "{line}: {r:?}");
+    }
+    // Nothing changed: table, writes, overrides, log.
+    assert_eq!(rig.kernel.table(), table);
+    assert_eq!(rig.kernel.write_count(), writes);
+    let after = rig.status().await;
+    assert_eq!(after.virtual_servers, before.virtual_servers);
+    assert_eq!(rig.notes(), Vec::<String>::new());
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn overrides_survive_reloads_until_their_server_leaves() {
+    let dir = temp_dir("reload");
+    let mut rig = Rig::start(&dir, &conf(&[2, 3])).await;
+    assert!(rig.ask(drain(2)).await.ok);
+    assert!(
+        rig.ask(Request::Maintenance {
+            service: key(),
+            real_server: rs(3),
+            on: true,
+        })
+        .await
+        .ok
+    );
+    // A reload through the socket that adds a real server.
+    std::fs::write(&rig.conf, conf(&[2, 3, 5])).unwrap();
+    let r = rig.ask(Request::Reload).await;
+    assert!(r.ok, "{r:?}");
+    let t = rig.kernel.table();
+    assert_eq!(weight(&t, rs(5)), Some(5), "the reload was taken");
+    assert_eq!(weight(&t, rs(2)), Some(0), "drained across the reload");
+    assert_eq!(weight(&t, rs(3)), None, "in maintenance across the reload");
+    let s = rig.status().await;
+    assert_eq!(admin_of(&s, rs(2)), Some(Override::Drained));
+    assert_eq!(admin_of(&s, rs(3)), Some(Override::Maintenance));
+    assert!(s.daemon.last_reload.as_ref().is_some_and(|r| r.ok));
+
+    // A refused reload: nothing changes, the reply says why.
+    std::fs::write(&rig.conf, "virtual_server {\n").unwrap();
+    let r = rig.ask(Request::Reload).await;
+    assert!(
+        !r.ok && r.message.starts_with("reload: refused, nothing changed"),
+        "{r:?}"
+    );
+    assert_eq!(rig.kernel.table(), t);
+
+    // A reload without 198.51.100.2: its override is dropped (said in the
+    // log); maintenance on .3 stays.
+    rig.notes();
+    std::fs::write(&rig.conf, conf(&[3, 5])).unwrap();
+    assert!(rig.ask(Request::Reload).await.ok);
+    let notes = rig.notes();
+    assert!(
+        notes.iter().any(|n| n == "control: override drained of real server 198.51.100.2:8080 of tcp:192.0.2.1:80 dropped: no longer in the configuration"),
+        "{notes:?}"
+    );
+    let s = rig.status().await;
+    assert_eq!(admin_of(&s, rs(3)), Some(Override::Maintenance));
+    assert_eq!(weight(&rig.kernel.table(), rs(3)), None);
+    // Back in the configuration: no override any more (configured weight;
+    // the reload's drain of it is cancelled).
+    std::fs::write(&rig.conf, conf(&[2, 3, 5])).unwrap();
+    assert!(rig.ask(Request::Reload).await.ok);
+    assert_eq!(weight(&rig.kernel.table(), rs(2)), Some(2));
+    assert_eq!(admin_of(&rig.status().await, rs(2)), None);
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_stale_socket_is_replaced_a_live_one_is_not() {
+    let dir = temp_dir("stale");
+    let path = dir.join("c.sock");
+    // A socket file nobody listens on (its listener is gone).
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    assert!(path.exists());
+    let s = ControlSocket::bind(&path).expect("a stale socket is replaced");
+    let e = ControlSocket::bind(&path).expect_err("a live socket is kept");
+    assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse, "{e}");
+    drop(s);
+    assert!(!path.exists(), "dropped unserved: the file goes too");
+    std::fs::write(&path, "x").unwrap();
+    let e = ControlSocket::bind(&path).expect_err("not a socket");
+    assert!(e.to_string().contains("not a socket"), "{e}");
+    // No private directory is left behind.
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("c.sock")]);
+}
+
+/// Connects to `path` from a forked child that first becomes `uid`/`gid`;
+/// returns the child's errno of `connect` (0: connected).
+fn connect_as(path: &Path, uid: u32, gid: u32) -> i32 {
+    use std::os::unix::ffi::OsStrExt;
+    // Everything the child needs is prepared before the fork: it only
+    // calls async-signal-safe functions.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = path.as_os_str().as_bytes();
+    assert!(bytes.len() < addr.sun_path.len());
+    for (i, b) in bytes.iter().enumerate() {
+        addr.sun_path[i] = *b as libc::c_char;
+    }
+    // SAFETY: the child calls only setgroups, setgid, setuid, socket,
+    // connect, __errno_location and _exit, all async-signal-safe, on memory
+    // prepared before the fork.
+    unsafe {
+        let pid = libc::fork();
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            if libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setgid(gid) != 0
+                || libc::setuid(uid) != 0
+            {
+                libc::_exit(200);
+            }
+            let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
+            if fd < 0 {
+                libc::_exit(201);
+            }
+            let rc = libc::connect(
+                fd,
+                (&addr as *const libc::sockaddr_un).cast(),
+                std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+            );
+            libc::_exit(if rc == 0 {
+                0
+            } else {
+                *libc::__errno_location()
+            });
+        }
+        let mut status = 0;
+        assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
+        assert!(libc::WIFEXITED(status));
+        libc::WEXITSTATUS(status)
+    }
+}
+
+/// As [`connect_as`], then sends `request` and reads the reply: exit code 0
+/// when the reply holds `want`, 1 when not, other codes for failures.
+fn ask_as(path: &Path, uid: u32, gid: u32, request: &[u8], want: &[u8]) -> i32 {
+    use std::os::unix::ffi::OsStrExt;
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = path.as_os_str().as_bytes();
+    assert!(bytes.len() < addr.sun_path.len());
+    for (i, b) in bytes.iter().enumerate() {
+        addr.sun_path[i] = *b as libc::c_char;
+    }
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: as in connect_as; the child also calls write and read on its
+    // own socket into a buffer allocated before the fork.
+    unsafe {
+        let pid = libc::fork();
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            if libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setgid(gid) != 0
+                || libc::setuid(uid) != 0
+            {
+                libc::_exit(200);
+            }
+            let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
+            if fd < 0
+                || libc::connect(
+                    fd,
+                    (&addr as *const libc::sockaddr_un).cast(),
+                    std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+                ) != 0
+            {
+                libc::_exit(201);
+            }
+            if libc::write(fd, request.as_ptr().cast(), request.len()) != request.len() as isize {
+                libc::_exit(202);
+            }
+            let mut got = 0usize;
+            loop {
+                let n = libc::read(fd, buf.as_mut_ptr().add(got).cast(), buf.len() - got);
+                if n <= 0 {
+                    break;
+                }
+                got += n as usize;
+                if got == buf.len() || buf[got - 1] == b'\n' {
+                    break;
+                }
+            }
+            let found = got >= want.len()
+                && (0..=got - want.len()).any(|i| &buf[i..i + want.len()] == want);
+            libc::_exit(if found { 0 } else { 1 });
+        }
+        let mut status = 0;
+        assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
+        assert!(libc::WIFEXITED(status));
+        libc::WEXITSTATUS(status)
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_socket_is_0600_and_other_users_cannot_connect() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = temp_dir("perm");
+    // The directory must let others reach the socket, so that only the
+    // socket's own mode stops them.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let rig = Rig::start(&dir, &conf(&[2])).await;
+    let m = std::fs::metadata(&rig.socket).unwrap();
+    assert_eq!(m.mode() & 0o777, 0o600, "mode {:o}", m.mode());
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    assert_eq!(m.uid(), me, "owned by the daemon's user");
+    if me != 0 {
+        eprintln!("not root: the test of another user's connect is skipped");
+        rig.stop().await;
+        return;
+    }
+    // root itself can.
+    assert_eq!(connect_as(&rig.socket, 0, 0), 0);
+    // nobody cannot: EACCES from the socket's mode.
+    assert_eq!(connect_as(&rig.socket, 65534, 65534), libc::EACCES);
+    // Nor when the file is opened up behind the daemon's back: the peer
+    // credentials are checked too.
+    std::fs::set_permissions(&rig.socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert_eq!(
+        connect_as(&rig.socket, 65534, 65534),
+        0,
+        "connect works at 0666"
+    );
+    let writes = rig.kernel.write_count();
+    let socket = rig.socket.clone();
+    let code = tokio::task::spawn_blocking(move || {
+        ask_as(
+            &socket,
+            65534,
+            65534,
+            b"{\"command\":\"drain\",\"service\":\"tcp:192.0.2.1:80\",\"real_server\":\"198.51.100.2:8080\"}\n",
+            b"permission denied",
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "nobody's request refused with permission denied");
+    assert_eq!(rig.kernel.write_count(), writes);
+    rig.stop().await;
+}
+
+#[test]
+fn the_protocol_in_json() {
+    let r = Request::Drain {
+        service: "tcp:192.0.2.1:80".parse().unwrap(),
+        real_server: "198.51.100.2:8080".parse().unwrap(),
+    };
+    assert_eq!(
+        serde_json::to_value(&r).unwrap(),
+        serde_json::json!({"command": "drain", "service": "tcp:192.0.2.1:80", "real_server": "198.51.100.2:8080"})
+    );
+    let r = Request::Weight {
+        service: "fwm:7".parse().unwrap(),
+        real_server: "[2001:db8::2]:80".parse().unwrap(),
+        weight: 3,
+    };
+    assert_eq!(
+        serde_json::to_value(&r).unwrap(),
+        serde_json::json!({"command": "weight", "service": "fwm:7", "real_server": "[2001:db8::2]:80", "weight": 3})
+    );
+    assert_eq!(
+        serde_json::to_value(Request::Maintenance {
+            service: "udp:[2001:db8::1]:53".parse().unwrap(),
+            real_server: "[2001:db8::2]:53".parse().unwrap(),
+            on: false
+        })
+        .unwrap(),
+        serde_json::json!({"command": "maintenance", "service": "udp:[2001:db8::1]:53", "real_server": "[2001:db8::2]:53", "on": false})
+    );
+    assert_eq!(
+        serde_json::to_value(Request::Reload).unwrap(),
+        serde_json::json!({"command": "reload"})
+    );
+    // Parsed with and without the protocol version.
+    assert_eq!(
+        control::parse_request("{\"command\":\"status\"}").unwrap(),
+        Request::Status
+    );
+    assert_eq!(
+        control::parse_request("{\"protocol\":1,\"command\":\"enable\",\"service\":\"fwm:7\",\"real_server\":\"192.0.2.5:0\"}").unwrap(),
+        Request::Enable {
+            service: "fwm:7".parse().unwrap(),
+            real_server: "192.0.2.5:0".parse().unwrap()
+        }
+    );
+    // Replies: status only when there is one.
+    assert_eq!(
+        serde_json::to_value(Reply::refused("no")).unwrap(),
+        serde_json::json!({"protocol": 1, "ok": false, "message": "no"})
+    );
+    // Overrides in the status form.
+    assert_eq!(serde_json::to_value(Override::Drained).unwrap(), "drained");
+    assert_eq!(
+        serde_json::to_value(Override::Maintenance).unwrap(),
+        "maintenance"
+    );
+    assert_eq!(
+        serde_json::to_value(Override::Weight(3)).unwrap(),
+        serde_json::json!({"weight": 3})
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn status_json_carries_overrides_and_reads_back() {
+    let dir = temp_dir("json");
+    let rig = Rig::start(&dir, &conf(&[2, 3])).await;
+    rig.ask(drain(2)).await;
+    rig.ask(Request::Weight {
+        service: key(),
+        real_server: rs(3),
+        weight: 11,
+    })
+    .await;
+    let line = rig.raw("{\"command\":\"status\"}\n").await;
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["protocol"], 1);
+    assert_eq!(v["ok"], true);
+    let s = &v["status"];
+    assert_eq!(s["schema"], ipvs_director::status::STATUS_SCHEMA);
+    let rss = &s["virtual_servers"][0]["real_servers"];
+    assert_eq!(rss[0]["addr"], "198.51.100.2:8080");
+    assert_eq!(
+        rss[0]["admin"],
+        serde_json::json!({"tcp:192.0.2.1:80": "drained"})
+    );
+    assert_eq!(
+        rss[1]["admin"],
+        serde_json::json!({"tcp:192.0.2.1:80": {"weight": 11}})
+    );
+    assert_eq!(rss[2]["admin"], serde_json::json!({}));
+    assert_eq!(rss[0]["state"], "alive");
+    let back: Status = serde_json::from_value(s.clone()).unwrap();
+    assert_eq!(back, rig.status().await);
+    // A status of before the admin field (schema 1 without it) still reads.
+    let mut old = s.clone();
+    for r in old["virtual_servers"][0]["real_servers"]
+        .as_array_mut()
+        .unwrap()
+    {
+        r.as_object_mut().unwrap().remove("admin");
+    }
+    let old: Status = serde_json::from_value(old).unwrap();
+    assert!(old.virtual_servers[0].real_servers[0].admin.is_empty());
+    rig.stop().await;
+}
