@@ -159,14 +159,13 @@ impl Reply {
     }
 }
 
-/// Reads one request line: the request, or the reply refusing it.
-pub fn parse_request(line: &str) -> Result<Request, Reply> {
-    let e: Envelope = serde_json::from_str(line.trim())
-        .map_err(|e| Reply::refused(format!("bad request: {e}")))?;
+/// Reads one request line: the request, or why it is refused.
+pub fn parse_request(line: &str) -> Result<Request, String> {
+    let e: Envelope = serde_json::from_str(line.trim()).map_err(|e| format!("bad request: {e}"))?;
     match e.protocol {
-        Some(v) if v != PROTOCOL => Err(Reply::refused(format!(
+        Some(v) if v != PROTOCOL => Err(format!(
             "protocol {v} not supported (this daemon speaks {PROTOCOL})"
-        ))),
+        )),
         _ => Ok(e.request),
     }
 }
@@ -330,7 +329,7 @@ async fn connection(
             continue;
         }
         let reply = match parse_request(&line) {
-            Err(r) => r,
+            Err(e) => Reply::refused(e),
             Ok(req) => {
                 let (tx, rx) = oneshot::channel();
                 if control.send(Control::Request(req, tx)).is_err() {
