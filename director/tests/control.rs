@@ -771,3 +771,96 @@ async fn status_json_carries_overrides_and_reads_back() {
     assert!(old.virtual_servers[0].real_servers[0].admin.is_empty());
     rig.stop().await;
 }
+
+/// The binary: `--control PATH` serves lvsctl's requests, logs them and
+/// removes the socket at stop; a `--control` that cannot be made stops it.
+#[test]
+fn the_binary_serves_its_control_socket() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = temp_dir("binary");
+    let conf = dir.join("k.conf");
+    std::fs::write(&conf, conf_text()).unwrap();
+    let socket = dir.join("run").join("c.sock");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .arg("--dry-run")
+        .arg("--control")
+        .arg(&socket)
+        .arg("-f")
+        .arg(&conf)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    struct Reap(Option<u32>);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            if let Some(pid) = self.0 {
+                // SAFETY: kill(2) on our own child, not yet waited for.
+                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            }
+        }
+    }
+    let mut reap = Reap(Some(child.id()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = Vec::new();
+    let mut wait_line = |what: &str| {
+        let end = std::time::Instant::now() + BOUND;
+        loop {
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(l) => {
+                    let hit = l.contains(what);
+                    log.push(l);
+                    if hit {
+                        return;
+                    }
+                }
+                Err(_) => panic!("no line with {what:?}; log: {log:#?}"),
+            }
+        }
+    };
+    wait_line("lvsd: started: 1 services");
+    let r = control::request(&socket, &drain(2), BOUND).unwrap();
+    assert!(r.ok, "{r:?}");
+    wait_line("lvsd: control: drain: real server 198.51.100.2:8080 of tcp:192.0.2.1:80: weight 0 until enabled");
+    wait_line("lvsd: kernel: 1 changes applied: ~ real server tcp:192.0.2.1:80 -> 198.51.100.2:8080 Masq weight 0");
+    let s = control::request(&socket, &Request::Status, BOUND)
+        .unwrap()
+        .status
+        .unwrap();
+    assert_eq!(s.daemon.pid, child.id());
+    assert_eq!(admin_of(&s, rs(2)), Some(Override::Drained));
+    // SAFETY: kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    wait_line("lvsd: stopped");
+    let status = child.wait().unwrap();
+    reap.0 = None;
+    assert!(status.success(), "{status:?}");
+    assert!(!socket.exists(), "removed at stop");
+
+    // An explicit socket that cannot be made: exit 1 before anything.
+    let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .args(["--dry-run", "--control"])
+        .arg(&conf)
+        .arg("-f")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("exists and is not a socket"), "{err}");
+    assert!(!err.contains("started:"), "{err}");
+}
+
+fn conf_text() -> String {
+    conf(&[2, 3])
+}
