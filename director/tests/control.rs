@@ -864,3 +864,109 @@ fn the_binary_serves_its_control_socket() {
 fn conf_text() -> String {
     conf(&[2, 3])
 }
+
+/// Checks keep running under an override: a failed real server drained
+/// while down comes back at weight 0, not at its configured weight; an
+/// inhibited one in maintenance leaves the table and comes back at 0.
+#[tokio::test(flavor = "current_thread")]
+async fn overrides_wait_for_health_and_checks_keep_running() {
+    // A free loopback port, closed for now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = format!(
+        "virtual_server 192.0.2.1 80 {{
+    lb_algo wrr
+    lb_kind NAT
+    protocol TCP
+    real_server 127.0.0.1 {port} {{
+        weight 5
+        TCP_CHECK {{
+            connect_timeout 1
+            retry 0
+            delay_loop 0.1
+            alpha
+        }}
+    }}
+    real_server 127.0.0.2 9 {{
+        weight 6
+        inhibit_on_failure
+        TCP_CHECK {{
+            connect_timeout 1
+            delay_loop 3600
+            alpha
+        }}
+    }}
+}}
+"
+    );
+    let dir = temp_dir("health");
+    let rig = Rig::start(&dir, &text).await;
+    let a: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let inhibited: SocketAddr = "127.0.0.2:9".parse().unwrap();
+    let t = rig.kernel.table();
+    assert_eq!(weight(&t, a), None, "starts failed (alpha)");
+    assert_eq!(weight(&t, inhibited), Some(0), "inhibited at 0");
+
+    let r = rig
+        .ask(Request::Drain {
+            service: key(),
+            real_server: a,
+        })
+        .await;
+    assert!(r.ok && r.message.contains("it is failed"), "{r:?}");
+    assert_eq!(
+        weight(&rig.kernel.table(), a),
+        None,
+        "a failed server stays out"
+    );
+
+    // Its check passes: it comes in, at the override's weight 0.
+    let listener = tokio::net::TcpListener::bind(a).await.unwrap();
+    let accept = tokio::spawn(async move {
+        loop {
+            let _ = listener.accept().await;
+        }
+    });
+    let t = tokio::time::timeout(BOUND, async {
+        loop {
+            let t = rig.kernel.table();
+            if weight(&t, a).is_some() {
+                return t;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the check never came up");
+    assert_eq!(weight(&t, a), Some(0), "up, but drained");
+    let s = rig.status().await;
+    assert_eq!(
+        s.virtual_servers[0].real_servers[0].state,
+        RealServerState::Alive
+    );
+    assert!(
+        rig.ask(Request::Enable {
+            service: key(),
+            real_server: a
+        })
+        .await
+        .ok
+    );
+    assert_eq!(weight(&rig.kernel.table(), a), Some(5));
+
+    // Maintenance takes an inhibited server out; off puts it back at 0.
+    let m = |on| Request::Maintenance {
+        service: key(),
+        real_server: inhibited,
+        on,
+    };
+    assert!(rig.ask(m(true)).await.ok);
+    assert_eq!(weight(&rig.kernel.table(), inhibited), None);
+    assert!(rig.ask(m(false)).await.ok);
+    assert_eq!(weight(&rig.kernel.table(), inhibited), Some(0));
+    accept.abort();
+    rig.stop().await;
+}
