@@ -942,13 +942,22 @@ impl<K: Kernel> Director<K> {
         let (service, addr, action) = match request {
             Request::Status => return Reply::status(self.status()),
             Request::Reload => {
+                let before = self.admin.clone();
                 let ok = self.reload();
                 let errors = match &self.last_reload {
                     Some(r) if !r.ok => r.errors.join("; "),
                     _ => String::new(),
                 };
-                return if ok {
+                // Overrides whose real server left the configuration.
+                let dropped: Vec<String> = before
+                    .iter()
+                    .filter(|(k, a, _)| self.admin.get(k, *a).is_none())
+                    .map(|(k, a, o)| format!("override {o} of real server {a} of {k} dropped: no longer in the configuration"))
+                    .collect();
+                return if ok && dropped.is_empty() {
                     Reply::ok("reload: ok")
+                } else if ok {
+                    Reply::ok(format!("reload: ok; {}", dropped.join("; ")))
                 } else {
                     Reply::refused(format!("reload: refused, nothing changed: {errors}"))
                 };
