@@ -23,7 +23,7 @@ _lvsd() {
 
     case "${cmd}" in
         lvsd)
-            opts="-f -t -n -l -D -v -h --use-file --config-test --dont-fork --log-console --daemonize --dry-run --version --help"
+            opts="-f -t -n -l -D -v -h --use-file --config-test --dont-fork --log-console --daemonize --dry-run --control --version --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -45,6 +45,21 @@ _lvsd() {
                     return 0
                     ;;
                 -f)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --control)
                     local oldifs
                     if [ -n "${IFS+x}" ]; then
                         oldifs="$IFS"

@@ -1,4 +1,5 @@
 complete -c lvsd -s f -l use-file -d 'Configuration file (default /etc/keepalived/keepalived.conf)' -r -F
+complete -c lvsd -l control -d 'The control socket lvsctl talks to (mode 0600; default /run/lvsd/control.sock; `none`: no socket)' -r -F
 complete -c lvsd -s t -l config-test -d 'Check the configuration and exit: 0 when valid, 1 with FILE:LINE: KEYWORD: MESSAGE per error'
 complete -c lvsd -s n -l dont-fork -d 'Accepted for keepalived\'s sake; lvsd always runs in the foreground'
 complete -c lvsd -s l -l log-console -d 'Accepted for keepalived\'s sake; lvsd always logs to standard error'

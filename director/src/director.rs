@@ -27,7 +27,9 @@ use ipvs::{Change, Destination, Protocol, Service, ServiceKey};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::sync::oneshot;
 
+use crate::admin::{self, Overrides};
 use crate::check::{Engine, Event, EventKind};
+use crate::control::{Reply, Request};
 use crate::desired::{CheckId, Model};
 use crate::health::{Health, Transition};
 use crate::keepalived::{self, Config, FlushOnStop, Script};
@@ -161,6 +163,10 @@ pub enum Note {
     },
     /// The kernel could not be read.
     KernelError(String),
+    /// An operator's action through the control socket (drain, enable,
+    /// weight, maintenance), or an override dropped because its real
+    /// server left the configuration.
+    Admin(String),
     /// The table was flushed (`lvs_flush` at start, `lvs_flush_on_stop`).
     Flushed,
     /// Stopped.
@@ -252,6 +258,7 @@ impl fmt::Display for Note {
                 write!(f, "kernel: {change}: {error} (retried at the next reconcile)")
             }
             Note::KernelError(e) => write!(f, "kernel: {e}"),
+            Note::Admin(m) => write!(f, "control: {m}"),
             Note::Flushed => f.write_str("kernel: table flushed"),
             Note::Stopped => f.write_str("stopped"),
         }
@@ -271,6 +278,9 @@ pub enum Control {
     Reconcile,
     /// Send the daemon's view ([`Director::status`]) on this channel.
     Status(oneshot::Sender<Status>),
+    /// A control socket request ([`crate::control`]), answered by
+    /// [`Director::handle`] on this channel.
+    Request(Request, oneshot::Sender<Reply>),
     /// Stop (SIGTERM, SIGINT).
     Stop,
 }
@@ -324,6 +334,8 @@ pub struct Director<K: Kernel> {
     failed: bool,
     started: SystemTime,
     last_reload: Option<ReloadStatus>,
+    /// Operator overrides ([`crate::admin`]).
+    admin: Overrides,
 }
 
 fn count(model: &Model) -> (usize, usize, usize) {
@@ -376,6 +388,7 @@ impl<K: Kernel> Director<K> {
             failed: false,
             started: SystemTime::now(),
             last_reload: None,
+            admin: Overrides::new(),
         };
         for n in d.model.notes.clone() {
             d.note(Note::Warning(n));
@@ -428,7 +441,11 @@ impl<K: Kernel> Director<K> {
                 started: status::unix_time(self.started),
                 last_reload: self.last_reload.clone(),
             },
-            virtual_servers: status::virtual_servers(&self.model, &self.health),
+            virtual_servers: status::with_overrides(
+                status::virtual_servers(&self.model, &self.health),
+                &self.model,
+                &self.admin,
+            ),
             draining: self
                 .drains
                 .iter()
@@ -533,6 +550,7 @@ impl<K: Kernel> Director<K> {
     fn desired(&self, actual: &KernelTable) -> Table {
         let _ = actual;
         let mut t = self.model.table(&self.health);
+        self.admin.apply(&mut t, &self.model, &self.health);
         for s in &self.leaving {
             if t.service(&s.key).is_none() {
                 let _ = t.add_service(s.clone());
@@ -735,6 +753,7 @@ impl<K: Kernel> Director<K> {
                 self.retired.insert(s.key);
             }
         }
+        self.prune_overrides();
         let engine = &self.engine;
         let t = self.health.sync(&self.model, |id| engine.state(id));
         self.on_transitions(t);
@@ -882,6 +901,7 @@ impl<K: Kernel> Director<K> {
                     Some(Control::Reload) => { self.reload(); }
                     Some(Control::Reconcile) => { self.reconcile(); }
                     Some(Control::Status(reply)) => { let _ = reply.send(self.status()); }
+                    Some(Control::Request(req, reply)) => { let _ = reply.send(self.handle(req)); }
                     Some(Control::Stop) | None => break,
                 },
                 ev = self.events.recv() => {
@@ -913,5 +933,94 @@ impl<K: Kernel> Director<K> {
             p = p.min(self.options.drain_poll);
         }
         p
+    }
+}
+
+/// The control socket's requests ([`crate::control`], [`crate::admin`]).
+impl<K: Kernel> Director<K> {
+    /// The operator overrides in force.
+    pub fn overrides(&self) -> &Overrides {
+        &self.admin
+    }
+
+    /// Answers one control request: status, reload, or an override
+    /// (checked first: a refused one changes nothing; an accepted one is
+    /// logged as a [`Note::Admin`] and the table reconciled before the
+    /// reply).
+    pub fn handle(&mut self, request: Request) -> Reply {
+        let (service, addr, action) = match request {
+            Request::Status => return Reply::status(self.status()),
+            Request::Reload => {
+                let before = self.admin.clone();
+                let ok = self.reload();
+                let errors = match &self.last_reload {
+                    Some(r) if !r.ok => r.errors.join("; "),
+                    _ => String::new(),
+                };
+                // Overrides whose real server left the configuration.
+                let dropped: Vec<String> = before
+                    .iter()
+                    .filter(|(k, a, _)| self.admin.get(k, *a).is_none())
+                    .map(|(k, a, o)| format!("override {o} of real server {a} of {k} dropped: no longer in the configuration"))
+                    .collect();
+                return if ok && dropped.is_empty() {
+                    Reply::ok("reload: ok")
+                } else if ok {
+                    Reply::ok(format!("reload: ok; {}", dropped.join("; ")))
+                } else {
+                    Reply::refused(format!("reload: refused, nothing changed: {errors}"))
+                };
+            }
+            Request::Drain {
+                service,
+                real_server,
+            } => (service, real_server, admin::Action::Drain),
+            Request::Enable {
+                service,
+                real_server,
+            } => (service, real_server, admin::Action::Enable),
+            Request::Weight {
+                service,
+                real_server,
+                weight,
+            } => (service, real_server, admin::Action::Weight(weight)),
+            Request::Maintenance {
+                service,
+                real_server,
+                on,
+            } => (service, real_server, admin::Action::Maintenance(on)),
+        };
+        let d = match admin::decide(
+            &self.model,
+            &self.health,
+            &self.admin,
+            &service,
+            addr,
+            action,
+        ) {
+            Ok(d) => d,
+            Err(e) => return Reply::refused(e),
+        };
+        match d.after {
+            Some(o) => {
+                self.admin.set(service, addr, o);
+            }
+            None => {
+                self.admin.remove(&service, addr);
+            }
+        }
+        self.note(Note::Admin(d.message.clone()));
+        self.reconcile();
+        Reply::ok(d.message)
+    }
+
+    /// Drops the overrides of real servers the configuration no longer
+    /// has (at a reload), with a note each.
+    fn prune_overrides(&mut self) {
+        for (service, addr, o) in self.admin.retain_configured(&self.model) {
+            self.note(Note::Admin(format!(
+                "override {o} of real server {addr} of {service} dropped: no longer in the configuration"
+            )));
+        }
     }
 }

@@ -13,10 +13,14 @@
 //! 4. health per real server and quorum per virtual server: [`health`];
 //! 5. the kernel seam: [`kernel`] (the real one, and an in-memory one for tests);
 //! 6. the daemon that ties them: [`director`] (reconcile, reload, drain, stop),
-//!    with notify scripts in [`notify`]; the binary is `lvsd`.
+//!    with notify scripts in [`notify`]; the binary is `lvsd`;
+//! 7. operating it: [`status`] (the daemon's view), [`control`] (the control
+//!    socket `lvsctl` talks to) and [`admin`] (operator overrides).
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod check;
+pub mod control;
 pub mod desired;
 pub mod director;
 pub mod health;

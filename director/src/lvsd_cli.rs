@@ -30,6 +30,9 @@ pub struct Args {
     pub test: bool,
     /// `--dry-run`: the in-memory table instead of the kernel.
     pub dry_run: bool,
+    /// `--control PATH`: `None` when not given (the default socket),
+    /// `Some(None)` for `--control none` (no socket).
+    pub control: Option<Option<PathBuf>>,
 }
 
 /// Why `-D` is refused.
@@ -101,6 +104,14 @@ pub fn command() -> Command {
                 .help("Run on an in-memory table instead of the kernel (it starts empty) and log the changes lvsd would make; needs no privilege"),
         )
         .arg(
+            Arg::new("control")
+                .long("control")
+                .value_name("PATH")
+                .value_parser(clap::value_parser!(PathBuf))
+                .value_hint(clap::ValueHint::FilePath)
+                .help("The control socket lvsctl talks to (mode 0600; default /run/lvsd/control.sock; `none`: no socket)"),
+        )
+        .arg(
             Arg::new("version")
                 .short('v')
                 .long("version")
@@ -142,6 +153,9 @@ where
             .unwrap_or_else(|| DEFAULT_CONFIG.into()),
         test: m.get_flag("config-test"),
         dry_run: m.get_flag("dry-run"),
+        control: m
+            .get_one::<PathBuf>("control")
+            .map(|p| (p.as_os_str() != "none").then(|| p.clone())),
     }))
 }
 

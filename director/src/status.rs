@@ -12,12 +12,14 @@
 //! is versioned by [`STATUS_SCHEMA`]: fields may be added within a version;
 //! a field removed or changed in meaning bumps it.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ipvs::ServiceKey;
 use serde::{Deserialize, Serialize};
 
+use crate::admin::{Override, Overrides};
 use crate::desired::{sorry_destination, Model};
 use crate::health::Health;
 
@@ -119,6 +121,12 @@ pub struct RealServerStatus {
     pub state: RealServerState,
     /// Its checks, in configuration order.
     pub checks: Vec<CheckStatusView>,
+    /// Operator overrides ([`crate::admin`]) per service of its virtual
+    /// server (`{"tcp:192.0.2.1:80": "drained"}`, `"maintenance"`,
+    /// `{"weight": 3}`); empty when none. `state` stays the checks' view:
+    /// the override says what the operator asked on top of it.
+    #[serde(default)]
+    pub admin: BTreeMap<String, Override>,
 }
 
 /// One check of a real server.
@@ -209,10 +217,34 @@ pub fn virtual_servers(model: &Model, health: &Health) -> Vec<VirtualServerStatu
                                     }
                                 })
                                 .collect(),
+                            admin: BTreeMap::new(),
                         }
                     })
                     .collect(),
             }
         })
         .collect()
+}
+
+/// Fills in the operator overrides of each real server
+/// ([`RealServerStatus::admin`]).
+pub fn with_overrides(
+    mut vss: Vec<VirtualServerStatus>,
+    model: &Model,
+    overrides: &Overrides,
+) -> Vec<VirtualServerStatus> {
+    if overrides.is_empty() {
+        return vss;
+    }
+    for (view, vs) in vss.iter_mut().zip(&model.virtual_servers) {
+        for (rsv, rs) in view.real_servers.iter_mut().zip(&vs.real_servers) {
+            for s in &vs.services {
+                let d = rs.server.destination_for(&s.key);
+                if let Some(o) = overrides.get(&s.key, SocketAddr::new(d.addr, d.port)) {
+                    rsv.admin.insert(s.key.to_string(), o);
+                }
+            }
+        }
+    }
+    vss
 }

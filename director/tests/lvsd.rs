@@ -942,7 +942,14 @@ fn the_binary_reloads_on_sighup_and_stops_on_sigterm() {
     let conf = dir.join("k.conf");
     std::fs::write(&conf, vs("192.0.2.30", 80, &rs(1, ""))).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_lvsd"))
-        .args(["--dry-run", "-f", conf.to_str().unwrap()])
+        // No control socket: tests/control.rs tests it; none in /run from tests.
+        .args([
+            "--dry-run",
+            "--control",
+            "none",
+            "-f",
+            conf.to_str().unwrap(),
+        ])
         .stdin(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -48,14 +48,20 @@ struct Lvsd(Option<Child>);
 impl Lvsd {
     fn spawn(conf: &Path, env: &[(&str, String)], stderr: Stdio) -> Lvsd {
         let mut c = Command::new(env!("CARGO_BIN_EXE_lvsd"));
-        c.args(["--dry-run", "-f", conf.to_str().unwrap()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .env_remove("WATCHDOG_PID")
-            .env_remove("JOURNAL_STREAM");
+        c.args([
+            "--dry-run",
+            "--control",
+            "none",
+            "-f",
+            conf.to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("WATCHDOG_PID")
+        .env_remove("JOURNAL_STREAM");
         for (k, v) in env {
             c.env(k, v);
         }

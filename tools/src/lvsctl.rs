@@ -16,6 +16,14 @@
 //! - A table that already matches gets no write at all; otherwise every
 //!   change is sent (pipelined), each failure is reported, and the exit
 //!   status is 0 only when every change was applied.
+//!
+//! `lvsctl drain|enable|weight|maintenance|reload|status` talk to a running
+//! `lvsd` over its control socket (`--socket PATH`, default
+//! [`DEFAULT_SOCKET`]; protocol in `ipvs_director::control`). The protocol
+//! and the daemon's `Status` come from the `ipvs-director` crate itself, so
+//! client and daemon cannot disagree on them. `lvsctl status` joins the
+//! daemon's view with a fresh kernel dump; without a daemon it shows the
+//! kernel's table alone.
 
 use std::ffi::OsStr;
 use std::io::{self, Read, Write};
@@ -28,6 +36,11 @@ use ipvs::plan::{plan, Plan, Table};
 use ipvs::{
     BatchMode, Change, DestinationStatus, Direction, Ipvs, IpvsCmd, OpenOptions, ServiceStatus,
 };
+
+use ipvs_director::admin::Override;
+pub use ipvs_director::control::DEFAULT_SOCKET;
+use ipvs_director::control::{self, Reply, Request as DaemonRequest};
+use ipvs_director::status::{RealServerState, Status};
 
 use crate::ipvsadm::format;
 use crate::ipvsadm::request::{quick_change, Format, Parser, Request};
@@ -43,10 +56,28 @@ Usage:
       --json     with --dry-run: print the plan as JSON
       -v         say on standard error how many changes the plan has and how
                  many write requests went to the kernel
-  lvsctl status [--json]
-      The kernel's IPVS table: virtual services and their real servers with
-      weights and connection counts, as a table, or as JSON (schema 1: the
-      library's serde form of every service with its real servers).
+  lvsctl [--socket PATH] status [--json]
+      With a running lvsd: the live table with the health of every real
+      server (alive, failed: CHECK: reason, inhibited, draining N conns left,
+      drained, maintenance, sorry server in), weights and connections (the
+      daemon's view joined with a fresh kernel dump). Without one (says 'no
+      daemon' on standard error): the kernel's table. --json: the same as
+      JSON (schema 1, documented in director/README.md).
+  lvsctl [--socket PATH] drain SERVICE REALSERVER
+      Weight 0 for a real server (established connections go on, no new
+      ones) until `lvsctl enable`; kept across reloads.
+  lvsctl [--socket PATH] enable SERVICE REALSERVER
+      Undo drain, maintenance or a weight override.
+  lvsctl [--socket PATH] weight SERVICE REALSERVER N
+      Weight N (0-65535) in place of the configured one until enabled.
+  lvsctl [--socket PATH] maintenance SERVICE REALSERVER on|off
+      Take a real server out of the table (on) or put it back (off).
+  lvsctl [--socket PATH] reload
+      Reload lvsd's configuration (as SIGHUP); says whether it was taken.
+      SERVICE: tcp:ADDR:PORT, udp:ADDR:PORT, sctp:ADDR:PORT, fwm:N, fwm6:N;
+      REALSERVER: ADDR:PORT ([ADDR]:PORT for IPv6). The socket is
+      /run/lvsd/control.sock unless --socket says otherwise (lvsd --control).
+      Exit status: 0 done, 1 refused by the daemon or no daemon, 2 usage.
   lvsctl -h|--help
 ";
 
@@ -184,6 +215,7 @@ pub fn plan_as_ipvsadm(p: &Plan) -> Vec<u8> {
 enum Command {
     Apply(Options),
     Status { json: bool },
+    Daemon(DaemonRequest),
 }
 
 struct Options {
@@ -194,9 +226,132 @@ struct Options {
     file: PathBuf,
 }
 
-fn parse_args(args: &[Vec<u8>]) -> Result<Option<Command>, String> {
-    let mut it = args.iter().skip(1).map(Vec::as_slice);
+/// `SERVICE REALSERVER` of a control command.
+fn target(
+    it: &mut dyn Iterator<Item = &[u8]>,
+) -> Result<(ipvs::ServiceKey, std::net::SocketAddr), String> {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let service = it
+        .next()
+        .ok_or("a SERVICE is needed (tcp:ADDR:PORT, fwm:N, ...)")?;
+    let service: ipvs::ServiceKey = text(service)
+        .parse()
+        .map_err(|e| format!("bad SERVICE {:?}: {e}", text(service)))?;
+    let rs = it
+        .next()
+        .ok_or("a REALSERVER is needed (ADDR:PORT, [ADDR]:PORT for IPv6)")?;
+    let rs: std::net::SocketAddr = text(rs).parse().map_err(|_| {
+        format!(
+            "bad REALSERVER {:?}: ADDR:PORT, [ADDR]:PORT for IPv6",
+            text(rs)
+        )
+    })?;
+    Ok((service, rs))
+}
+
+/// The arguments left over after a command.
+fn no_more(it: &mut dyn Iterator<Item = &[u8]>) -> Result<(), String> {
     match it.next() {
+        None => Ok(()),
+        Some(a) => Err(format!(
+            "unexpected argument {:?}",
+            String::from_utf8_lossy(a)
+        )),
+    }
+}
+
+fn parse_daemon_command(
+    cmd: &[u8],
+    it: &mut dyn Iterator<Item = &[u8]>,
+) -> Result<Option<DaemonRequest>, String> {
+    let r = match cmd {
+        b"reload" => DaemonRequest::Reload,
+        b"drain" => {
+            let (service, real_server) = target(it)?;
+            DaemonRequest::Drain {
+                service,
+                real_server,
+            }
+        }
+        b"enable" => {
+            let (service, real_server) = target(it)?;
+            DaemonRequest::Enable {
+                service,
+                real_server,
+            }
+        }
+        b"weight" => {
+            let (service, real_server) = target(it)?;
+            let w = it.next().ok_or("a weight is needed (0-65535)")?;
+            let w = String::from_utf8_lossy(w);
+            let weight: i64 = w
+                .parse()
+                .ok()
+                .filter(|n| (0..=i64::from(ipvs_director::admin::MAX_WEIGHT)).contains(n))
+                .ok_or_else(|| format!("bad weight {w:?}: a weight is 0 to 65535"))?;
+            DaemonRequest::Weight {
+                service,
+                real_server,
+                weight,
+            }
+        }
+        b"maintenance" => {
+            let (service, real_server) = target(it)?;
+            let on = match it.next() {
+                Some(b"on") => true,
+                Some(b"off") => false,
+                Some(other) => {
+                    return Err(format!(
+                        "maintenance takes on or off, not {:?}",
+                        String::from_utf8_lossy(other)
+                    ))
+                }
+                None => return Err("maintenance needs on or off".into()),
+            };
+            DaemonRequest::Maintenance {
+                service,
+                real_server,
+                on,
+            }
+        }
+        _ => return Ok(None),
+    };
+    no_more(it)?;
+    Ok(Some(r))
+}
+
+fn parse_args(args: &[Vec<u8>]) -> Result<(PathBuf, Option<Command>), String> {
+    let mut socket = PathBuf::from(DEFAULT_SOCKET);
+    let mut rest = &args[1.min(args.len())..];
+    while let Some(first) = rest.first() {
+        match first.as_slice() {
+            b"-s" | b"--socket" => {
+                let p = rest.get(1).ok_or("--socket needs a path")?;
+                socket = PathBuf::from(OsStr::from_bytes(p));
+                rest = &rest[2..];
+            }
+            a if a.starts_with(b"--socket=") => {
+                socket = PathBuf::from(OsStr::from_bytes(&a[b"--socket=".len()..]));
+                rest = &rest[1..];
+            }
+            _ => break,
+        }
+    }
+    let mut it = rest.iter().map(Vec::as_slice);
+    let c = parse_command(&mut it)?;
+    Ok((socket, c))
+}
+
+fn parse_command<'a>(
+    it: &mut (dyn Iterator<Item = &'a [u8]> + 'a),
+) -> Result<Option<Command>, String> {
+    let cmd = it.next();
+    if let Some(c) = cmd {
+        if let Some(r) = parse_daemon_command(c, it)? {
+            return Ok(Some(Command::Daemon(r)));
+        }
+    }
+    match cmd {
         Some(b"-h" | b"--help") => return Ok(None),
         Some(b"apply") => {}
         Some(b"status") => {
@@ -275,16 +430,20 @@ pub fn run(
     err: &mut dyn Write,
     open: &mut dyn FnMut() -> Result<Ipvs, ipvs::Error>,
 ) -> i32 {
-    let o = match parse_args(args) {
-        Ok(Some(Command::Apply(o))) => o,
-        Ok(Some(Command::Status { json })) => return status(json, out, err, open),
-        Ok(None) => {
-            let _ = out.write_all(USAGE.as_bytes());
-            return 0;
-        }
+    let (socket, command) = match parse_args(args) {
+        Ok(x) => x,
         Err(e) => {
             let _ = writeln!(err, "lvsctl: {e}\n{USAGE}");
             return 2;
+        }
+    };
+    let o = match command {
+        Some(Command::Apply(o)) => o,
+        Some(Command::Status { json }) => return status(&socket, json, out, err, open),
+        Some(Command::Daemon(r)) => return daemon_command(&socket, &r, out, err),
+        None => {
+            let _ = out.write_all(USAGE.as_bytes());
+            return 0;
         }
     };
     let mut text = Vec::new();
@@ -434,26 +593,100 @@ pub fn count_writes(datagram: &[u8], family: u16) -> u64 {
 /// field changes meaning or goes away (fields may be added).
 pub const STATUS_SCHEMA: u32 = 1;
 
-/// `lvsctl status`: reads the kernel's table and prints it.
+/// How long lvsctl waits for the daemon (a reload validates every check).
+const DAEMON_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `lvsctl drain|enable|weight|maintenance|reload`: one request to the
+/// daemon; its message on standard output when done (exit 0), on standard
+/// error when refused (exit 1).
+fn daemon_command(
+    socket: &std::path::Path,
+    request: &DaemonRequest,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    match control::request(socket, request, DAEMON_TIMEOUT) {
+        Ok(Reply {
+            ok: true, message, ..
+        }) => {
+            let _ = writeln!(out, "{message}");
+            0
+        }
+        Ok(Reply { message, .. }) => {
+            let _ = writeln!(err, "lvsctl: {message}");
+            1
+        }
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "lvsctl: cannot reach lvsd at {}: {e} (is it running? see --socket)",
+                socket.display()
+            );
+            1
+        }
+    }
+}
+
+/// `lvsctl status`: the daemon's view joined with the kernel's table, or
+/// the kernel's table alone when no daemon answers.
 fn status(
+    socket: &std::path::Path,
     json: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
     open: &mut dyn FnMut() -> Result<Ipvs, ipvs::Error>,
 ) -> i32 {
-    let entries = match open().and_then(|mut ipvs| ipvs.snapshot()) {
-        Ok(e) => e,
+    let daemon = match control::request(socket, &DaemonRequest::Status, DAEMON_TIMEOUT) {
+        Ok(Reply {
+            ok: true,
+            status: Some(s),
+            ..
+        }) => Some(s),
+        Ok(r) => {
+            let _ = writeln!(err, "lvsctl: no daemon status: {}", r.message);
+            None
+        }
         Err(e) => {
+            let _ = writeln!(
+                err,
+                "lvsctl: no daemon ({}: {e}): showing the kernel's table",
+                socket.display()
+            );
+            None
+        }
+    };
+    let kernel = open().and_then(|mut ipvs| ipvs.snapshot());
+    let bytes = match (daemon, kernel) {
+        (None, Err(e)) => {
             let _ = writeln!(err, "lvsctl: {e}");
             return 1;
         }
-    };
-    let bytes = if json {
-        let mut v = status_json(&entries);
-        v.push(b'\n');
-        v
-    } else {
-        status_table(&entries).into_bytes()
+        (None, Ok(entries)) => {
+            if json {
+                let mut v = status_json(&entries);
+                v.push(b'\n');
+                v
+            } else {
+                status_table(&entries).into_bytes()
+            }
+        }
+        (Some(daemon), kernel) => {
+            let (entries, kernel_error) = match kernel {
+                Ok(e) => (Some(e), None),
+                Err(e) => {
+                    let _ = writeln!(err, "lvsctl: kernel: {e}: weights and connections unknown");
+                    (None, Some(e.to_string()))
+                }
+            };
+            let rows = joined(&daemon, entries.as_deref());
+            if json {
+                let mut v = daemon_status_json(&daemon, entries.as_deref(), kernel_error, &rows);
+                v.push(b'\n');
+                v
+            } else {
+                daemon_status_table(&rows).into_bytes()
+            }
+        }
     };
     match out.write_all(&bytes).and_then(|_| out.flush()) {
         Ok(()) => 0,
@@ -462,6 +695,250 @@ fn status(
             1
         }
     }
+}
+
+/// One row of `lvsctl status` with a daemon: a real server of a service,
+/// what the daemon does with it and what the kernel has.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Row {
+    /// The service (`tcp:192.0.2.1:80`).
+    pub service: String,
+    /// The real server (`198.51.100.2:8080`).
+    pub real_server: String,
+    /// One word: `alive`, `failed`, `inhibited`, `displaced` (the sorry
+    /// server is in), `draining` (drained, connections left), `drained`,
+    /// `maintenance`, `sorry` (the sorry server itself), `removed` (left
+    /// the configuration, being drained), `unmanaged` (a service the daemon
+    /// does not configure).
+    pub state: String,
+    /// The state in words, as the table shows it (`failed: TCP_CHECK (line
+    /// 12): connection refused`, `draining: 3 conns left`).
+    pub text: String,
+    /// The weight in the kernel (`None`: not in the kernel's table, or the
+    /// kernel could not be read).
+    pub weight: Option<i32>,
+    /// Active connections in the kernel.
+    pub active_conns: Option<u32>,
+    /// Inactive connections in the kernel.
+    pub inactive_conns: Option<u32>,
+    /// The operator's override, if any.
+    pub admin: Option<Override>,
+}
+
+fn addr_text(a: std::net::SocketAddr) -> String {
+    a.to_string()
+}
+
+/// The daemon's view joined with the kernel's table (rows in the daemon's
+/// configuration order; then real servers being removed; then services of
+/// the kernel the daemon does not configure).
+pub fn joined(status: &Status, kernel: Option<&[ipvs::ServiceEntry]>) -> Vec<Row> {
+    let find = |key: &ipvs::ServiceKey, a: std::net::SocketAddr| {
+        kernel?
+            .iter()
+            .find(|e| &e.service.config.key == key)?
+            .destinations
+            .iter()
+            .find(|d| d.config.addr == a.ip() && d.config.port == a.port())
+    };
+    let with_port = |a: std::net::SocketAddr, key: &ipvs::ServiceKey| match key {
+        ipvs::ServiceKey::Addr { port, .. } if a.port() == 0 => {
+            std::net::SocketAddr::new(a.ip(), *port)
+        }
+        _ => a,
+    };
+    let counts = |d: Option<&ipvs::DestinationStatus>| {
+        (
+            d.map(|d| d.config.weight),
+            d.map(|d| d.active_conns),
+            d.map(|d| d.inactive_conns),
+        )
+    };
+    let mut rows = Vec::new();
+    for vs in &status.virtual_servers {
+        for key in &vs.services {
+            for rs in &vs.real_servers {
+                let a = with_port(rs.addr, key);
+                let d = find(key, a);
+                let (weight, active, inactive) = counts(d);
+                let admin = rs.admin.get(&key.to_string()).copied();
+                let failing = rs
+                    .checks
+                    .iter()
+                    .find(|c| !c.up)
+                    .map(|c| {
+                        format!(
+                            "{}: {}",
+                            c.checker,
+                            c.reason.as_deref().unwrap_or("failing")
+                        )
+                    })
+                    .unwrap_or_default();
+                let conns = u64::from(active.unwrap_or(0)) + u64::from(inactive.unwrap_or(0));
+                let (state, mut text) = match (rs.state, admin) {
+                    (RealServerState::Failed, _) => ("failed", format!("failed: {failing}")),
+                    (RealServerState::Inhibited, _) => {
+                        ("inhibited", format!("inhibited: {failing}"))
+                    }
+                    (_, Some(Override::Maintenance)) => ("maintenance", "maintenance".into()),
+                    (RealServerState::Displaced, _) => ("displaced", "sorry server in".into()),
+                    (_, Some(Override::Drained)) if conns > 0 => {
+                        ("draining", format!("draining: {conns} conns left"))
+                    }
+                    (_, Some(Override::Drained)) => ("drained", "drained".into()),
+                    (_, Some(Override::Weight(w))) => {
+                        ("alive", format!("alive (weight {w} set by lvsctl)"))
+                    }
+                    _ => ("alive", "alive".into()),
+                };
+                if let Some(o) = admin {
+                    if matches!(state, "failed" | "inhibited" | "displaced") {
+                        text.push_str(&format!(" (admin: {o})"));
+                    }
+                }
+                rows.push(Row {
+                    service: key.to_string(),
+                    real_server: addr_text(a),
+                    state: state.into(),
+                    text,
+                    weight,
+                    active_conns: active,
+                    inactive_conns: inactive,
+                    admin,
+                });
+            }
+            if let Some(sorry) = &vs.sorry_server {
+                let a = with_port(sorry.addr, key);
+                let d = find(key, a);
+                if sorry.active || d.is_some() {
+                    let (weight, active, inactive) = counts(d);
+                    rows.push(Row {
+                        service: key.to_string(),
+                        real_server: addr_text(a),
+                        state: "sorry".into(),
+                        text: if sorry.active {
+                            "sorry server in".into()
+                        } else {
+                            "sorry server (standing by)".into()
+                        },
+                        weight,
+                        active_conns: active,
+                        inactive_conns: inactive,
+                        admin: None,
+                    });
+                }
+            }
+        }
+    }
+    for dr in &status.draining {
+        let d = find(&dr.service, dr.addr);
+        let (weight, active, inactive) = counts(d);
+        let conns = u64::from(active.unwrap_or(0)) + u64::from(inactive.unwrap_or(0));
+        rows.push(Row {
+            service: dr.service.to_string(),
+            real_server: addr_text(dr.addr),
+            state: "removed".into(),
+            text: format!(
+                "removed: draining {conns} conns left (deleted in {} s at the latest)",
+                dr.deadline_in.ceil()
+            ),
+            weight,
+            active_conns: active,
+            inactive_conns: inactive,
+            admin: None,
+        });
+    }
+    let ours: std::collections::HashSet<ipvs::ServiceKey> = status
+        .virtual_servers
+        .iter()
+        .flat_map(|v| v.services.iter().copied())
+        .chain(status.draining.iter().map(|d| d.service))
+        .collect();
+    for e in kernel.unwrap_or(&[]) {
+        let key = e.service.config.key;
+        if ours.contains(&key) {
+            continue;
+        }
+        for d in &e.destinations {
+            rows.push(Row {
+                service: key.to_string(),
+                real_server: addr_text(std::net::SocketAddr::new(d.config.addr, d.config.port)),
+                state: "unmanaged".into(),
+                text: "not in lvsd's configuration".into(),
+                weight: Some(d.config.weight),
+                active_conns: Some(d.active_conns),
+                inactive_conns: Some(d.inactive_conns),
+                admin: None,
+            });
+        }
+    }
+    rows
+}
+
+/// `lvsctl status` with a daemon, as a table: one row per real server.
+pub fn daemon_status_table(rows: &[Row]) -> String {
+    use comfy_table::{presets, Table};
+    let mut t = Table::new();
+    t.load_style(presets::ASCII_FULL_CONDENSED);
+    t.set_header(vec![
+        "Virtual service",
+        "Real server",
+        "State",
+        "Weight",
+        "ActiveConn",
+        "InActConn",
+    ]);
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    let mut last = String::new();
+    for r in rows {
+        let service = if r.service == last {
+            String::new()
+        } else {
+            r.service.clone()
+        };
+        last = r.service.clone();
+        t.add_row(vec![
+            service,
+            r.real_server.clone(),
+            r.text.clone(),
+            opt(r.weight.map(|w| w.to_string())),
+            opt(r.active_conns.map(|w| w.to_string())),
+            opt(r.inactive_conns.map(|w| w.to_string())),
+        ]);
+    }
+    format!("{t}\n")
+}
+
+/// `lvsctl status --json` with a daemon (schema [`STATUS_SCHEMA`]): the
+/// kernel-only document's fields (`schema`, `source` = `"daemon"`,
+/// `services`: the kernel's table, empty when it could not be read), plus
+/// `kernel_error` (null or why the kernel could not be read), `daemon`
+/// (the daemon's `Status`, its own `schema` inside) and `real_servers`
+/// (the joined [`Row`]s the table shows).
+pub fn daemon_status_json(
+    daemon: &Status,
+    kernel: Option<&[ipvs::ServiceEntry]>,
+    kernel_error: Option<String>,
+    rows: &[Row],
+) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Doc<'a> {
+        schema: u32,
+        source: &'static str,
+        services: &'a [ipvs::ServiceEntry],
+        kernel_error: Option<String>,
+        daemon: &'a Status,
+        real_servers: &'a [Row],
+    }
+    let doc = Doc {
+        schema: STATUS_SCHEMA,
+        source: "daemon",
+        services: kernel.unwrap_or(&[]),
+        kernel_error,
+        daemon,
+        real_servers: rows,
+    };
+    serde_json::to_vec_pretty(&doc).unwrap_or_default()
 }
 
 /// The table as `lvsctl status --json` prints it (schema

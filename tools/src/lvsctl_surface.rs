@@ -15,7 +15,8 @@ lvsctl operates the kernel's IPVS table (Linux Virtual Server) without \
 breaking traffic. `lvsctl apply` makes the table match a rules file in the \
 format ipvsadm -S writes, changing only what differs (no flush, so \
 established connections and new ones go on while it runs); `lvsctl status` \
-prints the table.";
+prints the table, with the health lvsd sees when it runs; drain, enable, \
+weight, maintenance and reload talk to lvsd over its control socket.";
 
 const AFTER_LONG_HELP: &str = "\
 Exit status: 0 done; 1 failed (errors in the rules file, each with its line \
@@ -28,6 +29,8 @@ Examples:
   lvsctl apply rules               (exactly those writes; none if the table matches)
   lvsctl apply --dry-run rules | ipvsadm -R   (the same change)
   lvsctl status --json
+  lvsctl drain tcp:192.0.2.1:80 198.51.100.2:8080
+  lvsctl enable tcp:192.0.2.1:80 198.51.100.2:8080
 
 See also: lvsd(8), ipvsadm(8), ipvsadm-save(8).";
 
@@ -81,14 +84,24 @@ pub fn command() -> Command {
                         .help("The rules file, or - for standard input"),
                 ),
         )
+        .arg(
+            Arg::new("socket")
+                .long("socket")
+                .value_name("PATH")
+                .global(true)
+                .value_hint(clap::ValueHint::FilePath)
+                .help("lvsd's control socket (default /run/lvsd/control.sock; lvsd --control)"),
+        )
         .subcommand(
             Command::new("status")
-                .about("Print the kernel's IPVS table")
+                .about("Print the live table with the health of every real server")
                 .long_about(
-                    "Print the kernel's IPVS table: virtual services and their real servers with \
-                     weights and connection counts (ActiveConn, InActConn), as a table, or as \
-                     JSON (schema 1: the library's serde form of every service with its real \
-                     servers).",
+                    "With a running lvsd: the live table with the health of every real server \
+                     (alive, failed: CHECK: reason, inhibited, draining N conns left, drained, \
+                     maintenance, sorry server in), weights and connections: the daemon's view \
+                     joined with a fresh kernel dump. Without one (it says 'no daemon' on \
+                     standard error): the kernel's table. --json prints the same as a versioned \
+                     JSON document (schema 1, documented in director/README.md).",
                 )
                 .arg(
                     Arg::new("json")
@@ -96,5 +109,52 @@ pub fn command() -> Command {
                         .action(ArgAction::SetTrue)
                         .help("Print the table as a versioned JSON document"),
                 ),
+        )
+        .subcommand(real_server_command(
+            "drain",
+            "Weight 0 for a real server until `lvsctl enable` (established connections go on, no new ones); kept across reloads",
+        ))
+        .subcommand(real_server_command(
+            "enable",
+            "Undo drain, maintenance or a weight override",
+        ))
+        .subcommand(
+            real_server_command(
+                "weight",
+                "Weight N (0-65535) in place of the configured one until enabled",
+            )
+            .arg(Arg::new("N").required(true).help("The weight")),
+        )
+        .subcommand(
+            real_server_command(
+                "maintenance",
+                "Take a real server out of the table (on) or put it back (off)",
+            )
+            .arg(
+                Arg::new("STATE")
+                    .required(true)
+                    .value_parser(["on", "off"])
+                    .help("on or off"),
+            ),
+        )
+        .subcommand(
+            Command::new("reload")
+                .about("Reload lvsd's configuration (as SIGHUP); says whether it was taken"),
+        )
+}
+
+/// A control command on one real server of one service.
+fn real_server_command(name: &'static str, about: &'static str) -> Command {
+    Command::new(name)
+        .about(about)
+        .arg(
+            Arg::new("SERVICE")
+                .required(true)
+                .help("tcp:ADDR:PORT, udp:ADDR:PORT, sctp:ADDR:PORT, fwm:N or fwm6:N"),
+        )
+        .arg(
+            Arg::new("REALSERVER")
+                .required(true)
+                .help("ADDR:PORT ([ADDR]:PORT for IPv6)"),
         )
 }

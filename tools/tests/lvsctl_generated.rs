@@ -89,6 +89,8 @@ fn usage_surface() -> Vec<(String, BTreeSet<String>)> {
     for line in lvsctl::USAGE.lines() {
         let t = line.trim_start();
         if let Some(rest) = t.strip_prefix("lvsctl ") {
+            // `[--socket PATH]` is the global option before the subcommand.
+            let rest = rest.strip_prefix("[--socket PATH] ").unwrap_or(rest);
             let name = rest.split_whitespace().next().unwrap_or("");
             if name.starts_with('-') {
                 out.push((String::new(), BTreeSet::new()));
@@ -99,7 +101,8 @@ fn usage_surface() -> Vec<(String, BTreeSet<String>)> {
         if let Some((_, opts)) = out.last_mut() {
             for w in t.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
                 if let Some(o) = w.strip_prefix("--") {
-                    if !o.is_empty() && o != "help" {
+                    // --socket is global; --control is lvsd's, named in prose.
+                    if !o.is_empty() && !matches!(o, "help" | "socket" | "control") {
                         opts.insert(o.to_string());
                     }
                 }
@@ -118,6 +121,11 @@ fn the_surface_names_what_the_usage_names() {
     assert!(usage.len() >= 2, "{usage:?}");
     let in_usage: BTreeSet<&str> = usage.iter().map(|(n, _)| n.as_str()).collect();
     let in_surface: BTreeSet<&str> = cmd.get_subcommands().map(|s| s.get_name()).collect();
+    assert!(
+        lvsctl::USAGE.contains("[--socket PATH]")
+            == cmd.get_arguments().any(|a| a.get_long() == Some("socket")),
+        "lvsctl's USAGE and lvsctl_surface disagree on the global --socket"
+    );
     assert_eq!(
         in_usage, in_surface,
         "lvsctl's USAGE and lvsctl_surface disagree on the subcommands"

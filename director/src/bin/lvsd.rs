@@ -4,16 +4,19 @@
 //! ```text
 //! lvsd [-f FILE]        run (default /etc/keepalived/keepalived.conf)
 //! lvsd -t [-f FILE]     check the configuration only
+//! lvsd --control PATH   the control socket (default /run/lvsd/control.sock; none: no socket)
 //! ```
 //!
 //! SIGHUP reloads the file, SIGTERM and SIGINT stop. The command line is
 //! `ipvs_director::lvsd_cli` (also the source of `lvsd(8)`); under systemd
 //! it speaks `sd_notify` and journald priorities (`ipvs_director::systemd`).
+//! `lvsctl` talks to the control socket (see `ipvs_director::control`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
+use ipvs_director::control::{ControlSocket, DEFAULT_SOCKET};
 use ipvs_director::director::{Control, Director, Note, Options};
 use ipvs_director::keepalived::{self, Config};
 use ipvs_director::kernel::{Kernel, MemoryKernel};
@@ -153,6 +156,34 @@ fn main() -> ExitCode {
         watchdog: env.watchdog,
         heartbeat: Heartbeat::new(),
     };
+    // Bound before the kernel is opened and the daemon starts; an explicit
+    // --control that cannot be made stops lvsd, the default one only
+    // warns (lvsd runs on without a control socket).
+    let socket = match &args.control {
+        Some(None) => None,
+        Some(Some(path)) => match ControlSocket::bind(path) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                log(
+                    Priority::Error,
+                    format_args!("control socket {}: {e}", path.display()),
+                );
+                return ExitCode::FAILURE;
+            }
+        },
+        None => match ControlSocket::bind(DEFAULT_SOCKET.as_ref()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                log(
+                    Priority::Warning,
+                    format_args!(
+                        "warning: no control socket: {DEFAULT_SOCKET}: {e} (lvsctl cannot reach this daemon; see --control)"
+                    ),
+                );
+                None
+            }
+        },
+    };
     if args.dry_run {
         log(
             Priority::Notice,
@@ -163,6 +194,7 @@ fn main() -> ExitCode {
             parsed.config,
             args.file,
             systemd,
+            socket,
         ));
     }
     let ipvs = match ipvs::Ipvs::open() {
@@ -172,7 +204,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(daemon(ipvs, parsed.config, args.file, systemd))
+    runtime.block_on(daemon(ipvs, parsed.config, args.file, systemd, socket))
 }
 
 /// What systemd asked for.
@@ -213,7 +245,13 @@ fn status_line(what: &str, services: usize, real_servers: usize, checks: usize) 
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
-async fn daemon<K: Kernel>(kernel: K, config: Config, file: PathBuf, systemd: Systemd) -> ExitCode {
+async fn daemon<K: Kernel>(
+    kernel: K,
+    config: Config,
+    file: PathBuf,
+    systemd: Systemd,
+    socket: Option<ControlSocket>,
+) -> ExitCode {
     let Systemd {
         notifier,
         watchdog,
@@ -337,8 +375,19 @@ async fn daemon<K: Kernel>(kernel: K, config: Config, file: PathBuf, systemd: Sy
             }
         });
     }
+    let server = socket.map(|s| {
+        log(
+            Priority::Info,
+            format_args!("control socket: {}", s.path().display()),
+        );
+        tokio::spawn(s.serve(tx.clone()))
+    });
     drop(tx);
     director.run(rx).await;
+    if let Some(server) = server {
+        // Ends once the loop is gone; removes the socket file.
+        let _ = server.await;
+    }
     let _ = printer.await;
     ExitCode::SUCCESS
 }

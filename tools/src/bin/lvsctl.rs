@@ -1,4 +1,4 @@
-//! `lvsctl`: apply a rules file to the kernel's IPVS table without a flush
+//! `lvsctl`: apply a rules file to the kernel's IPVS table without a flush, and talk to lvsd
 //! (see `ipvs_tools::lvsctl`).
 #![no_main]
 
