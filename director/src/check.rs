@@ -186,6 +186,11 @@ pub enum CheckKind {
     Misc(MiscCheck),
     /// FILE_CHECK: a number read from a file.
     File(FileCheck),
+    /// ldirectord's `maintenancedir`: up while none of these files exists
+    /// (a file named after the real server puts it in maintenance).
+    Maintenance(Vec<std::path::PathBuf>),
+    /// ldirectord's `checktype=off`: never up, nothing is probed.
+    Off,
 }
 
 impl CheckKind {
@@ -201,6 +206,8 @@ impl CheckKind {
             CheckKind::Ping => "PING_CHECK",
             CheckKind::Misc(_) => "MISC_CHECK",
             CheckKind::File(_) => "FILE_CHECK",
+            CheckKind::Maintenance(_) => "maintenancedir",
+            CheckKind::Off => "checktype=off",
         }
     }
 }
@@ -506,6 +513,10 @@ pub enum Failure {
     FileFault(i64),
     /// A socket could not be created (e.g. ICMP sockets not permitted).
     Socket(String),
+    /// A maintenance file exists (its path).
+    Maintenance(String),
+    /// `checktype=off`: the server is never activated.
+    Off,
 }
 
 fn ranges(r: &[(u16, u16)]) -> String {
@@ -556,6 +567,8 @@ impl fmt::Display for Failure {
             Failure::File(e) => write!(f, "cannot read: {e}"),
             Failure::FileFault(v) => write!(f, "file value {v} means down"),
             Failure::Socket(e) => write!(f, "socket: {e}"),
+            Failure::Maintenance(p) => write!(f, "in maintenance ({p} exists)"),
+            Failure::Off => f.write_str("checktype=off: never activated"),
         }
     }
 }

@@ -287,6 +287,23 @@ impl fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
+/// Reads the configuration again for a reload, whatever its front end:
+/// the new model and the warnings to log, or the errors that refuse it.
+pub type Loader = Box<dyn FnMut() -> Result<(Model, Vec<String>), Vec<String>> + Send>;
+
+/// The keepalived front end's loader: `path` parsed as `keepalived.conf`.
+pub fn keepalived_loader(path: PathBuf) -> Loader {
+    Box::new(move || {
+        let parsed = keepalived::parse_file(&path)
+            .map_err(|r| r.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+        let model = Model::build(&parsed.config)?;
+        Ok((
+            model,
+            parsed.warnings.iter().map(|w| w.to_string()).collect(),
+        ))
+    })
+}
+
 struct Draining {
     service: ServiceKey,
     destination: Destination,
@@ -299,7 +316,7 @@ pub struct Director<K: Kernel> {
     engine: Engine<CheckId>,
     events: UnboundedReceiver<Event<CheckId>>,
     model: Model,
-    path: Option<PathBuf>,
+    loader: Option<Loader>,
     health: Health,
     drains: Vec<Draining>,
     /// Services removed from the configuration, kept while their real
@@ -341,6 +358,17 @@ impl<K: Kernel> Director<K> {
         options: Options,
     ) -> Result<(Director<K>, UnboundedReceiver<Note>), StartError> {
         let model = Model::build(config).map_err(StartError::Model)?;
+        Director::start_model(kernel, model, path.map(keepalived_loader), options)
+    }
+
+    /// [`Director::start`] with a model any front end built; `loader`
+    /// reads the configuration again for [`Director::reload`].
+    pub fn start_model(
+        kernel: K,
+        model: Model,
+        loader: Option<Loader>,
+        options: Options,
+    ) -> Result<(Director<K>, UnboundedReceiver<Note>), StartError> {
         let (engine, events) = Engine::new(tokio::runtime::Handle::current(), false);
         engine
             .sync(model.checks())
@@ -354,7 +382,7 @@ impl<K: Kernel> Director<K> {
             engine,
             events,
             model,
-            path,
+            loader,
             health,
             drains: Vec::new(),
             leaving: Vec::new(),
@@ -635,36 +663,34 @@ impl<K: Kernel> Director<K> {
     /// configuration and reconciles. A refused configuration changes
     /// nothing. Whether the new configuration was taken.
     pub fn reload(&mut self) -> bool {
-        let Some(path) = self.path.clone() else {
+        let Some(loader) = self.loader.as_mut() else {
             self.note(Note::ReloadFailed(vec![
                 "no configuration file to reload".into()
             ]));
             return false;
         };
-        let parsed = match keepalived::parse_file(&path) {
-            Ok(p) => p,
-            Err(r) => {
-                self.note(Note::ReloadFailed(
-                    r.errors.iter().map(|e| e.to_string()).collect(),
-                ));
-                return false;
+        match loader() {
+            Ok((model, warnings)) => self.reload_model(model, warnings),
+            Err(e) => {
+                self.note(Note::ReloadFailed(e));
+                false
             }
-        };
-        self.reload_config(
-            &parsed.config,
-            parsed.warnings.iter().map(|w| w.to_string()).collect(),
-        )
+        }
     }
 
     /// [`Director::reload`] with a configuration already parsed.
     pub fn reload_config(&mut self, config: &Config, warnings: Vec<String>) -> bool {
-        let model = match Model::build(config) {
-            Ok(m) => m,
+        match Model::build(config) {
+            Ok(m) => self.reload_model(m, warnings),
             Err(e) => {
                 self.note(Note::ReloadFailed(e));
-                return false;
+                false
             }
-        };
+        }
+    }
+
+    /// [`Director::reload`] with a model any front end built.
+    pub fn reload_model(&mut self, model: Model, warnings: Vec<String>) -> bool {
         // Validates every spec before changing any subscription.
         if let Err(e) = self.engine.sync(model.checks()) {
             self.note(Note::ReloadFailed(vec![e.to_string()]));
@@ -803,7 +829,10 @@ impl<K: Kernel> Director<K> {
                 let present = self.kernel.snapshot().map(|t| t.table).unwrap_or_default();
                 let keys: Vec<Change> = self
                     .model
-                    .services()
+                    .virtual_servers
+                    .iter()
+                    .filter(|vs| !vs.keep_on_stop)
+                    .flat_map(|vs| &vs.services)
                     .map(|s| s.key)
                     .chain(self.leaving.iter().map(|s| s.key))
                     .filter(|k| present.service(k).is_some())

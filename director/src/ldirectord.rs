@@ -70,6 +70,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod daemon;
 pub mod model;
 mod parse;
 mod render;

@@ -120,6 +120,11 @@ async fn probe(spec: &CheckSpec, prepared: &Prepared) -> Result<Option<Weight>, 
         (CheckKind::Ping, _) => Box::pin(ping::check(spec)).await.map(|()| None),
         (CheckKind::Misc(m), _) => Box::pin(misc::check(spec, m)).await,
         (CheckKind::File(f), _) => file::check(f),
+        (CheckKind::Maintenance(paths), _) => match paths.iter().find(|p| p.exists()) {
+            Some(p) => Err(Failure::Maintenance(p.display().to_string())),
+            None => Ok(None),
+        },
+        (CheckKind::Off, _) => Err(Failure::Off),
         (kind, _) => Err(Failure::Socket(format!("{} not prepared", kind.name()))),
     }
 }
