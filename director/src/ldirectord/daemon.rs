@@ -1,5 +1,5 @@
 //! The ldirectord front end on the daemon's engine: an `ldirectord.cf`
-//! [`Config`] turned into the daemon's [`desired::Model`], the same model the
+//! [`Config`] turned into the daemon's [`crate::desired::Model`], the same model the
 //! keepalived front end builds, so that checks, health, drain and reconcile
 //! are [`crate::director::Director`]'s.
 //!
