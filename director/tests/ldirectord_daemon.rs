@@ -454,10 +454,21 @@ fn the_binary_starts_a_daemon_and_acts_on_its_pid_file() {
     std::fs::create_dir_all(&run).unwrap();
     let log = dir.join("ld.log");
     let conf = dir.join("web.cf");
+    // `execute`: another configuration started and stopped with this one.
+    let other = dir.join("other.cf");
+    std::fs::write(
+        &other,
+        format!(
+            "logfile=\"{}\"\nvirtual=192.0.2.2:25\n\treal=198.51.100.2:25 masq\n\tchecktype=on\n",
+            dir.join("other.log").display()
+        ),
+    )
+    .unwrap();
     let text = |w: u32| {
         format!(
-            "logfile=\"{}\"\ncheckinterval=1\nautoreload=yes\n\nvirtual=192.0.2.1:80\n\treal=198.51.100.1:80 masq {w}\n\tchecktype=on\n",
-            log.display()
+            "logfile=\"{}\"\ncheckinterval=1\nautoreload=yes\nexecute={}\n\nvirtual=192.0.2.1:80\n\treal=198.51.100.1:80 masq {w}\n\tchecktype=on\n",
+            log.display(),
+            other.display()
         )
     };
     std::fs::write(&conf, text(1)).unwrap();
@@ -480,6 +491,7 @@ fn the_binary_starts_a_daemon_and_acts_on_its_pid_file() {
             .contains(s)
     };
     let pid_file = run.join("ldirectord.web.cf.pid");
+    let other_pid_file = run.join("ldirectord.other.cf.pid");
 
     let (code, stdout, _) = out(&[c, "status"]);
     assert_eq!(
@@ -492,6 +504,9 @@ fn the_binary_starts_a_daemon_and_acts_on_its_pid_file() {
     assert_eq!(code, 0);
     wait_for("a pid file", || pid_file.exists());
     wait_for("the daemon started", || logged("lvsd: started: 1 services"));
+    wait_for("the executed configuration's daemon", || {
+        other_pid_file.exists()
+    });
     let pid: u32 = std::fs::read_to_string(&pid_file)
         .unwrap()
         .trim()
@@ -519,6 +534,9 @@ fn the_binary_starts_a_daemon_and_acts_on_its_pid_file() {
     // stop: SIGTERM; cleanstop=yes deletes the service; the pid file goes.
     assert_eq!(out(&[c, "stop"]).0, 0);
     wait_for("the pid file removed", || !pid_file.exists());
+    wait_for("the executed configuration stopped", || {
+        !other_pid_file.exists()
+    });
     wait_for("the daemon gone", || {
         !Path::new(&format!("/proc/{pid}/cmdline")).exists()
             || std::fs::read(format!("/proc/{pid}/cmdline"))

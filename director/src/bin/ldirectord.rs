@@ -312,6 +312,10 @@ fn start(run: &Run, config: &Path, pid_path: &Path, parsed: Parsed) -> ExitCode 
             return ExitCode::FAILURE;
         }
     };
+    // `execute`: one more instance per named configuration, started and
+    // stopped with this one, as ldirectord's ld_cmd_children does.
+    let children = g.execute.clone();
+    children_cmd(&logger, &children, "start");
     let check_interval = Duration::from_secs(g.check_interval.max(1).into());
     let autoreload = g.autoreload;
     let code = if std::env::var_os("LDIRECTORD_DRY_RUN").is_some_and(|v| v == "1") {
@@ -343,10 +347,30 @@ fn start(run: &Run, config: &Path, pid_path: &Path, parsed: Parsed) -> ExitCode 
             }
         }
     };
+    children_cmd(&logger, &children, "stop");
     if wrote_pid {
         let _ = fs::remove_file(pid_path);
     }
     code
+}
+
+/// Runs `ldirectord CONFIG ACTION` for every `execute` configuration.
+fn children_cmd(log: &Logger, children: &[String], action: &str) {
+    let Ok(me) = std::env::current_exe() else {
+        return;
+    };
+    for c in children {
+        log.log(format_args!(
+            "Running system({} {c} {action})",
+            me.display()
+        ));
+        if let Err(e) = std::process::Command::new(&me)
+            .args([c.as_str(), action])
+            .status()
+        {
+            log.log(format_args!("cannot run {}: {e}", me.display()));
+        }
+    }
 }
 
 /// ldirectord's `ld_daemon`: fork (the parent exits 0), setsid, fork

@@ -181,7 +181,10 @@ pub fn build_model(config: &Config, file: &Path) -> Result<Model, Vec<String>> {
         notes.push("callback: not run by lvsd".to_string());
     }
     if !g.execute.is_empty() {
-        notes.push("execute: the other configurations are not started by lvsd".to_string());
+        notes.push(
+            "execute: the other configurations are started and stopped with this one, not reloaded"
+                .to_string(),
+        );
     }
     if g.fork {
         notes.push(
