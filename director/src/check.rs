@@ -41,6 +41,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod dialogue;
 mod dns;
 mod engine;
 mod file;
@@ -186,6 +187,36 @@ pub enum CheckKind {
     Misc(MiscCheck),
     /// FILE_CHECK: a number read from a file.
     File(FileCheck),
+    /// ldirectord's `maintenancedir`: up while none of these files exists
+    /// (a file named after the real server puts it in maintenance).
+    Maintenance(Vec<std::path::PathBuf>),
+    /// ldirectord's `checktype=off`: never up, nothing is probed.
+    Off,
+    /// A TCP dialogue: bytes sent, reply lines expected (ldirectord's `simpletcp` and its
+    /// POP3, IMAP, NNTP and FTP checks).
+    Dialogue(DialogueCheck),
+}
+
+/// A TCP dialogue: its steps in order, bounded as a whole by the connect timeout.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DialogueCheck {
+    /// The steps.
+    pub steps: Vec<DialogueStep>,
+    /// Whether an `Expect` step reads on past lines that do not match (ldirectord's
+    /// `simpletcp` matches any line of the reply) instead of failing at the first one.
+    pub skip_unmatched: bool,
+}
+
+/// One step of a [`DialogueCheck`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum DialogueStep {
+    /// Send these bytes.
+    Send(Vec<u8>),
+    /// Close the sending half of the connection.
+    ShutdownWrite,
+    /// Read a reply line matching this regex (one line, or any line up to the end of the
+    /// reply with `skip_unmatched`).
+    Expect(String),
 }
 
 impl CheckKind {
@@ -201,6 +232,9 @@ impl CheckKind {
             CheckKind::Ping => "PING_CHECK",
             CheckKind::Misc(_) => "MISC_CHECK",
             CheckKind::File(_) => "FILE_CHECK",
+            CheckKind::Maintenance(_) => "maintenancedir",
+            CheckKind::Off => "checktype=off",
+            CheckKind::Dialogue(_) => "TCP dialogue",
         }
     }
 }
@@ -226,6 +260,9 @@ pub struct HttpCheck {
     /// The largest body read, in bytes (a longer body fails the check when it is needed for a
     /// digest or a regex).
     pub max_body: usize,
+    /// Send HEAD instead of GET (ldirectord's `httpmethod=HEAD`): no body is read, and a
+    /// regex is matched against the empty body.
+    pub head: bool,
 }
 
 impl HttpCheck {
@@ -239,6 +276,7 @@ impl HttpCheck {
             sni_name: None,
             ca_file: None,
             max_body: 1 << 20,
+            head: false,
         }
     }
 }
@@ -506,6 +544,10 @@ pub enum Failure {
     FileFault(i64),
     /// A socket could not be created (e.g. ICMP sockets not permitted).
     Socket(String),
+    /// A maintenance file exists (its path).
+    Maintenance(String),
+    /// `checktype=off`: the server is never activated.
+    Off,
 }
 
 fn ranges(r: &[(u16, u16)]) -> String {
@@ -556,6 +598,8 @@ impl fmt::Display for Failure {
             Failure::File(e) => write!(f, "cannot read: {e}"),
             Failure::FileFault(v) => write!(f, "file value {v} means down"),
             Failure::Socket(e) => write!(f, "socket: {e}"),
+            Failure::Maintenance(p) => write!(f, "in maintenance ({p} exists)"),
+            Failure::Off => f.write_str("checktype=off: never activated"),
         }
     }
 }

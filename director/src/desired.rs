@@ -118,6 +118,9 @@ pub struct VsModel {
     pub quorum_down: Option<Script>,
     /// `omega`.
     pub omega: bool,
+    /// Kept when the daemon stops even under `lvs_flush_on_stop VS`
+    /// (ldirectord's per-virtual `cleanstop=no`); false for keepalived.
+    pub keep_on_stop: bool,
 }
 
 /// The configuration as the daemon acts on it.
@@ -225,6 +228,7 @@ impl Model {
                 quorum_up: vs.quorum_up.clone(),
                 quorum_down: vs.quorum_down.clone(),
                 omega: vs.omega,
+                keep_on_stop: false,
             });
         }
         if config.global.ssl.is_some() {

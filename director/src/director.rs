@@ -305,6 +305,23 @@ impl fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
+/// Reads the configuration again for a reload, whatever its front end:
+/// the new model and the warnings to log, or the errors that refuse it.
+pub type Loader = Box<dyn FnMut() -> Result<(Model, Vec<String>), Vec<String>> + Send>;
+
+/// The keepalived front end's loader: `path` parsed as `keepalived.conf`.
+pub fn keepalived_loader(path: PathBuf) -> Loader {
+    Box::new(move || {
+        let parsed = keepalived::parse_file(&path)
+            .map_err(|r| r.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+        let model = Model::build(&parsed.config)?;
+        Ok((
+            model,
+            parsed.warnings.iter().map(|w| w.to_string()).collect(),
+        ))
+    })
+}
+
 struct Draining {
     service: ServiceKey,
     destination: Destination,
@@ -317,7 +334,9 @@ pub struct Director<K: Kernel> {
     engine: Engine<CheckId>,
     events: UnboundedReceiver<Event<CheckId>>,
     model: Model,
-    path: Option<PathBuf>,
+    loader: Option<Loader>,
+    /// The configuration file's name, for status.
+    config_name: Option<String>,
     health: Health,
     drains: Vec<Draining>,
     /// Services removed from the configuration, kept while their real
@@ -363,6 +382,21 @@ impl<K: Kernel> Director<K> {
         options: Options,
     ) -> Result<(Director<K>, UnboundedReceiver<Note>), StartError> {
         let model = Model::build(config).map_err(StartError::Model)?;
+        let name = path.as_ref().map(|p| p.display().to_string());
+        let (mut d, notes) =
+            Director::start_model(kernel, model, path.map(keepalived_loader), options)?;
+        d.config_name = name;
+        Ok((d, notes))
+    }
+
+    /// [`Director::start`] with a model any front end built; `loader`
+    /// reads the configuration again for [`Director::reload`].
+    pub fn start_model(
+        kernel: K,
+        model: Model,
+        loader: Option<Loader>,
+        options: Options,
+    ) -> Result<(Director<K>, UnboundedReceiver<Note>), StartError> {
         let (engine, events) = Engine::new(tokio::runtime::Handle::current(), false);
         engine
             .sync(model.checks())
@@ -376,7 +410,8 @@ impl<K: Kernel> Director<K> {
             engine,
             events,
             model,
-            path,
+            loader,
+            config_name: None,
             health,
             drains: Vec::new(),
             leaving: Vec::new(),
@@ -408,6 +443,13 @@ impl<K: Kernel> Director<K> {
         Ok((d, rx))
     }
 
+    /// Names the configuration file in [`Director::status`] (set by
+    /// [`Director::start`]; front ends that start with
+    /// [`Director::start_model`] set it here).
+    pub fn set_config_name(&mut self, name: impl Into<String>) {
+        self.config_name = Some(name.into());
+    }
+
     /// The kernel handle.
     pub fn kernel(&mut self) -> &mut K {
         &mut self.kernel
@@ -437,7 +479,7 @@ impl<K: Kernel> Director<K> {
             daemon: DaemonStatus {
                 pid: std::process::id(),
                 version: env!("CARGO_PKG_VERSION").to_string(),
-                config: self.path.as_ref().map(|p| p.display().to_string()),
+                config: self.config_name.clone(),
                 started: status::unix_time(self.started),
                 last_reload: self.last_reload.clone(),
             },
@@ -708,36 +750,34 @@ impl<K: Kernel> Director<K> {
     /// configuration and reconciles. A refused configuration changes
     /// nothing. Whether the new configuration was taken.
     pub fn reload(&mut self) -> bool {
-        let Some(path) = self.path.clone() else {
+        let Some(loader) = self.loader.as_mut() else {
             self.note(Note::ReloadFailed(vec![
                 "no configuration file to reload".into()
             ]));
             return false;
         };
-        let parsed = match keepalived::parse_file(&path) {
-            Ok(p) => p,
-            Err(r) => {
-                self.note(Note::ReloadFailed(
-                    r.errors.iter().map(|e| e.to_string()).collect(),
-                ));
-                return false;
+        match loader() {
+            Ok((model, warnings)) => self.reload_model(model, warnings),
+            Err(e) => {
+                self.note(Note::ReloadFailed(e));
+                false
             }
-        };
-        self.reload_config(
-            &parsed.config,
-            parsed.warnings.iter().map(|w| w.to_string()).collect(),
-        )
+        }
     }
 
     /// [`Director::reload`] with a configuration already parsed.
     pub fn reload_config(&mut self, config: &Config, warnings: Vec<String>) -> bool {
-        let model = match Model::build(config) {
-            Ok(m) => m,
+        match Model::build(config) {
+            Ok(m) => self.reload_model(m, warnings),
             Err(e) => {
                 self.note(Note::ReloadFailed(e));
-                return false;
+                false
             }
-        };
+        }
+    }
+
+    /// [`Director::reload`] with a model any front end built.
+    pub fn reload_model(&mut self, model: Model, warnings: Vec<String>) -> bool {
         // Validates every spec before changing any subscription.
         if let Err(e) = self.engine.sync(model.checks()) {
             self.note(Note::ReloadFailed(vec![e.to_string()]));
@@ -877,7 +917,10 @@ impl<K: Kernel> Director<K> {
                 let present = self.kernel.snapshot().map(|t| t.table).unwrap_or_default();
                 let keys: Vec<Change> = self
                     .model
-                    .services()
+                    .virtual_servers
+                    .iter()
+                    .filter(|vs| !vs.keep_on_stop)
+                    .flat_map(|vs| &vs.services)
                     .map(|s| s.key)
                     .chain(self.leaving.iter().map(|s| s.key))
                     .filter(|k| present.service(k).is_some())

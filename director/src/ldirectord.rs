@@ -3,7 +3,9 @@
 //! it, into a typed model with every default and global setting resolved,
 //! the IPVS services and destinations as the library's types, and each real
 //! server's check as ldirectord means it; plus the `ldirectord` command line
-//! ([`cli`]).
+//! ([`cli`]) and the daemon's model of a configuration ([`daemon`]: the same
+//! [`crate::desired::Model`] the keepalived front end builds, run by the same
+//! [`crate::director::Director`]; the binary is `ldirectord`).
 //!
 //! ```
 //! use ipvs_director::ldirectord::{self, Check, Probe};
@@ -70,6 +72,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod daemon;
 pub mod model;
 mod parse;
 mod render;

@@ -6,7 +6,7 @@
 //!
 //! 1. configuration front ends: [`keepalived`] (`virtual_server` blocks of
 //!    `keepalived.conf`) and [`ldirectord`] (`ldirectord.cf` and the
-//!    `ldirectord` command line; not yet wired to the daemon);
+//!    `ldirectord` command line, on the same model and daemon: the binary is `ldirectord`);
 //! 2. desired state from the configuration: [`desired`] (virtual and real
 //!    servers with stable identities, the checks' specs, the wanted table);
 //! 3. the check engine: [`check`] (TCP, HTTP(S), DNS, UDP, ping, SMTP, scripts, files);

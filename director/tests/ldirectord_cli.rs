@@ -323,3 +323,74 @@ fn pid_file_states() {
     let gone = PidFile::probe(pid, files(vec![("/var/run/ldirectord.x.cf.pid", b"77\n")]));
     assert_eq!(gone, PidFile::Stale("77".into()));
 }
+
+/// Our `ldirectord` binary on the command lines that do not start a daemon:
+/// the model's exit status and standard output exactly, its standard error
+/// contained; and, when ldirectord is installed, the same exit status and
+/// standard output as ldirectord's.
+#[test]
+fn our_binary_like_the_model_and_ldirectord() {
+    let work = std::env::temp_dir().join(format!("ld-cli-ours-{}", std::process::id()));
+    fs::create_dir_all(&work).unwrap();
+    fs::write(work.join("ipvsadm"), "#!/bin/sh\nexit 1\n").unwrap();
+    let name = format!("lvsd-cli-ours-{}.cf", std::process::id());
+    let conf = work.join(&name);
+    fs::write(&conf, "virtual=192.0.2.1:80\n\treal=198.51.100.1:80 gate\n").unwrap();
+    assert!(!Path::new(&format!("/var/run/ldirectord.{name}.pid")).exists());
+    let c = conf.to_str().unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec![],
+        vec!["-x", "stop"],
+        vec!["-t", c, "start"],
+        vec!["--frob"],
+        vec!["-v"],
+        vec!["--version"],
+        vec!["-dv"],
+        vec!["-d", c, "frob"],
+        vec!["-d", "/nonexistent/lvsd.cf", "stop"],
+        vec![c, "status"],
+        vec!["-d", c, "status"],
+        vec![c, "stop"],
+        vec!["-d", c, "try-restart"],
+        vec![c, "reload"],
+        vec!["-d", c, "force-reload"],
+        vec!["--", "-d", "stop"],
+    ];
+    let real = Path::new("/usr/sbin/ldirectord");
+    let mut mismatches = Vec::new();
+    for args in &cases {
+        let ours = Command::new(env!("CARGO_BIN_EXE_ldirectord"))
+            .current_dir(&work)
+            .args(args)
+            .output()
+            .unwrap();
+        let (code, stdout, stderr) = modelled(args);
+        let our_stdout = String::from_utf8_lossy(&ours.stdout);
+        let our_stderr = String::from_utf8_lossy(&ours.stderr);
+        if ours.status.code() != Some(code) || our_stdout != stdout || !our_stderr.contains(&stderr)
+        {
+            mismatches.push(format!(
+                "{args:?}: ours {:?} {our_stdout:?} {our_stderr:?}; model {code} {stdout:?} {stderr:?}",
+                ours.status.code()
+            ));
+        }
+        if real.is_file() {
+            let theirs = Command::new(real)
+                .current_dir(&work)
+                .env("PERLIO", "perlio")
+                .args(args)
+                .output()
+                .unwrap();
+            if theirs.status.code() != ours.status.code() || theirs.stdout != ours.stdout {
+                mismatches.push(format!(
+                    "{args:?}: ours {:?} {our_stdout:?}; ldirectord {:?} {:?}",
+                    ours.status.code(),
+                    theirs.status.code(),
+                    String::from_utf8_lossy(&theirs.stdout)
+                ));
+            }
+        }
+    }
+    let _ = fs::remove_dir_all(&work);
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}

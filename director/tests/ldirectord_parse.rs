@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use ipvs::{AddressFamily, Destination, ForwardMethod, Netmask, Service, ServiceFlags, ServiceKey};
-use ipvs_director::check::CheckKind;
+use ipvs_director::check::{CheckKind, DialogueCheck, DialogueStep};
 use ipvs_director::ldirectord::{
     self, Check, CheckType, EngineCheck, ErrorKind, ParseOptions, Parsed, Probe, ServiceType,
 };
@@ -178,9 +178,9 @@ fn http_check_maps_to_the_engine() {
 #[test]
 fn what_the_engine_cannot_run_is_named() {
     let p = parse(
-        "virtual=192.0.2.1:110\n\treal=198.51.100.1:110 gate\n\
+        "virtual=192.0.2.1:995\n\treal=198.51.100.1:995 gate\n\
          virtual=192.0.2.1:3306\n\treal=198.51.100.1:3306 gate\n\
-         virtual=192.0.2.1:80\n\treal=198.51.100.1:80 gate\n\thttpmethod=HEAD\n\
+         virtual=192.0.2.1:21\n\treal=198.51.100.1:21 gate\n\
          virtual=192.0.2.1:81\n\treal=198.51.100.1:81 gate\n\tchecktype=3\n",
     );
     let why: Vec<String> = p
@@ -190,13 +190,68 @@ fn what_the_engine_cannot_run_is_named() {
         .map(|v| v.reals[0].check.engine_check(v).unwrap_err())
         .collect();
     assert!(
-        why[0].contains("service=pop") && why[0].contains("+OK"),
+        why[0].contains("service=pops") && why[0].contains("TLS"),
         "{}",
         why[0]
     );
     assert!(why[1].contains("service=mysql"), "{}", why[1]);
-    assert!(why[2].contains("HEAD"), "{}", why[2]);
+    assert!(why[2].contains("service=ftp"), "{}", why[2]);
     assert!(why[3].contains("checktype=N"), "{}", why[3]);
+}
+
+#[test]
+fn head_proxy_simpletcp_and_banners_run_on_the_engine() {
+    let p = parse(
+        "virtual=192.0.2.1:80\n\treal=198.51.100.1:80 gate\n\thttpmethod=HEAD\n\
+         virtual=192.0.2.1:3128\n\treal=198.51.100.1:3128 gate\n\trequest=\"http://www.example.com/x\"\n\
+         virtual=192.0.2.1:7\n\treal=198.51.100.1:7 gate\n\tservice=simpletcp\n\trequest=\"ping\\n\"\n\treceive=\"pong\"\n\
+         virtual=192.0.2.1:110\n\treal=198.51.100.1:110 gate\n\tlogin=\"u\"\n\tpasswd=\"p\"\n\
+         virtual=192.0.2.1:119\n\treal=198.51.100.1:119 gate\n",
+    );
+    let kinds: Vec<CheckKind> = p
+        .config
+        .virtuals
+        .iter()
+        .map(|v| match v.reals[0].check.engine_check(v) {
+            Ok(EngineCheck::Probe(spec)) => spec.kind,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let CheckKind::Http(h) = &kinds[0] else {
+        panic!("{:?}", kinds[0])
+    };
+    assert!(h.head);
+    let CheckKind::Http(h) = &kinds[1] else {
+        panic!("{:?}", kinds[1])
+    };
+    assert_eq!(h.urls[0].path, "http://www.example.com/x");
+    assert!(!h.head);
+    let simple = |steps: Vec<DialogueStep>, skip| DialogueCheck {
+        steps,
+        skip_unmatched: skip,
+    };
+    assert_eq!(
+        kinds[2],
+        CheckKind::Dialogue(simple(
+            vec![
+                DialogueStep::Send(b"ping\n".to_vec()),
+                DialogueStep::ShutdownWrite,
+                DialogueStep::Expect("pong".into()),
+            ],
+            true
+        ))
+    );
+    let CheckKind::Dialogue(pop) = &kinds[3] else {
+        panic!("{:?}", kinds[3])
+    };
+    assert_eq!(pop.steps[0], DialogueStep::Expect(r"^\+OK".into()));
+    assert!(pop
+        .steps
+        .contains(&DialogueStep::Send(b"USER u\r\n".to_vec())));
+    assert_eq!(
+        kinds[4],
+        CheckKind::Dialogue(simple(vec![DialogueStep::Expect("^2".into())], false))
+    );
 }
 
 #[test]

@@ -12,8 +12,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::{
-    dns, file, http, misc, net, ping, random_u64, smtp, udp, CheckKind, CheckSpec, Failure,
-    ProbeResult, SpecError, Weight,
+    dialogue, dns, file, http, misc, net, ping, random_u64, smtp, udp, CheckKind, CheckSpec,
+    Failure, ProbeResult, SpecError, Weight,
 };
 
 /// The state of a check, shared by all its subscribers.
@@ -85,6 +85,7 @@ enum Prepared {
     Plain,
     Http(http::PreparedHttp),
     Dns(Vec<u8>),
+    Dialogue(Vec<regex::bytes::Regex>),
 }
 
 fn prepare(spec: &CheckSpec) -> Result<Prepared, SpecError> {
@@ -96,6 +97,7 @@ fn prepare(spec: &CheckSpec) -> Result<Prepared, SpecError> {
         CheckKind::Ssl(h) => Prepared::Http(http::prepare(h, true)?),
         CheckKind::Dns(d) => Prepared::Dns(dns::encode_name(&d.name)?),
         CheckKind::Misc(m) if m.argv.is_empty() => return Err(SpecError::NoProgram),
+        CheckKind::Dialogue(d) => Prepared::Dialogue(dialogue::prepare(d)?),
         _ => Prepared::Plain,
     })
 }
@@ -120,6 +122,14 @@ async fn probe(spec: &CheckSpec, prepared: &Prepared) -> Result<Option<Weight>, 
         (CheckKind::Ping, _) => Box::pin(ping::check(spec)).await.map(|()| None),
         (CheckKind::Misc(m), _) => Box::pin(misc::check(spec, m)).await,
         (CheckKind::File(f), _) => file::check(f),
+        (CheckKind::Maintenance(paths), _) => match paths.iter().find(|p| p.exists()) {
+            Some(p) => Err(Failure::Maintenance(p.display().to_string())),
+            None => Ok(None),
+        },
+        (CheckKind::Off, _) => Err(Failure::Off),
+        (CheckKind::Dialogue(d), Prepared::Dialogue(res)) => {
+            Box::pin(dialogue::check(spec, d, res)).await.map(|()| None)
+        }
         (kind, _) => Err(Failure::Socket(format!("{} not prepared", kind.name()))),
     }
 }

@@ -86,8 +86,9 @@ pub(crate) fn request(check: &HttpCheck, url: &UrlCheck, addr: SocketAddr) -> Ve
         HttpProtocol::Http10Close => (0, "Connection: close\r\n"),
         HttpProtocol::Http11 => (1, "Connection: close\r\n"),
     };
+    let method = if check.head { "HEAD" } else { "GET" };
     format!(
-        "GET {} HTTP/1.{minor}\r\nUser-Agent: KeepAliveClient\r\nHost: {host}\r\n{close}\r\n",
+        "{method} {} HTTP/1.{minor}\r\nUser-Agent: KeepAliveClient\r\nHost: {host}\r\n{close}\r\n",
         url.path
     )
     .into_bytes()
@@ -139,9 +140,9 @@ async fn one_url(
             .connect(name, tcp)
             .await
             .map_err(|e| Failure::Tls(e.to_string()))?;
-        exchange(stream, &req, url, prep, check.max_body, stage).await
+        exchange(stream, &req, url, prep, check, stage).await
     } else {
-        exchange(tcp, &req, url, prep, check.max_body, stage).await
+        exchange(tcp, &req, url, prep, check, stage).await
     }
 }
 
@@ -150,9 +151,10 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     req: &[u8],
     url: &UrlCheck,
     prep: &PreparedUrl,
-    max_body: usize,
+    check: &HttpCheck,
     stage: &mut Stage,
 ) -> Result<(), Failure> {
+    let max_body = check.max_body;
     *stage = Stage::Request;
     stream
         .write_all(req)
@@ -163,7 +165,8 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         .await
         .map_err(|e| failure(Stage::Request, &e))?;
     *stage = Stage::Reply;
-    let need_body = url.digest.is_some() || prep.regex.is_some();
+    // A reply to HEAD has no body, whatever its Content-Length says.
+    let need_body = !check.head && (url.digest.is_some() || prep.regex.is_some());
     let mut reader = BufReader::with_capacity(2048, stream);
     let response = read_response(&mut reader, need_body, max_body)
         .await

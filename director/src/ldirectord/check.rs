@@ -5,7 +5,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::check::{
-    CheckKind, CheckSpec, DnsCheck, HttpCheck, MiscCheck, SmtpCheck, Timing, UrlCheck,
+    CheckKind, CheckSpec, DialogueCheck, DialogueStep, DnsCheck, HttpCheck, MiscCheck, SmtpCheck,
+    Timing, UrlCheck,
 };
 
 use super::model::*;
@@ -258,12 +259,6 @@ fn negotiate_engine(n: &Negotiate, timing: Timing) -> Result<EngineCheck, String
             virtual_host,
             receive,
         } => {
-            if *proxy {
-                return Err("service=http_proxy needs an HTTP check that sends an absolute URL to a proxy".into());
-            }
-            if *method == HttpMethod::Head {
-                return Err("httpmethod=HEAD needs an HTTP check that sends HEAD (the engine sends GET)".into());
-            }
             let scheme = if *tls { "https://" } else { "http://" };
             let Some(rest) = url.strip_prefix(scheme) else {
                 return Err(format!("the URL {url:?} is not {scheme}"));
@@ -272,11 +267,17 @@ fn negotiate_engine(n: &Negotiate, timing: Timing) -> Result<EngineCheck, String
                 Some(i) => (&rest[..i], &rest[i..]),
                 None => (rest, "/"),
             };
-            let mut u = UrlCheck::new(path);
+            // http_proxy: the absolute URL is asked of the real server, a proxy.
+            let mut u = UrlCheck::new(if *proxy { url } else { path });
             u.regex = receive.clone();
             let mut h = HttpCheck::new(u);
+            h.head = *method == HttpMethod::Head;
             // LWP sends the URL's host (with the port) when no virtualhost is set.
-            h.virtualhost = Some(virtual_host.clone().unwrap_or_else(|| authority.to_string()));
+            h.virtualhost = Some(
+                virtual_host
+                    .clone()
+                    .unwrap_or_else(|| authority.to_string()),
+            );
             let expected = format!(
                 "{}:{}",
                 match n.target.ip() {
@@ -285,12 +286,16 @@ fn negotiate_engine(n: &Negotiate, timing: Timing) -> Result<EngineCheck, String
                 },
                 n.target.port()
             );
-            if authority != expected {
+            if authority != expected && !*proxy {
                 return Err(format!(
                     "the request URL {url:?} names another server than the real server ({expected}); the engine probes the real server"
                 ));
             }
-            with(if *tls { CheckKind::Ssl(h) } else { CheckKind::Http(h) })
+            with(if *tls {
+                CheckKind::Ssl(h)
+            } else {
+                CheckKind::Http(h)
+            })
         }
         Probe::Dns { name, receive } => {
             if receive.is_some() {
@@ -299,24 +304,79 @@ fn negotiate_engine(n: &Negotiate, timing: Timing) -> Result<EngineCheck, String
             if name.parse::<IpAddr>().is_ok() {
                 return Err("service=dns with an address as request needs a PTR query".into());
             }
-            with(CheckKind::Dns(DnsCheck { qtype: 1, name: name.clone() }))
+            with(CheckKind::Dns(DnsCheck {
+                qtype: 1,
+                name: name.clone(),
+            }))
         }
         Probe::Smtp => with(CheckKind::Smtp(SmtpCheck {
             helo_name: "localhost.localdomain".into(),
             ehlo: true,
         })),
-        Probe::SimpleTcp { .. } => Err("service=simpletcp needs a TCP send/expect check (send the request, half-close, match a reply line against a regex)".into()),
-        Probe::Banner(b) => Err(format!(
-            "service={} needs a banner/expect check: {}",
-            b.service.name(),
-            banner_needs(b.service)
-        )),
+        Probe::SimpleTcp { send, receive } => with(CheckKind::Dialogue(DialogueCheck {
+            steps: vec![
+                DialogueStep::Send(send.clone().into_bytes()),
+                DialogueStep::ShutdownWrite,
+                DialogueStep::Expect(receive.clone()),
+            ],
+            skip_unmatched: true,
+        })),
+        Probe::Banner(b) => match banner_dialogue(b) {
+            Some(steps) => with(CheckKind::Dialogue(DialogueCheck {
+                steps,
+                skip_unmatched: false,
+            })),
+            None => Err(format!(
+                "service={} needs a check lvsd does not have yet: {}",
+                b.service.name(),
+                banner_needs(b.service)
+            )),
+        },
         Probe::Sql { service, .. } => Err(format!(
             "service={} needs a database client check (log in, run the query, expect a row)",
             service.name()
         )),
         Probe::Radius { .. } => Err("service=radius needs a RADIUS Access-Request check".into()),
     }
+}
+
+/// The dialogue of a banner check the engine runs as plain TCP: pop, imap and
+/// nntp (`None` for the others).
+fn banner_dialogue(b: &Banner) -> Option<Vec<DialogueStep>> {
+    let send = |s: String| DialogueStep::Send(s.into_bytes());
+    let expect = |s: &str| DialogueStep::Expect(s.to_string());
+    let login = !b.login.is_empty();
+    Some(match b.service {
+        // Mail::POP3Client: the +OK banner; USER and PASS when a login is set.
+        ServiceType::Pop => {
+            let mut steps = vec![expect(r"^\+OK")];
+            if login {
+                steps.extend([
+                    send(format!("USER {}\r\n", b.login)),
+                    expect(r"^\+OK"),
+                    send(format!("PASS {}\r\n", b.passwd)),
+                    expect(r"^\+OK"),
+                ]);
+            }
+            steps.push(send("QUIT\r\n".into()));
+            steps
+        }
+        // Net::IMAP::Simple: the "* OK" (or PREAUTH) greeting; LOGIN when a login is set.
+        ServiceType::Imap => {
+            let mut steps = vec![expect(r"^\* (OK|PREAUTH)")];
+            if login {
+                steps.extend([
+                    send(format!("1 LOGIN {} {}\r\n", b.login, b.passwd)),
+                    expect(r"^1 OK"),
+                ]);
+            }
+            steps.push(send("2 LOGOUT\r\n".into()));
+            steps
+        }
+        // check_nntp: the greeting starts with 2.
+        ServiceType::Nntp => vec![expect("^2")],
+        _ => return None,
+    })
 }
 
 /// What each banner-style service needs from the engine.
