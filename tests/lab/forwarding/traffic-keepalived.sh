@@ -2,7 +2,7 @@
 # keepalived 2.2.7 (--check) through the same phases as traffic-lvsd.sh (lib/traffic.sh), for
 # its figures beside lvsd's (@@TRAFFIC lines; tests/lab/traffic-report). Failed requests are
 # printed, not asserted (how many fall into the gap depends on timing). Asserted is what
-# keepalived does by design, as the lab found it before (notes/lab.md), so that the
+# keepalived 2.2.7 does by design, as earlier runs in this lab found it, so that the
 # comparison's claims stay checked: it never reads the kernel back (the drift stays after a
 # reload), and a reload deletes a removed real server at once (no weight 0), so that the
 # long-lived connection to it stalls until the client's timeout.

@@ -36,7 +36,7 @@ TR_LONG_PORT=7000
 # lvsd_drain_timeout for lvsd: longer than the long connection lives after the reload.
 # lab.traffic_drain_timeout=0 on the kernel command line (LAB_CMDLINE_EXTRA) sets it to 0,
 # which deletes at once: the validation that traffic-lvsd fails without the drain.
-TR_DRAIN=15
+TR_DRAIN=12
 # Bounds of the traffic: requests and long-connection lines at most, and seconds.
 TR_MAX_REQUESTS=3000
 TR_MAX_LINES=600
