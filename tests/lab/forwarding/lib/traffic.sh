@@ -61,6 +61,21 @@ tr_now() { cut -d ' ' -f 1 /proc/uptime; }
 tr_stamp() { awk -v t0="$TR_T0" '{ printf "%.1f", $1 - t0 }' /proc/uptime; }
 tr_since() { awk -v a="$1" -v b="$(tr_now)" 'BEGIN { printf "%.1f", b - a }'; }
 tr_lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
+# tr_deadline SECS: TR_END = now + SECS, in hundredths of a second of uptime; tr_past: true
+# once it has passed. Waits are bounded by time, not by a number of polls (a poll can take
+# long on a loaded host).
+tr_cs() {
+	read -r _up _ </proc/uptime
+	TR_CS=${_up%.*}${_up#*.}
+}
+tr_deadline() {
+	tr_cs
+	TR_END=$((TR_CS + $1 * 100))
+}
+tr_past() {
+	tr_cs
+	[ "$TR_CS" -gt "$TR_END" ]
+}
 tr_count() {
 	_c=$(grep -c -F "$1" "$TR_LOG" 2>/dev/null)
 	echo "${_c:-0}"
@@ -69,10 +84,9 @@ tr_count() {
 # wait_lines FILE N [PID]: until FILE has N lines, at most 30 s, or until PID (which writes
 # FILE) has ended; fails if it has not got them.
 tr_wait_lines() {
-	_w=0
+	tr_deadline 30
 	while [ "$(tr_lines "$1")" -lt "$2" ]; do
-		_w=$((_w + 1))
-		[ $_w -ge 300 ] && return 1
+		tr_past && return 1
 		[ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null && [ "$(tr_lines "$1")" -lt "$2" ] && return 1
 		sleep 0.1
 	done
@@ -112,12 +126,11 @@ tr_expected() {
 }
 tr_table() { ip netns exec dir "$ORACLE" -Sn 2>&1 | sort; }
 
-# tr_wait_table EXPECTED TENTHS: polls until the table is EXPECTED, at most TENTHS x 0.1 s.
+# tr_wait_table EXPECTED SECS: polls until the table is EXPECTED, at most SECS seconds.
 tr_wait_table() {
-	_n=0
+	tr_deadline "$2"
 	while [ "$(tr_table)" != "$1" ]; do
-		_n=$((_n + 1))
-		[ $_n -gt "$2" ] && return 1
+		tr_past && return 1
 		sleep 0.1
 	done
 }
@@ -133,10 +146,9 @@ tr_markers() {
 # tr_wait_mark MARK N: until the log has more than N lines with MARK (at most 20 s, and
 # while the daemon runs).
 tr_wait_mark() {
-	_w=0
+	tr_deadline 20
 	while [ "$(tr_count "$1")" -le "$2" ]; do
-		_w=$((_w + 1))
-		if [ $_w -ge 400 ] || ! kill -0 "$TR_PID" 2>/dev/null; then
+		if tr_past || ! kill -0 "$TR_PID" 2>/dev/null; then
 			echo "traffic: no \"$1\" in the daemon's log (daemon running: $(kill -0 "$TR_PID" 2>/dev/null && echo yes || echo no))"
 			return 1
 		fi
@@ -164,11 +176,10 @@ tr_start() {
 # tr_stop: SIGTERM, then waits until the daemon has exited (at most 15 s, then SIGKILL).
 tr_stop() {
 	kill -TERM "$TR_PID" 2>/dev/null
-	_w=0
+	tr_deadline 15
 	while kill -0 "$TR_PID" 2>/dev/null; do
 		case $(cut -d' ' -f3 "/proc/$TR_PID/stat" 2>/dev/null) in Z | '') break ;; esac
-		_w=$((_w + 1))
-		if [ $_w -ge 300 ]; then
+		if tr_past; then
 			echo "traffic: the daemon did not stop within 15 s: killed"
 			kill -KILL "$TR_PID"
 			break
@@ -270,7 +281,7 @@ tr_run() {
 	echo "# $TR_DAEMON: configuration:"
 	sed 's/^/#   /' "$TR_CONF"
 	fwd_check "$TR_DAEMON: started" tr_start "$TR_CONF"
-	fwd_check "$TR_DAEMON: the configured table" tr_wait_table "$both" 150
+	fwd_check "$TR_DAEMON: the configured table" tr_wait_table "$both" 15
 
 	# Restart under traffic.
 	tr_traffic_start restart
@@ -282,7 +293,7 @@ tr_run() {
 	sleep 1
 	TR_RESTART_REQ=$TR_REQ TR_RESTART_FAILED=$TR_FAILED TR_RESTART_WRITES=-
 	[ "$TR_DAEMON" = lvsd ] && TR_RESTART_WRITES=$(($(tr_count "kernel: ") - _w0))
-	fwd_check "restart: the configured table afterwards" tr_wait_table "$both" 50
+	fwd_check "restart: the configured table afterwards" tr_wait_table "$both" 5
 
 	# Drift behind the daemon's back, then a reload with the same file.
 	ip netns exec dir "$ORACLE" -e -t "$TR_VIP:80" -r 192.0.2.12:80 -m -w 5
@@ -290,14 +301,14 @@ tr_run() {
 	echo "# $TR_DAEMON drift: after ipvsadm -e/-d:"
 	tr_table | sed 's/^/#   /'
 	fwd_check "$TR_DAEMON drift: reloaded" tr_reload "$TR_CONF"
-	if tr_wait_table "$both" 30; then TR_DRIFT=repaired; else TR_DRIFT=kept; fi
+	if tr_wait_table "$both" 3; then TR_DRIFT=repaired; else TR_DRIFT=kept; fi
 	echo "# $TR_DAEMON drift: 3 s after the reload: $TR_DRIFT"
 	tr_table | sed 's/^/#   /'
 	if [ "$TR_DRIFT" = kept ]; then
 		ip netns exec dir "$ORACLE" -e -t "$TR_VIP:80" -r 192.0.2.12:80 -m -w 1
 		ip netns exec dir "$ORACLE" -a -t "$TR_VIP:$TR_LONG_PORT" -r "192.0.2.11:$TR_LONG_PORT" -m -w 1
 	fi
-	fwd_check "drift: the configured table before the next phase" tr_wait_table "$both" 50
+	fwd_check "drift: the configured table before the next phase" tr_wait_table "$both" 5
 
 	# Reload without the long connection's server X, under traffic.
 	tr_traffic_start reload long
@@ -311,11 +322,11 @@ tr_run() {
 	_r0=$(tr_now)
 	fwd_check "$TR_DAEMON reload: without $X" tr_reload "$FWD_TMP/without-$X.conf"
 	# lvsd logs the reload before it writes: poll (at most 3 s) until X is no longer at 1.
-	_n=0
-	while [ $_n -lt 30 ]; do
+	tr_deadline 3
+	while :; do
 		TR_X_WEIGHT="$(tr_weight 80)/$(tr_weight $TR_LONG_PORT)"
 		case $TR_X_WEIGHT in *1*) ;; *) break ;; esac
-		_n=$((_n + 1))
+		tr_past && break
 		sleep 0.1
 	done
 	TR_X_SEEN=$(tr_since "$_r0")
@@ -327,7 +338,7 @@ tr_run() {
 	# X gone from both services: at once (keepalived), or at the drain's end (lvsd).
 	if [ "$TR_X_WEIGHT" = gone/gone ]; then
 		TR_X_GONE=$TR_X_SEEN
-	elif tr_wait_table "$(tr_expected "$YA")" $((TR_DRAIN * 10 + 100)); then
+	elif tr_wait_table "$(tr_expected "$YA")" $((TR_DRAIN + 10)); then
 		TR_X_GONE=$(tr_since "$_r0")
 	else
 		TR_X_GONE=never
