@@ -7,8 +7,8 @@
 #   reload   a file without X, the server of an open long-lived connection, while the
 #            client loop runs: 0 failed requests, X at weight 0 on both services, requests
 #            started after the reload all go to the other server, the long connection
-#            exchanges its lines after the reload and completes (clean close), X is deleted
-#            from both services once the drain ends (lvsd_drain_timeout 12: InActConn of
+#            exchanges 5 more lines once X is at weight 0 and completes (clean close), X is deleted
+#            from both services once the drain ends (lvsd_drain_timeout 15: InActConn of
 #            closed connections lingers in the kernel for 2 minutes, so at the deadline)
 # Figures: @@TRAFFIC lines; traffic-keepalived.sh prints keepalived's beside them and
 # tests/lab/traffic-report makes tests/lab/results/traffic.md of both.

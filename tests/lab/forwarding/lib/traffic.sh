@@ -36,7 +36,7 @@ TR_LONG_PORT=7000
 # lvsd_drain_timeout for lvsd: longer than the long connection lives after the reload.
 # lab.traffic_drain_timeout=0 on the kernel command line (LAB_CMDLINE_EXTRA) sets it to 0,
 # which deletes at once: the validation that traffic-lvsd fails without the drain.
-TR_DRAIN=12
+TR_DRAIN=15
 # Bounds of the traffic: requests and long-connection lines at most, and seconds.
 TR_MAX_REQUESTS=3000
 TR_MAX_LINES=600
@@ -44,7 +44,7 @@ TR_MAX_SECS=60
 # Traffic before and after each change.
 TR_BEFORE=10
 TR_AFTER=20
-TR_AFTER_LINES=10
+TR_AFTER_LINES=5
 TR_LOG=$FWD_TMP/daemon.log
 TR_T0=$(cut -d ' ' -f 1 /proc/uptime)
 
@@ -193,8 +193,10 @@ tr_stop() {
 tr_reload() {
 	_m=$(tr_count "$TR_RELOAD_MARK")
 	[ "$1" = "$TR_CONF" ] || cp "$1" "$TR_CONF"
+	_h=$(tr_now)
 	kill -HUP "$TR_PID"
-	tr_wait_mark "$TR_RELOAD_MARK" "$_m"
+	tr_wait_mark "$TR_RELOAD_MARK" "$_m" || return 1
+	echo "# $TR_DAEMON: \"$TR_RELOAD_MARK\" logged $(tr_since "$_h") s after SIGHUP"
 }
 
 # tr_traffic_start TAG [long]: the client loop (ask-TAG) and, with "long", the long-lived
