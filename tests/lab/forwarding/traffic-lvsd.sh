@@ -3,7 +3,8 @@
 #   restart  lvsd stopped and started again on the same file while a client loop runs:
 #            0 failed requests, and no kernel write at the restart (no "kernel: " log line)
 #   drift    a weight changed and a real server deleted with ipvsadm behind lvsd's back,
-#            then SIGHUP: the configured table within 3 s of the reload
+#            then SIGHUP: the configured table, written by the reload (its log line is
+#            followed by the write of the 2 changes; no write in between)
 #   reload   a file without X, the server of an open long-lived connection, while the
 #            client loop runs: 0 failed requests, X at weight 0 on both services, requests
 #            started after the reload all go to the other server, the long connection
@@ -42,6 +43,7 @@ tr_run $D
 fwd_expect "restart: failed requests (of $TR_RESTART_REQ)" 0 "$TR_RESTART_FAILED"
 fwd_expect "restart: kernel writes at the restart" 0 "$TR_RESTART_WRITES"
 fwd_expect "drift made with ipvsadm, then SIGHUP" repaired "$TR_DRIFT"
+fwd_expect "drift: repaired by the reload's write (log)" reload "$TR_DRIFT_BY"
 fwd_expect "reload: failed requests (of $TR_RELOAD_REQ)" 0 "$TR_RELOAD_FAILED"
 fwd_expect "reload: $X drained at weight 0 (:80/:$TR_LONG_PORT)" 0/0 "$TR_X_WEIGHT"
 fwd_check "reload: no request started after the reload went to $X (answers:$TR_ANSWERS)" \

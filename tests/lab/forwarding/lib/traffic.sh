@@ -17,9 +17,12 @@
 #            log lines from the stop to the end of the phase; "-" for keepalived, which does
 #            not log its writes)
 #   drift    ipvsadm changes rs2's weight on :80 and deletes rs1 from :7000 behind the
-#            daemon's back, then SIGHUP with the same file: TR_DRIFT "repaired" when the
-#            table is the configured one within 3 s of the reload's log line, else "kept"
-#            (the drift is then undone with ipvsadm, so the next phase starts equal)
+#            daemon's back (right after a no-op reload), then SIGHUP with the same file:
+#            TR_DRIFT "repaired" when the table is then the configured one (lvsd: waited for
+#            at most 15 s; keepalived: after 3 s), else "kept" (the drift is then undone with
+#            ipvsadm, so the next phase starts equal); TR_DRIFT_BY (lvsd) "reload" when the
+#            repair was the reload's write (no write before it, the write of the 2 changes
+#            logged right after the reload's line), else "other"
 #   reload   the long connection is open to X (whichever server rr gave it) and the client
 #            loop runs; SIGHUP with a file without X: TR_RELOAD_REQ / _FAILED, TR_LONG (talk's
 #            last line) and TR_LONG_AFTER (lines it exchanged after the reload), TR_ANSWERS
@@ -133,6 +136,13 @@ tr_wait_table() {
 		tr_past && return 1
 		sleep 0.1
 	done
+}
+
+# A file with the daemon's log up to its last reload marker (excluded).
+tr_log_until_last_mark() {
+	_n=$(grep -n -F "$TR_RELOAD_MARK" "$TR_LOG" | tail -n 1 | cut -d: -f1)
+	head -n $((${_n:-1} - 1)) "$TR_LOG" >"$FWD_TMP/log-head"
+	echo "$FWD_TMP/log-head"
 }
 
 # The daemon's log markers.
@@ -297,15 +307,34 @@ tr_run() {
 	[ "$TR_DAEMON" = lvsd ] && TR_RESTART_WRITES=$(($(tr_count "kernel: ") - _w0))
 	fwd_check "restart: the configured table afterwards" tr_wait_table "$both" 5
 
-	# Drift behind the daemon's back, then a reload with the same file.
+	# Drift behind the daemon's back, then a reload with the same file. First a no-op reload:
+	# lvsd reconciles after every reload and its periodic reconcile (every 10 s) is then
+	# 10 s away, so the repair, if any, is the reload's.
+	fwd_check "$TR_DAEMON drift: a reload with the same file first" tr_reload "$TR_CONF"
 	ip netns exec dir "$ORACLE" -e -t "$TR_VIP:80" -r 192.0.2.12:80 -m -w 5
 	ip netns exec dir "$ORACLE" -d -t "$TR_VIP:$TR_LONG_PORT" -r "192.0.2.11:$TR_LONG_PORT"
-	echo "# $TR_DAEMON drift: after ipvsadm -e/-d:"
+	_k=$(tr_count "kernel: ")
+	fwd_check "$TR_DAEMON drift: reloaded after ipvsadm -e/-d" tr_reload "$TR_CONF"
+	# lvsd: until its table is the configured one (at most 15 s); keepalived never reads
+	# the kernel: its table after 3 s.
+	_b=15
+	[ "$TR_DAEMON" = lvsd ] || _b=3
+	if tr_wait_table "$both" $_b; then TR_DRIFT=repaired; else TR_DRIFT=kept; fi
+	echo "# $TR_DAEMON drift: after the reload: $TR_DRIFT"
 	tr_table | sed 's/^/#   /'
-	fwd_check "$TR_DAEMON drift: reloaded" tr_reload "$TR_CONF"
-	if tr_wait_table "$both" 3; then TR_DRIFT=repaired; else TR_DRIFT=kept; fi
-	echo "# $TR_DAEMON drift: 3 s after the reload: $TR_DRIFT"
-	tr_table | sed 's/^/#   /'
+	# Who repaired it (lvsd): "reload" when no write came between the drift and the reload
+	# and the log line right after the reload's is the write of the 2 changes.
+	TR_DRIFT_BY=-
+	if [ "$TR_DAEMON" = lvsd ] && [ "$TR_DRIFT" = repaired ]; then
+		TR_DRIFT_BY=other
+		# The write is logged just after the kernel has it: wait for the line (at most 5 s).
+		tr_deadline 5
+		while [ "$(tr_count "kernel: ")" -le "$_k" ] && ! tr_past; do sleep 0.1; done
+		[ "$_k" = "$(grep -c -F "kernel: " "$(tr_log_until_last_mark)")" ] &&
+			grep -F -A1 "$TR_RELOAD_MARK" "$TR_LOG" | tail -n 1 | grep -q "kernel: 2 changes applied" &&
+			TR_DRIFT_BY=reload
+		echo "# lvsd drift: repaired by: $TR_DRIFT_BY"
+	fi
 	if [ "$TR_DRIFT" = kept ]; then
 		ip netns exec dir "$ORACLE" -e -t "$TR_VIP:80" -r 192.0.2.12:80 -m -w 1
 		ip netns exec dir "$ORACLE" -a -t "$TR_VIP:$TR_LONG_PORT" -r "192.0.2.11:$TR_LONG_PORT" -m -w 1
@@ -348,7 +377,7 @@ tr_run() {
 	echo "# $TR_DAEMON reload: $X deleted from both services $TR_X_GONE s after the reload"
 
 	fwd_figure restart "requests=$TR_RESTART_REQ failed=$TR_RESTART_FAILED writes=$TR_RESTART_WRITES"
-	fwd_figure drift "result=$TR_DRIFT"
+	fwd_figure drift "result=$TR_DRIFT by=$TR_DRIFT_BY"
 	fwd_figure reload "requests=$TR_RELOAD_REQ failed=$TR_RELOAD_FAILED removed=$X" \
 		"weights=$TR_X_WEIGHT gone_after=$TR_X_GONE long=$(echo "$TR_LONG" | tr ' ' '_')" \
 		"long_after=$TR_LONG_AFTER"
