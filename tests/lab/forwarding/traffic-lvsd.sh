@@ -14,12 +14,14 @@
 # Figures: @@TRAFFIC lines; traffic-keepalived.sh prints keepalived's beside them and
 # tests/lab/traffic-report makes tests/lab/results/traffic.md of both.
 #
-# Not vacuous (checked in the lab, 2026-11-30): with keepalived in lvsd's place
-# (LAB_DIRECTOR_OURS=keepalived tests/lab/run --scenario traffic-lvsd) this case fails 6
-# checks (17 of 51 requests failed at the restart, its writes are not logged, the drift
-# kept, X deleted at once, the long connection broken after 6 lines); with the drain
-# disabled (LAB_CMDLINE_EXTRA=lab.traffic_drain_timeout=0 ...) it fails 5 (X deleted at
-# once, no drain logged, the long connection stalls: "broken 45 timeout").
+# Not vacuous (checked in the lab, 2026-11-30, tests/lab/run --scenario traffic-lvsd with):
+#   LAB_DIRECTOR_OURS=keepalived (keepalived in lvsd's place): 6 checks fail (16 of 51
+#     requests failed at the restart, its writes not logged, the drift kept, X deleted at
+#     once, the long connection "broken 63 timeout")
+#   LAB_CMDLINE_EXTRA=lab.traffic_drain_timeout=0 (no drain): 4 fail (X deleted at once,
+#     no drain logged, the long connection "broken 55 timeout")
+#   LAB_CMDLINE_EXTRA=lab.traffic_flush=1 (lvs_flush: flush and re-add at start): 2 fail
+#     (3 writes at the restart, 1 of 52 requests failed)
 . /lab/forwarding/lib/common.sh
 . /lab/forwarding/lib/traffic.sh
 trap fwd_cleanup EXIT
