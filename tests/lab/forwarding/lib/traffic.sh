@@ -28,7 +28,7 @@
 #            last line) and TR_LONG_AFTER (lines it exchanged after the reload), TR_ANSWERS
 #            (the answers to requests started after the reload),
 #            TR_X_WEIGHT (X's weights on :80 and :7000 once they are no longer 1, polled for
-#            at most 3 s after the reload's log line; "gone" if deleted), TR_X_GONE (seconds
+#            at most 10 s after the reload's log line; "gone" if deleted), TR_X_GONE (seconds
 #            from SIGHUP until X was deleted from both services, or "never" within the drain
 #            timeout + 10 s). The long connection closes after TR_AFTER_LINES lines past the
 #            reload, independently of the client loop.
