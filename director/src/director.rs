@@ -14,6 +14,11 @@
 //! reload, every [`Options::reconcile_interval`], and every
 //! [`Options::drain_poll`] while drains are pending.
 //!
+//! The check engine runs on a thread of its own (its own `current_thread`
+//! runtime, started by [`Director::start`] and stopped when the director is
+//! dropped): the daemon's kernel calls are synchronous and may block for
+//! up to the netlink socket's timeout, and they must not stall the checks.
+//!
 //! Everything worth a log line is sent as a [`Note`] on the channel
 //! [`Director::start`] returns; the library prints nothing.
 
@@ -293,10 +298,59 @@ struct Draining {
     deadline: Instant,
 }
 
+/// The thread the check engine runs on: a `current_thread` tokio runtime
+/// of its own, so that kernel calls (synchronous netlink requests, which can
+/// take up to the socket timeout) never delay a probe or its result. Dropping
+/// it stops the runtime and joins the thread.
+struct CheckThread {
+    handle: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CheckThread {
+    fn spawn() -> std::io::Result<CheckThread> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("lvsd-checks".into())
+            .spawn(move || {
+                runtime.block_on(async {
+                    let _ = stopped.await;
+                });
+                // Probes are aborted; a MISC_CHECK child left behind is
+                // not waited for.
+                runtime.shutdown_timeout(Duration::from_secs(1));
+            })?;
+        Ok(CheckThread {
+            handle,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for CheckThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// The director daemon.
 pub struct Director<K: Kernel> {
     kernel: K,
     engine: Engine<CheckId>,
+    /// Runs the engine's probes; declared after `engine` so that the
+    /// engine (and its checks) stop before the runtime does.
+    _checks: CheckThread,
     events: UnboundedReceiver<Event<CheckId>>,
     model: Model,
     path: Option<PathBuf>,
@@ -330,7 +384,8 @@ fn count(model: &Model) -> (usize, usize, usize) {
 
 impl<K: Kernel> Director<K> {
     /// Starts the daemon on a parsed configuration: subscribes the checks
-    /// (inside the current tokio runtime), flushes the table if
+    /// (on a thread of their own, so that a slow kernel call never delays
+    /// them), flushes the table if
     /// `lvs_flush` says so, sets `lvs_timeouts` where they differ, and
     /// reconciles once. `path` is the file [`Director::reload`] reads
     /// (without one, only [`Director::reload_config`] can reload).
@@ -341,7 +396,9 @@ impl<K: Kernel> Director<K> {
         options: Options,
     ) -> Result<(Director<K>, UnboundedReceiver<Note>), StartError> {
         let model = Model::build(config).map_err(StartError::Model)?;
-        let (engine, events) = Engine::new(tokio::runtime::Handle::current(), false);
+        let checks = CheckThread::spawn()
+            .map_err(|e| StartError::Model(vec![format!("cannot start the check thread: {e}")]))?;
+        let (engine, events) = Engine::new(checks.handle.clone(), false);
         engine
             .sync(model.checks())
             .map_err(|e| StartError::Model(vec![e.to_string()]))?;
@@ -352,6 +409,7 @@ impl<K: Kernel> Director<K> {
         let mut d = Director {
             kernel,
             engine,
+            _checks: checks,
             events,
             model,
             path,
