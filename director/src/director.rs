@@ -1,18 +1,26 @@
 //! The daemon: configuration → health → desired table → plan → kernel.
 //!
 //! A [`Director`] owns the kernel handle ([`Kernel`]), the check engine, the
-//! configuration [`Model`] and the [`Health`] view. Every reconcile reads a
-//! fresh kernel snapshot, computes the desired table (configuration +
-//! health + real servers being drained) and applies [`ipvs::plan::plan`]'s
-//! changes in one batch: a table that matches gets no write, drift made
-//! behind the daemon's back is repaired, and a change the kernel refuses is
-//! reported and tried again at the next reconcile while every other change
-//! goes through. Only the daemon's services are compared: those of the
+//! configuration [`Model`] and the [`Health`] view. A reconcile computes
+//! the desired table (configuration + health + real servers being drained)
+//! and applies [`ipvs::plan::plan`]'s changes in one batch: a table that
+//! matches gets no write, and a change the kernel refuses is reported and
+//! tried again at the next reconcile while every other change goes
+//! through. Only the daemon's services are compared: those of the
 //! configuration, and those a reload removed until they are deleted;
 //! services the configuration never named are left alone, as keepalived
-//! leaves them. Reconciles run after health events (coalesced), after a
-//! reload, every [`Options::reconcile_interval`], and every
-//! [`Options::drain_poll`] while drains are pending.
+//! leaves them.
+//!
+//! A full reconcile ([`Director::reconcile`]) plans against a fresh kernel
+//! snapshot, so drift made behind the daemon's back is repaired: at start,
+//! at a reload, every [`Options::reconcile_interval`], every
+//! [`Options::drain_poll`] while drains are pending (their connection
+//! counts), every [`Options::retry_interval`] while changes fail. Health
+//! events (coalesced) get an incremental one
+//! ([`Director::reconcile_health`]): planned against the known table (the
+//! last snapshot with the changes written since), so an event costs only
+//! its writes, not a dump of the whole table; a failed change or any doubt
+//! about the known table brings a full reconcile at once.
 //!
 //! The check engine runs on a thread of its own (its own `current_thread`
 //! runtime, started by [`Director::start`] and stopped when the director is
@@ -368,6 +376,14 @@ pub struct Director<K: Kernel> {
     options: Options,
     last_failures: HashSet<String>,
     failed: bool,
+    /// The kernel's table as last known: the last snapshot with the
+    /// changes written since applied to it. `None` when in doubt (a
+    /// change failed, the channel failed): the next reconcile reads the
+    /// kernel.
+    known: Option<Table>,
+    /// When the kernel was last read (the periodic reconcile counts from
+    /// there).
+    last_read: Instant,
 }
 
 fn count(model: &Model) -> (usize, usize, usize) {
@@ -422,6 +438,8 @@ impl<K: Kernel> Director<K> {
             options,
             last_failures: HashSet::new(),
             failed: false,
+            known: None,
+            last_read: Instant::now(),
         };
         for n in d.model.notes.clone() {
             d.note(Note::Warning(n));
@@ -495,6 +513,7 @@ impl<K: Kernel> Director<K> {
             Ok(r) => r,
             Err(e) => {
                 self.failed = true;
+                self.known = None;
                 self.note(Note::KernelError(e.to_string()));
                 return 0;
             }
@@ -503,7 +522,14 @@ impl<K: Kernel> Director<K> {
         let mut failures = HashSet::new();
         for (c, r) in changes.iter().zip(&results) {
             match r {
-                Ok(()) => ok += 1,
+                Ok(()) => {
+                    ok += 1;
+                    // The kernel took it: so does the known table (a
+                    // change it cannot take means the table is in doubt).
+                    if self.known.as_mut().is_some_and(|k| k.apply(c).is_err()) {
+                        self.known = None;
+                    }
+                }
                 Err(e) => {
                     let change = c.to_string();
                     if !self.last_failures.contains(&change) {
@@ -516,8 +542,14 @@ impl<K: Kernel> Director<K> {
                 }
             }
         }
+        if results.len() != changes.len() {
+            self.known = None;
+        }
         let failed = changes.len() - ok;
         self.failed = failed > 0;
+        if self.failed {
+            self.known = None;
+        }
         self.last_failures = failures;
         self.note(Note::Applied {
             ok,
@@ -533,8 +565,7 @@ impl<K: Kernel> Director<K> {
 
     /// The table wanted now: configuration and health, plus the real
     /// servers (and services) being drained, at weight 0.
-    fn desired(&self, actual: &KernelTable) -> Table {
-        let _ = actual;
+    fn desired(&self) -> Table {
         let mut t = self.model.table(&self.health);
         for s in &self.leaving {
             if t.service(&s.key).is_none() {
@@ -594,40 +625,84 @@ impl<K: Kernel> Director<K> {
         });
     }
 
-    /// Reads the kernel, computes the desired table and applies the plan.
-    /// Returns the number of changes written.
+    /// Reads the kernel, computes the desired table and applies the plan:
+    /// drift is repaired, drains are settled with fresh connection counts,
+    /// and the table read becomes the known one. Returns the number of
+    /// changes written.
     pub fn reconcile(&mut self) -> usize {
-        let actual = match self.kernel.snapshot() {
+        let actual = self.read();
+        self.reconcile_on(actual)
+    }
+
+    /// Reads the kernel (a full dump).
+    fn read(&mut self) -> Result<KernelTable, ipvs::Error> {
+        self.last_read = Instant::now();
+        self.kernel.snapshot()
+    }
+
+    /// [`Director::reconcile`] on a snapshot just read, which becomes the
+    /// known table.
+    fn reconcile_on(&mut self, actual: Result<KernelTable, ipvs::Error>) -> usize {
+        let actual = match actual {
             Ok(t) => t,
             Err(e) => {
                 self.failed = true;
+                self.known = None;
                 self.note(Note::KernelError(e.to_string()));
                 return 0;
             }
         };
         self.settle_drains(&actual);
         self.retired.retain(|k| actual.table.service(k).is_some());
-        let desired = self.desired(&actual);
-        // Only the daemon's services: configured, leaving or retired.
-        let ours = Table::from(
-            actual
-                .table
-                .services()
-                .iter()
-                .filter(|s| {
-                    desired.service(&s.service.key).is_some()
-                        || self.retired.contains(&s.service.key)
-                })
-                .cloned()
-                .collect::<Vec<_>>(),
-        );
-        let p = plan(&desired, &ours);
-        if p.is_empty() {
+        let changes = self.plan_changes(&actual.table);
+        self.known = Some(actual.table);
+        if changes.is_empty() {
             self.failed = false;
             self.last_failures.clear();
             return 0;
         }
-        self.write(p.changes())
+        self.write(&changes)
+    }
+
+    /// The reconcile after health events: plans against the known table
+    /// (the last snapshot with the changes written since) instead of
+    /// reading the kernel, so that an event costs only the writes it
+    /// needs, whatever the size of the table. Falls back to
+    /// [`Director::reconcile`] when the known table is in doubt (none yet,
+    /// a change failed, the kernel channel failed), and runs it at once
+    /// when one of its own changes fails (the table changed behind the
+    /// daemon's back). Drift is repaired by the periodic reconcile and at
+    /// reload; drains are settled at their polls. Returns the number of
+    /// changes written.
+    pub fn reconcile_health(&mut self) -> usize {
+        if self.failed {
+            return self.reconcile();
+        }
+        let Some(known) = &self.known else {
+            return self.reconcile();
+        };
+        let changes = self.plan_changes(known);
+        if changes.is_empty() {
+            return 0;
+        }
+        let written = self.write(&changes);
+        if self.failed {
+            return written + self.reconcile();
+        }
+        written
+    }
+
+    /// The changes that make `actual` the desired table, for the daemon's
+    /// services only: configured, leaving or retired (a service the
+    /// configuration never named is left alone).
+    fn plan_changes(&self, actual: &Table) -> Vec<Change> {
+        let desired = self.desired();
+        let mut changes = plan(&desired, actual).into_changes();
+        changes.retain(|c| match c {
+            Change::DeleteService(k) => self.retired.contains(k),
+            _ => true,
+        });
+        changes
     }
 
     fn run_script(&self, what: String, script: &Script) {
@@ -742,7 +817,9 @@ impl<K: Kernel> Director<K> {
         let t = self.health.sync(&self.model, |id| engine.state(id));
         self.on_transitions(t);
         let new = self.model.table(&self.health);
-        self.start_drains(&old, &new);
+        // One read serves the drains' connection counts and the reconcile.
+        let actual = self.read();
+        self.start_drains(&old, &new, actual.as_ref().ok());
         if self.model.global.lvs_timeouts != old_model.global.lvs_timeouts {
             self.set_timeouts();
         }
@@ -752,7 +829,7 @@ impl<K: Kernel> Director<K> {
             real_servers,
             checks,
         });
-        self.reconcile();
+        self.reconcile_on(actual);
         true
     }
 
@@ -771,9 +848,8 @@ impl<K: Kernel> Director<K> {
         })
     }
 
-    fn start_drains(&mut self, old: &Table, new: &Table) {
+    fn start_drains(&mut self, old: &Table, new: &Table, actual: Option<&KernelTable>) {
         let timeout = self.model.drain_timeout;
-        let actual = self.kernel.snapshot().ok();
         for s in old.services() {
             let key = s.service.key;
             let service_gone = new.service(&key).is_none();
@@ -804,7 +880,7 @@ impl<K: Kernel> Director<K> {
                     }
                     continue;
                 }
-                let connections = actual.as_ref().map(|a| a.connections(&key, d)).unwrap_or(0);
+                let connections = actual.map(|a| a.connections(&key, d)).unwrap_or(0);
                 let destination = d.clone().with_weight(0);
                 self.note(Note::DrainStart {
                     service: key,
@@ -876,9 +952,11 @@ impl<K: Kernel> Director<K> {
     /// Runs until [`Control::Stop`] (or the control channel closes), then
     /// [`Director::stop`]s.
     pub async fn run(mut self, mut control: UnboundedReceiver<Control>) {
-        let mut next = Instant::now() + self.period();
         loop {
-            let deadline = tokio::time::Instant::from_std(next);
+            // Counted from the last read of the kernel, so that a stream of
+            // health events (which do not read it) never puts off drift
+            // repair, retries or drain polls.
+            let deadline = tokio::time::Instant::from_std(self.last_read + self.period());
             tokio::select! {
                 biased;
                 c = control.recv() => match c {
@@ -892,11 +970,14 @@ impl<K: Kernel> Director<K> {
                     while let Ok(ev) = self.events.try_recv() {
                         self.on_event(&ev);
                     }
-                    self.reconcile();
+                    self.reconcile_health();
+                    // Events without a pause must not starve the timer.
+                    if Instant::now() >= self.last_read + self.period() {
+                        self.reconcile();
+                    }
                 }
                 _ = tokio::time::sleep_until(deadline) => { self.reconcile(); }
             }
-            next = Instant::now() + self.period();
         }
         self.stop();
     }
