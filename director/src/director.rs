@@ -36,13 +36,13 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ipvs::plan::{plan, Table};
-use ipvs::{Change, Destination, Protocol, Service, ServiceKey};
+use ipvs::{Change, DaemonState, Destination, Protocol, Service, ServiceKey, SyncDaemon};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 
 use crate::check::{Engine, Event, EventKind};
 use crate::desired::{CheckId, Model};
 use crate::health::{Health, Transition};
-use crate::keepalived::{self, Config, FlushOnStop, Script};
+use crate::keepalived::{self, Config, FlushOnStop, Script, SyncDaemonConfig};
 use crate::kernel::{Kernel, KernelTable};
 use crate::notify::{ScriptOutcome, Scripts};
 
@@ -300,6 +300,53 @@ impl fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
+/// The connection-sync daemons `lvs_sync_daemon` asks lvsd to run. Without
+/// a VRRP instance (`inst`), both the master and the backup daemon, as
+/// keepalived's checker process runs them (sync id 0 unless `id` says
+/// otherwise): every director sends its connections and takes its peers'.
+/// With one, none: the daemons follow that instance's state, which is the
+/// VRRP daemon's job (keepalived's VRRP process switches them between
+/// master and backup), and lvsd runs no VRRP.
+pub fn wanted_daemons(config: Option<&SyncDaemonConfig>) -> Vec<SyncDaemon> {
+    let Some(c) = config.filter(|c| c.vrrp_instance.is_none()) else {
+        return Vec::new();
+    };
+    [DaemonState::Master, DaemonState::Backup]
+        .into_iter()
+        .map(|state| {
+            SyncDaemon::new(state, c.interface.as_bytes())
+                .with_sync_id(c.sync_id.unwrap_or(0).into())
+                .with_sync_maxlen(c.maxlen.unwrap_or(0))
+                .with_mcast_group(c.group)
+                .with_mcast_port(c.port.unwrap_or(0))
+                .with_mcast_ttl(c.ttl.unwrap_or(0))
+        })
+        .collect()
+}
+
+/// Whether a running daemon (as the kernel reports it, its defaults filled
+/// in) is the wanted one: what the configuration leaves unset matches
+/// the kernel's default (group 224.0.0.81, port 8848, TTL 1, any maxlen).
+pub fn daemon_matches(want: &SyncDaemon, have: &SyncDaemon) -> bool {
+    let default_group: std::net::IpAddr = std::net::Ipv4Addr::new(224, 0, 0, 81).into();
+    want.state == have.state
+        && want.mcast_ifn == have.mcast_ifn
+        && want.sync_id == have.sync_id
+        && (want.sync_maxlen == 0 || want.sync_maxlen == have.sync_maxlen)
+        && match want.mcast_group {
+            Some(g) => have.mcast_group == Some(g),
+            None => have.mcast_group.is_none() || have.mcast_group == Some(default_group),
+        }
+        && match want.mcast_port {
+            0 => matches!(have.mcast_port, 0 | 8848),
+            p => have.mcast_port == p,
+        }
+        && match want.mcast_ttl {
+            0 => matches!(have.mcast_ttl, 0 | 1),
+            t => have.mcast_ttl == t,
+        }
+}
+
 struct Draining {
     service: ServiceKey,
     destination: Destination,
@@ -384,6 +431,9 @@ pub struct Director<K: Kernel> {
     /// When the kernel was last read (the periodic reconcile counts from
     /// there).
     last_read: Instant,
+    /// A sync-daemon change failed (tried again at the next full
+    /// reconcile, which comes sooner then).
+    daemons_failed: bool,
 }
 
 fn count(model: &Model) -> (usize, usize, usize) {
@@ -440,6 +490,7 @@ impl<K: Kernel> Director<K> {
             failed: false,
             known: None,
             last_read: Instant::now(),
+            daemons_failed: false,
         };
         for n in d.model.notes.clone() {
             d.note(Note::Warning(n));
@@ -502,6 +553,46 @@ impl<K: Kernel> Director<K> {
             }
             Err(e) => self.note(Note::KernelError(e.to_string())),
         }
+    }
+
+    /// Makes the running sync daemons those of `lvs_sync_daemon`
+    /// ([`wanted_daemons`]): a daemon that runs as wanted is left alone (a
+    /// restart or reload writes nothing), one that differs is stopped and
+    /// started again, a missing one is started. Without daemons to run
+    /// (no `lvs_sync_daemon`, or one with `inst`) nothing is read or
+    /// written: as keepalived's checker, lvsd stops no daemon when a reload
+    /// removes the keyword or names an instance (the VRRP daemon's then),
+    /// nor when it stops.
+    fn sync_daemons(&mut self) {
+        let want = wanted_daemons(self.model.global.lvs_sync_daemon.as_ref());
+        if want.is_empty() {
+            self.daemons_failed = false;
+            return;
+        }
+        let have = match self.kernel.daemons() {
+            Ok(h) => h,
+            Err(e) => {
+                self.daemons_failed = true;
+                self.note(Note::KernelError(format!("sync daemons: {e}")));
+                return;
+            }
+        };
+        let mut changes = Vec::new();
+        for state in [DaemonState::Master, DaemonState::Backup] {
+            let w = want.iter().find(|d| d.state == state);
+            let h = have.iter().find(|d| d.state == state);
+            match (w, h) {
+                (Some(w), Some(h)) if daemon_matches(w, h) => {}
+                (Some(w), Some(_)) => {
+                    changes.push(Change::StopDaemon(state));
+                    changes.push(Change::StartDaemon(w.clone()));
+                }
+                (Some(w), None) => changes.push(Change::StartDaemon(w.clone())),
+                (None, _) => {}
+            }
+        }
+        let ok = self.write(&changes);
+        self.daemons_failed = ok < changes.len();
     }
 
     /// Applies changes; reports failures; returns how many succeeded.
@@ -643,6 +734,9 @@ impl<K: Kernel> Director<K> {
     /// [`Director::reconcile`] on a snapshot just read, which becomes the
     /// known table.
     fn reconcile_on(&mut self, actual: Result<KernelTable, ipvs::Error>) -> usize {
+        // Sync daemons too are compared at every full reconcile (one small
+        // read, none without lvs_sync_daemon): drift and failures repaired.
+        self.sync_daemons();
         let actual = match actual {
             Ok(t) => t,
             Err(e) => {
@@ -984,7 +1078,7 @@ impl<K: Kernel> Director<K> {
 
     fn period(&self) -> Duration {
         let mut p = self.options.reconcile_interval;
-        if self.failed {
+        if self.failed || self.daemons_failed {
             p = p.min(self.options.retry_interval);
         }
         if !self.drains.is_empty() {
