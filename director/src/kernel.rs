@@ -1,5 +1,6 @@
 //! The seam between the daemon and the kernel: [`Kernel`] reads the IPVS
-//! table (configuration and connection counts) and applies changes. It is
+//! table (configuration and connection counts) and the running sync
+//! daemons, and applies changes. It is
 //! implemented by [`ipvs::Ipvs`] (the real kernel, batched writes) and by
 //! [`MemoryKernel`], an in-memory table built on [`ipvs::plan::Table::apply`]
 //! that counts writes and can simulate connections and failures, so that the
