@@ -234,8 +234,13 @@ impl Model {
         if config.global.ssl.is_some() {
             notes.push("SSL block: not acted on by lvsd (SSL_GET presents no client certificate and, as keepalived, verifies no server certificate)".into());
         }
-        if config.global.lvs_sync_daemon.is_some() {
-            notes.push("lvs_sync_daemon: not acted on by lvsd (start the sync daemons with ipvsadm --start-daemon)".into());
+        if let Some(inst) = config
+            .global
+            .lvs_sync_daemon
+            .as_ref()
+            .and_then(|d| d.vrrp_instance.as_ref())
+        {
+            notes.push(format!("lvs_sync_daemon follows VRRP instance {inst}: lvsd runs no VRRP and leaves the sync daemons to the VRRP daemon, as keepalived's checker does (without inst, lvsd runs both the master and the backup daemon)"));
         }
         let mut seen_notes = HashSet::new();
         notes.retain(|n| seen_notes.insert(n.clone()));

@@ -1,18 +1,31 @@
 //! The daemon: configuration → health → desired table → plan → kernel.
 //!
 //! A [`Director`] owns the kernel handle ([`Kernel`]), the check engine, the
-//! configuration [`Model`] and the [`Health`] view. Every reconcile reads a
-//! fresh kernel snapshot, computes the desired table (configuration +
-//! health + real servers being drained) and applies [`ipvs::plan::plan`]'s
-//! changes in one batch: a table that matches gets no write, drift made
-//! behind the daemon's back is repaired, and a change the kernel refuses is
-//! reported and tried again at the next reconcile while every other change
-//! goes through. Only the daemon's services are compared: those of the
+//! configuration [`Model`] and the [`Health`] view. A reconcile computes
+//! the desired table (configuration + health + real servers being drained)
+//! and applies [`ipvs::plan::plan`]'s changes in one batch: a table that
+//! matches gets no write, and a change the kernel refuses is reported and
+//! tried again at the next reconcile while every other change goes
+//! through. Only the daemon's services are compared: those of the
 //! configuration, and those a reload removed until they are deleted;
 //! services the configuration never named are left alone, as keepalived
-//! leaves them. Reconciles run after health events (coalesced), after a
-//! reload, every [`Options::reconcile_interval`], and every
-//! [`Options::drain_poll`] while drains are pending.
+//! leaves them.
+//!
+//! A full reconcile ([`Director::reconcile`]) plans against a fresh kernel
+//! snapshot, so drift made behind the daemon's back is repaired: at start,
+//! at a reload, every [`Options::reconcile_interval`], every
+//! [`Options::drain_poll`] while drains are pending (their connection
+//! counts), every [`Options::retry_interval`] while changes fail. Health
+//! events (coalesced) get an incremental one
+//! ([`Director::reconcile_health`]): planned against the known table (the
+//! last snapshot with the changes written since), so an event costs only
+//! its writes, not a dump of the whole table; a failed change or any doubt
+//! about the known table brings a full reconcile at once.
+//!
+//! The check engine runs on a thread of its own (its own `current_thread`
+//! runtime, started by [`Director::start`] and stopped when the director is
+//! dropped): the daemon's kernel calls are synchronous and may block for
+//! up to the netlink socket's timeout, and they must not stall the checks.
 //!
 //! Everything worth a log line is sent as a [`Note`] on the channel
 //! [`Director::start`] returns; the library prints nothing.
@@ -23,7 +36,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use ipvs::plan::{plan, Table};
-use ipvs::{Change, Destination, Protocol, Service, ServiceKey};
+use ipvs::{Change, DaemonState, Destination, Protocol, Service, ServiceKey, SyncDaemon};
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::sync::oneshot;
 
@@ -32,7 +45,7 @@ use crate::check::{Engine, Event, EventKind};
 use crate::control::{Reply, Request};
 use crate::desired::{CheckId, Model};
 use crate::health::{Health, Transition};
-use crate::keepalived::{self, Config, FlushOnStop, Script};
+use crate::keepalived::{self, Config, FlushOnStop, Script, SyncDaemonConfig};
 use crate::kernel::{Kernel, KernelTable};
 use crate::notify::{ScriptOutcome, Scripts};
 use crate::status::{self, DaemonStatus, DrainStatus, ReloadStatus, Status, STATUS_SCHEMA};
@@ -322,16 +335,112 @@ pub fn keepalived_loader(path: PathBuf) -> Loader {
     })
 }
 
+/// The connection-sync daemons `lvs_sync_daemon` asks lvsd to run. Without
+/// a VRRP instance (`inst`), both the master and the backup daemon, as
+/// keepalived's checker process runs them (sync id 0 unless `id` says
+/// otherwise): every director sends its connections and takes its peers'.
+/// With one, none: the daemons follow that instance's state, which is the
+/// VRRP daemon's job (keepalived's VRRP process switches them between
+/// master and backup), and lvsd runs no VRRP.
+pub fn wanted_daemons(config: Option<&SyncDaemonConfig>) -> Vec<SyncDaemon> {
+    let Some(c) = config.filter(|c| c.vrrp_instance.is_none()) else {
+        return Vec::new();
+    };
+    [DaemonState::Master, DaemonState::Backup]
+        .into_iter()
+        .map(|state| {
+            SyncDaemon::new(state, c.interface.as_bytes())
+                .with_sync_id(c.sync_id.unwrap_or(0).into())
+                .with_sync_maxlen(c.maxlen.unwrap_or(0))
+                .with_mcast_group(c.group)
+                .with_mcast_port(c.port.unwrap_or(0))
+                .with_mcast_ttl(c.ttl.unwrap_or(0))
+        })
+        .collect()
+}
+
+/// Whether a running daemon (as the kernel reports it, its defaults filled
+/// in) is the wanted one: what the configuration leaves unset matches
+/// the kernel's default (group 224.0.0.81, port 8848, TTL 1, any maxlen).
+pub fn daemon_matches(want: &SyncDaemon, have: &SyncDaemon) -> bool {
+    let default_group: std::net::IpAddr = std::net::Ipv4Addr::new(224, 0, 0, 81).into();
+    want.state == have.state
+        && want.mcast_ifn == have.mcast_ifn
+        && want.sync_id == have.sync_id
+        && (want.sync_maxlen == 0 || want.sync_maxlen == have.sync_maxlen)
+        && match want.mcast_group {
+            Some(g) => have.mcast_group == Some(g),
+            None => have.mcast_group.is_none() || have.mcast_group == Some(default_group),
+        }
+        && match want.mcast_port {
+            0 => matches!(have.mcast_port, 0 | 8848),
+            p => have.mcast_port == p,
+        }
+        && match want.mcast_ttl {
+            0 => matches!(have.mcast_ttl, 0 | 1),
+            t => have.mcast_ttl == t,
+        }
+}
+
 struct Draining {
     service: ServiceKey,
     destination: Destination,
     deadline: Instant,
 }
 
+/// The thread the check engine runs on: a `current_thread` tokio runtime
+/// of its own, so that kernel calls (synchronous netlink requests, which can
+/// take up to the socket timeout) never delay a probe or its result. Dropping
+/// it stops the runtime and joins the thread.
+struct CheckThread {
+    handle: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CheckThread {
+    fn spawn() -> std::io::Result<CheckThread> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("lvsd-checks".into())
+            .spawn(move || {
+                runtime.block_on(async {
+                    let _ = stopped.await;
+                });
+                // Probes are aborted; a MISC_CHECK child left behind is
+                // not waited for.
+                runtime.shutdown_timeout(Duration::from_secs(1));
+            })?;
+        Ok(CheckThread {
+            handle,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for CheckThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// The director daemon.
 pub struct Director<K: Kernel> {
     kernel: K,
     engine: Engine<CheckId>,
+    /// Runs the engine's probes; declared after `engine` so that the
+    /// engine (and its checks) stop before the runtime does.
+    _checks: CheckThread,
     events: UnboundedReceiver<Event<CheckId>>,
     model: Model,
     loader: Option<Loader>,
@@ -355,6 +464,17 @@ pub struct Director<K: Kernel> {
     last_reload: Option<ReloadStatus>,
     /// Operator overrides ([`crate::admin`]).
     admin: Overrides,
+    /// The kernel's table as last known: the last snapshot with the
+    /// changes written since applied to it. `None` when in doubt (a
+    /// change failed, the channel failed): the next reconcile reads the
+    /// kernel.
+    known: Option<Table>,
+    /// When the kernel was last read (the periodic reconcile counts from
+    /// there).
+    last_read: Instant,
+    /// A sync-daemon change failed (tried again at the next full
+    /// reconcile, which comes sooner then).
+    daemons_failed: bool,
 }
 
 fn count(model: &Model) -> (usize, usize, usize) {
@@ -371,7 +491,8 @@ fn count(model: &Model) -> (usize, usize, usize) {
 
 impl<K: Kernel> Director<K> {
     /// Starts the daemon on a parsed configuration: subscribes the checks
-    /// (inside the current tokio runtime), flushes the table if
+    /// (on a thread of their own, so that a slow kernel call never delays
+    /// them), flushes the table if
     /// `lvs_flush` says so, sets `lvs_timeouts` where they differ, and
     /// reconciles once. `path` is the file [`Director::reload`] reads
     /// (without one, only [`Director::reload_config`] can reload).
@@ -397,7 +518,9 @@ impl<K: Kernel> Director<K> {
         loader: Option<Loader>,
         options: Options,
     ) -> Result<(Director<K>, UnboundedReceiver<Note>), StartError> {
-        let (engine, events) = Engine::new(tokio::runtime::Handle::current(), false);
+        let checks = CheckThread::spawn()
+            .map_err(|e| StartError::Model(vec![format!("cannot start the check thread: {e}")]))?;
+        let (engine, events) = Engine::new(checks.handle.clone(), false);
         engine
             .sync(model.checks())
             .map_err(|e| StartError::Model(vec![e.to_string()]))?;
@@ -408,6 +531,7 @@ impl<K: Kernel> Director<K> {
         let mut d = Director {
             kernel,
             engine,
+            _checks: checks,
             events,
             model,
             loader,
@@ -424,6 +548,9 @@ impl<K: Kernel> Director<K> {
             started: SystemTime::now(),
             last_reload: None,
             admin: Overrides::new(),
+            known: None,
+            last_read: Instant::now(),
+            daemons_failed: false,
         };
         for n in d.model.notes.clone() {
             d.note(Note::Warning(n));
@@ -542,6 +669,46 @@ impl<K: Kernel> Director<K> {
         }
     }
 
+    /// Makes the running sync daemons those of `lvs_sync_daemon`
+    /// ([`wanted_daemons`]): a daemon that runs as wanted is left alone (a
+    /// restart or reload writes nothing), one that differs is stopped and
+    /// started again, a missing one is started. Without daemons to run
+    /// (no `lvs_sync_daemon`, or one with `inst`) nothing is read or
+    /// written: as keepalived's checker, lvsd stops no daemon when a reload
+    /// removes the keyword or names an instance (the VRRP daemon's then),
+    /// nor when it stops.
+    fn sync_daemons(&mut self) {
+        let want = wanted_daemons(self.model.global.lvs_sync_daemon.as_ref());
+        if want.is_empty() {
+            self.daemons_failed = false;
+            return;
+        }
+        let have = match self.kernel.daemons() {
+            Ok(h) => h,
+            Err(e) => {
+                self.daemons_failed = true;
+                self.note(Note::KernelError(format!("sync daemons: {e}")));
+                return;
+            }
+        };
+        let mut changes = Vec::new();
+        for state in [DaemonState::Master, DaemonState::Backup] {
+            let w = want.iter().find(|d| d.state == state);
+            let h = have.iter().find(|d| d.state == state);
+            match (w, h) {
+                (Some(w), Some(h)) if daemon_matches(w, h) => {}
+                (Some(w), Some(_)) => {
+                    changes.push(Change::StopDaemon(state));
+                    changes.push(Change::StartDaemon(w.clone()));
+                }
+                (Some(w), None) => changes.push(Change::StartDaemon(w.clone())),
+                (None, _) => {}
+            }
+        }
+        let ok = self.write(&changes);
+        self.daemons_failed = ok < changes.len();
+    }
+
     /// Applies changes; reports failures; returns how many succeeded.
     fn write(&mut self, changes: &[Change]) -> usize {
         if changes.is_empty() {
@@ -551,6 +718,7 @@ impl<K: Kernel> Director<K> {
             Ok(r) => r,
             Err(e) => {
                 self.failed = true;
+                self.known = None;
                 self.note(Note::KernelError(e.to_string()));
                 return 0;
             }
@@ -559,7 +727,14 @@ impl<K: Kernel> Director<K> {
         let mut failures = HashSet::new();
         for (c, r) in changes.iter().zip(&results) {
             match r {
-                Ok(()) => ok += 1,
+                Ok(()) => {
+                    ok += 1;
+                    // The kernel took it: so does the known table (a
+                    // change it cannot take means the table is in doubt).
+                    if self.known.as_mut().is_some_and(|k| k.apply(c).is_err()) {
+                        self.known = None;
+                    }
+                }
                 Err(e) => {
                     let change = c.to_string();
                     if !self.last_failures.contains(&change) {
@@ -572,8 +747,14 @@ impl<K: Kernel> Director<K> {
                 }
             }
         }
+        if results.len() != changes.len() {
+            self.known = None;
+        }
         let failed = changes.len() - ok;
         self.failed = failed > 0;
+        if self.failed {
+            self.known = None;
+        }
         self.last_failures = failures;
         self.note(Note::Applied {
             ok,
@@ -589,8 +770,7 @@ impl<K: Kernel> Director<K> {
 
     /// The table wanted now: configuration and health, plus the real
     /// servers (and services) being drained, at weight 0.
-    fn desired(&self, actual: &KernelTable) -> Table {
-        let _ = actual;
+    fn desired(&self) -> Table {
         let mut t = self.model.table(&self.health);
         self.admin.apply(&mut t, &self.model, &self.health);
         for s in &self.leaving {
@@ -651,40 +831,87 @@ impl<K: Kernel> Director<K> {
         });
     }
 
-    /// Reads the kernel, computes the desired table and applies the plan.
-    /// Returns the number of changes written.
+    /// Reads the kernel, computes the desired table and applies the plan:
+    /// drift is repaired, drains are settled with fresh connection counts,
+    /// and the table read becomes the known one. Returns the number of
+    /// changes written.
     pub fn reconcile(&mut self) -> usize {
-        let actual = match self.kernel.snapshot() {
+        let actual = self.read();
+        self.reconcile_on(actual)
+    }
+
+    /// Reads the kernel (a full dump).
+    fn read(&mut self) -> Result<KernelTable, ipvs::Error> {
+        self.last_read = Instant::now();
+        self.kernel.snapshot()
+    }
+
+    /// [`Director::reconcile`] on a snapshot just read, which becomes the
+    /// known table.
+    fn reconcile_on(&mut self, actual: Result<KernelTable, ipvs::Error>) -> usize {
+        // Sync daemons too are compared at every full reconcile (one small
+        // read, none without lvs_sync_daemon): drift and failures repaired.
+        self.sync_daemons();
+        let actual = match actual {
             Ok(t) => t,
             Err(e) => {
                 self.failed = true;
+                self.known = None;
                 self.note(Note::KernelError(e.to_string()));
                 return 0;
             }
         };
         self.settle_drains(&actual);
         self.retired.retain(|k| actual.table.service(k).is_some());
-        let desired = self.desired(&actual);
-        // Only the daemon's services: configured, leaving or retired.
-        let ours = Table::from(
-            actual
-                .table
-                .services()
-                .iter()
-                .filter(|s| {
-                    desired.service(&s.service.key).is_some()
-                        || self.retired.contains(&s.service.key)
-                })
-                .cloned()
-                .collect::<Vec<_>>(),
-        );
-        let p = plan(&desired, &ours);
-        if p.is_empty() {
+        let changes = self.plan_changes(&actual.table);
+        self.known = Some(actual.table);
+        if changes.is_empty() {
             self.failed = false;
             self.last_failures.clear();
             return 0;
         }
-        self.write(p.changes())
+        self.write(&changes)
+    }
+
+    /// The reconcile after health events: plans against the known table
+    /// (the last snapshot with the changes written since) instead of
+    /// reading the kernel, so that an event costs only the writes it
+    /// needs, whatever the size of the table. Falls back to
+    /// [`Director::reconcile`] when the known table is in doubt (none yet,
+    /// a change failed, the kernel channel failed), and runs it at once
+    /// when one of its own changes fails (the table changed behind the
+    /// daemon's back). Drift is repaired by the periodic reconcile and at
+    /// reload; drains are settled at their polls. Returns the number of
+    /// changes written.
+    pub fn reconcile_health(&mut self) -> usize {
+        if self.failed {
+            return self.reconcile();
+        }
+        let Some(known) = &self.known else {
+            return self.reconcile();
+        };
+        let changes = self.plan_changes(known);
+        if changes.is_empty() {
+            return 0;
+        }
+        let written = self.write(&changes);
+        if self.failed {
+            return written + self.reconcile();
+        }
+        written
+    }
+
+    /// The changes that make `actual` the desired table, for the daemon's
+    /// services only: configured, leaving or retired (a service the
+    /// configuration never named is left alone).
+    fn plan_changes(&self, actual: &Table) -> Vec<Change> {
+        let desired = self.desired();
+        let mut changes = plan(&desired, actual).into_changes();
+        changes.retain(|c| match c {
+            Change::DeleteService(k) => self.retired.contains(k),
+            _ => true,
+        });
+        changes
     }
 
     fn run_script(&mut self, what: String, script: &Script) {
@@ -798,7 +1025,9 @@ impl<K: Kernel> Director<K> {
         let t = self.health.sync(&self.model, |id| engine.state(id));
         self.on_transitions(t);
         let new = self.model.table(&self.health);
-        self.start_drains(&old, &new);
+        // One read serves the drains' connection counts and the reconcile.
+        let actual = self.read();
+        self.start_drains(&old, &new, actual.as_ref().ok());
         if self.model.global.lvs_timeouts != old_model.global.lvs_timeouts {
             self.set_timeouts();
         }
@@ -808,7 +1037,7 @@ impl<K: Kernel> Director<K> {
             real_servers,
             checks,
         });
-        self.reconcile();
+        self.reconcile_on(actual);
         true
     }
 
@@ -827,9 +1056,8 @@ impl<K: Kernel> Director<K> {
         })
     }
 
-    fn start_drains(&mut self, old: &Table, new: &Table) {
+    fn start_drains(&mut self, old: &Table, new: &Table, actual: Option<&KernelTable>) {
         let timeout = self.model.drain_timeout;
-        let actual = self.kernel.snapshot().ok();
         for s in old.services() {
             let key = s.service.key;
             let service_gone = new.service(&key).is_none();
@@ -860,7 +1088,7 @@ impl<K: Kernel> Director<K> {
                     }
                     continue;
                 }
-                let connections = actual.as_ref().map(|a| a.connections(&key, d)).unwrap_or(0);
+                let connections = actual.map(|a| a.connections(&key, d)).unwrap_or(0);
                 let destination = d.clone().with_weight(0);
                 self.note(Note::DrainStart {
                     service: key,
@@ -935,9 +1163,11 @@ impl<K: Kernel> Director<K> {
     /// Runs until [`Control::Stop`] (or the control channel closes), then
     /// [`Director::stop`]s.
     pub async fn run(mut self, mut control: UnboundedReceiver<Control>) {
-        let mut next = Instant::now() + self.period();
         loop {
-            let deadline = tokio::time::Instant::from_std(next);
+            // Counted from the last read of the kernel, so that a stream of
+            // health events (which do not read it) never puts off drift
+            // repair, retries or drain polls.
+            let deadline = tokio::time::Instant::from_std(self.last_read + self.period());
             tokio::select! {
                 biased;
                 c = control.recv() => match c {
@@ -953,11 +1183,14 @@ impl<K: Kernel> Director<K> {
                     while let Ok(ev) = self.events.try_recv() {
                         self.on_event(&ev);
                     }
-                    self.reconcile();
+                    self.reconcile_health();
+                    // Events without a pause must not starve the timer.
+                    if Instant::now() >= self.last_read + self.period() {
+                        self.reconcile();
+                    }
                 }
                 _ = tokio::time::sleep_until(deadline) => { self.reconcile(); }
             }
-            next = Instant::now() + self.period();
         }
         self.stop();
     }
@@ -969,7 +1202,7 @@ impl<K: Kernel> Director<K> {
             h.beat();
         }
         let mut p = self.options.reconcile_interval;
-        if self.failed {
+        if self.failed || self.daemons_failed {
             p = p.min(self.options.retry_interval);
         }
         if !self.drains.is_empty() {

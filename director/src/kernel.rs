@@ -1,5 +1,6 @@
 //! The seam between the daemon and the kernel: [`Kernel`] reads the IPVS
-//! table (configuration and connection counts) and applies changes. It is
+//! table (configuration and connection counts) and the running sync
+//! daemons, and applies changes. It is
 //! implemented by [`ipvs::Ipvs`] (the real kernel, batched writes) and by
 //! [`MemoryKernel`], an in-memory table built on [`ipvs::plan::Table::apply`]
 //! that counts writes and can simulate connections and failures, so that the
@@ -10,7 +11,10 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ipvs::plan::{Table, TableError};
-use ipvs::{BatchMode, Change, Destination, Error, Ipvs, ServiceKey, Timeouts};
+use ipvs::{
+    BatchMode, Change, DaemonState, Destination, Error, Ipvs, Operation, ServiceKey, SyncDaemon,
+    Timeouts,
+};
 
 /// A real server's identity inside a service: service, address, port.
 pub type DestinationId = (ServiceKey, IpAddr, u16);
@@ -46,6 +50,19 @@ pub trait Kernel {
 
     /// Reads the connection timeouts.
     fn timeouts(&mut self) -> Result<Timeouts, Error>;
+
+    /// Reads the running connection-sync daemons, as the kernel reports
+    /// them (its defaults filled in). The default implementation says the
+    /// kernel cannot tell (`EOPNOTSUPP`), and the daemon then leaves the
+    /// sync daemons alone.
+    fn daemons(&mut self) -> Result<Vec<SyncDaemon>, Error> {
+        Err(Error::Kernel {
+            op: Operation::GetDaemons,
+            errno: libc::EOPNOTSUPP,
+            target: None,
+            ext_ack: None,
+        })
+    }
 }
 
 impl Kernel for Ipvs {
@@ -76,6 +93,10 @@ impl Kernel for Ipvs {
     fn timeouts(&mut self) -> Result<Timeouts, Error> {
         Ipvs::timeouts(self)
     }
+
+    fn daemons(&mut self) -> Result<Vec<SyncDaemon>, Error> {
+        Ipvs::daemons(self)
+    }
 }
 
 /// The state of a [`MemoryKernel`].
@@ -97,6 +118,12 @@ pub struct MemoryState {
     /// Services whose writes fail with `EINVAL` (to simulate a change the
     /// kernel refuses).
     pub refuse: HashSet<ServiceKey>,
+    /// Running sync daemons, with the kernel's defaults filled in as it
+    /// reports them (group 224.0.0.81, port 8848, TTL 1, maxlen 1472).
+    pub daemons: Vec<SyncDaemon>,
+    /// Whether starting a sync daemon fails with `ENODEV` (as for an
+    /// interface that does not exist).
+    pub refuse_daemons: bool,
 }
 
 /// An in-memory kernel: a [`Table`] changed with [`Table::apply`], as the
@@ -135,6 +162,8 @@ impl MemoryKernel {
                 failures: Vec::new(),
                 snapshots: 0,
                 refuse: HashSet::new(),
+                daemons: Vec::new(),
+                refuse_daemons: false,
             })),
         }
     }
@@ -169,6 +198,25 @@ impl MemoryKernel {
     pub fn tamper(&self, change: &Change) -> Result<(), TableError> {
         self.state().table.apply(change)
     }
+}
+
+/// A daemon as the kernel reports it once started: unset fields get the
+/// kernel's defaults (maxlen: what an Ethernet MTU of 1500 gives).
+pub fn with_kernel_defaults(d: &SyncDaemon) -> SyncDaemon {
+    let mut d = d.clone();
+    if d.sync_maxlen == 0 {
+        d.sync_maxlen = 1472;
+    }
+    if d.mcast_port == 0 {
+        d.mcast_port = 8848;
+    }
+    if d.mcast_ttl == 0 {
+        d.mcast_ttl = 1;
+    }
+    if d.mcast_group.is_none() {
+        d.mcast_group = Some(std::net::Ipv4Addr::new(224, 0, 0, 81).into());
+    }
+    d
 }
 
 fn refused(change: &Change, errno: i32) -> Error {
@@ -219,6 +267,35 @@ impl Kernel for MemoryKernel {
                 out.push(Err(refused(c, ipvs::errno::EINVAL)));
                 continue;
             }
+            match c {
+                Change::StartDaemon(d) => {
+                    if s.refuse_daemons {
+                        s.failures.push(c.clone());
+                        out.push(Err(refused(c, libc::ENODEV)));
+                    } else if s.daemons.iter().any(|x| x.state == d.state) {
+                        s.failures.push(c.clone());
+                        out.push(Err(refused(c, ipvs::errno::EEXIST)));
+                    } else {
+                        s.daemons.push(with_kernel_defaults(d));
+                        s.daemons.sort_by_key(|x| x.state != DaemonState::Master);
+                        s.writes.push(c.clone());
+                        out.push(Ok(()));
+                    }
+                    continue;
+                }
+                Change::StopDaemon(state) => {
+                    if let Some(i) = s.daemons.iter().position(|x| x.state == *state) {
+                        s.daemons.remove(i);
+                        s.writes.push(c.clone());
+                        out.push(Ok(()));
+                    } else {
+                        s.failures.push(c.clone());
+                        out.push(Err(refused(c, ipvs::errno::ESRCH)));
+                    }
+                    continue;
+                }
+                _ => {}
+            }
             if let Change::SetTimeouts(t) = c {
                 let cur = &mut s.timeouts;
                 for (slot, v) in [
@@ -256,5 +333,9 @@ impl Kernel for MemoryKernel {
 
     fn timeouts(&mut self) -> Result<Timeouts, Error> {
         Ok(self.state().timeouts)
+    }
+
+    fn daemons(&mut self) -> Result<Vec<SyncDaemon>, Error> {
+        Ok(self.state().daemons.clone())
     }
 }

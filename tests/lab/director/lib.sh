@@ -220,8 +220,15 @@ d_kill() {
 
 # The table of the director's namespace, one rule per line, sorted (service and real
 # server order in the kernel depends on insertion order and hashing, not on the rules).
+# Scenarios whose configurations name lvs_sync_daemon also get the sync daemons
+# (ipvsadm -L --daemon: "master sync daemon (mcast=..., syncid=...)" lines).
 d_table() {
-	ip netns exec dir "$D_ORACLE_IPVSADM" -Sn 2>&1 | sort
+	{
+		ip netns exec dir "$D_ORACLE_IPVSADM" -Sn 2>&1
+		if grep -qs lvs_sync_daemon "$D_SCN"/conf/*; then
+			ip netns exec dir "$D_ORACLE_IPVSADM" -L --daemon 2>&1
+		fi
+	} | sort
 }
 
 # ---------------------------------------------------------------- daemons

@@ -25,7 +25,7 @@ health rs2
 
 conf() {
 	{
-		printf 'global_defs {\n    lvsd_drain_timeout 3\n}\n'
+		printf 'global_defs {\n    lvsd_drain_timeout 3\n    lvs_sync_daemon dcl id 5\n}\n'
 		printf 'virtual_server %s 80 {\n    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n' "$FWD_VIP"
 		for a in "$@"; do
 			printf '    real_server %s 80 {\n        weight 1\n        TCP_CHECK {\n            connect_port 8080\n            connect_timeout 1\n            retry 0\n            delay_loop 0.3\n            delay_before_retry 0.3\n            warmup 0\n        }\n    }\n' "$a"
@@ -58,6 +58,7 @@ wait_table() {
 	fwd_expect "$2" "$1" "$(table)"
 }
 count() { grep -c "$1" "$LOG"; }
+daemons() { ip netns exec dir "$IPVSADM" -L --daemon | tr '\n' ' '; }
 
 conf 192.0.2.11 192.0.2.12
 fwd_check "lvsd -t accepts the configuration" ip netns exec dir "$LVSD" -t -f "$CONF"
@@ -65,6 +66,9 @@ start_lvsd
 wait_table "192.0.2.11:80 1 192.0.2.12:80 1 " "both real servers in"
 fwd_ask -n 4 tcp "$FWD_VIP" 80
 fwd_expect "rr over both" "2 2" "$FWD_HITS_rs1 $FWD_HITS_rs2"
+fwd_expect "lvs_sync_daemon: master and backup sync daemons on dcl, sync id 5" 2 \
+	"$(ip netns exec dir "$IPVSADM" -L --daemon | grep -c '^[a-z]* sync daemon (mcast=dcl, syncid=5,')"
+DAEMONS=$(daemons)
 
 kill $H_rs2
 wait_table "192.0.2.11:80 1 " "rs2 removed when its check fails"
@@ -103,6 +107,7 @@ n=0
 while [ "$(count 'started:')" -lt 2 ] && [ $n -lt 50 ]; do n=$((n + 1)); sleep 0.1; done
 sleep 2
 fwd_expect "a restart on a matching table writes nothing" "$writes" "$(count 'kernel: ')"
+fwd_expect "the sync daemons ran on untouched" "$DAEMONS" "$(daemons)"
 
 echo "virtual_server {" >"$CONF"
 kill -HUP $LVSD_PID
