@@ -233,6 +233,7 @@ impl Model {
         if config.global.lvs_sync_daemon.is_some() {
             notes.push("lvs_sync_daemon: not acted on by lvsd (start the sync daemons with ipvsadm --start-daemon)".into());
         }
+        notes.extend(crate::active_active::config_warnings(config));
         let mut seen_notes = HashSet::new();
         notes.retain(|n| seen_notes.insert(n.clone()));
         if errors.is_empty() {

@@ -14,6 +14,7 @@
 //!    with notify scripts in [`notify`]; the binary is `lvsd`.
 #![warn(missing_docs)]
 
+pub mod active_active;
 pub mod check;
 pub mod desired;
 pub mod director;
