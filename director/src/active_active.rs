@@ -5,7 +5,7 @@
 //!
 //! `lvsd_active_active` in `global_defs` (lvsd's extension) asks for it:
 //!
-//! - **the same table everywhere.** The library's plan ([`ipvs::plan`]) adds
+//! - **the same table everywhere.** The library's plan ([`ipvs::plan::plan`]) adds
 //!   real servers in one canonical order and rebuilds a service whose
 //!   order is not canonical, so directors with the same configuration hold
 //!   identical `mh` lookup tables whatever their history (restarts, hand
