@@ -107,6 +107,41 @@ pub fn config_warnings(config: &Config) -> Vec<String> {
     w
 }
 
+/// Real servers that the daemon will set to weight 0 in `mh` services
+/// without `mh-fallback` (configured with weight 0, or `inhibit_on_failure`),
+/// one message each, whatever the mode: the kernel keeps a quiesced real
+/// server's slots in the `mh` table and will not schedule to it, so the new
+/// flows that hash to it are dropped while it is quiesced. A real server
+/// that a reload removes is drained at weight 0 too.
+pub fn quiesce_warnings(config: &Config) -> Vec<String> {
+    let mut w = Vec::new();
+    for vs in &config.virtual_servers {
+        for s in &vs.services {
+            if s.scheduler != "mh" || s.flags.contains(ServiceFlags::MH_FALLBACK) {
+                continue;
+            }
+            for rs in &vs.real_servers {
+                let why = if rs.destination.weight == 0 {
+                    "has weight 0"
+                } else if rs.inhibit_on_failure {
+                    "is set to weight 0 when it fails (inhibit_on_failure)"
+                } else {
+                    continue;
+                };
+                w.push(format!(
+                    "{}:{}: real server {} of service {} {why}: mh without mh-fallback drops \
+                     the new flows that hash to a quiesced real server",
+                    rs.origin.file.display(),
+                    rs.origin.line,
+                    std::net::SocketAddr::new(rs.destination.addr, rs.destination.port),
+                    s.key
+                ));
+            }
+        }
+    }
+    w
+}
+
 /// The real servers at weight 0 in `mh` services without `mh-fallback`:
 /// the kernel keeps their slots in the lookup table (it remembers the last
 /// non-zero weight across edits) but will not schedule to them, so every
@@ -172,6 +207,33 @@ mod tests {
         let w = config_warnings(&c);
         assert_eq!(w.len(), 1, "{w:#?}");
         assert!(w[0].contains("no lvs_sync_daemon"));
+    }
+
+    #[test]
+    fn quiesced_real_servers_of_mh_without_fallback_are_warned_about() {
+        let c = config(
+            "virtual_server 192.0.2.2 80 {\n protocol TCP\n lb_algo mh\n\
+             real_server 198.51.100.2 80 {\n weight 0\n }\n\
+             real_server 198.51.100.3 80 {\n inhibit_on_failure\n }\n\
+             real_server 198.51.100.4 80 {\n }\n}\n\
+             virtual_server 192.0.2.3 80 {\n protocol TCP\n lb_algo mh\n mh-fallback\n\
+             real_server 198.51.100.2 80 {\n weight 0\n }\n}\n\
+             virtual_server 192.0.2.4 80 {\n protocol TCP\n lb_algo wrr\n\
+             real_server 198.51.100.2 80 {\n weight 0\n }\n}\n",
+        );
+        let w = quiesce_warnings(&c);
+        assert_eq!(w.len(), 2, "{w:#?}");
+        assert!(
+            w[0].contains("198.51.100.2:80 of service tcp:192.0.2.2:80 has weight 0"),
+            "{}",
+            w[0]
+        );
+        assert!(
+            w[1].contains("198.51.100.3:80") && w[1].contains("inhibit_on_failure"),
+            "{}",
+            w[1]
+        );
+        assert!(w.iter().all(|m| m.starts_with("t.conf:")), "{w:?}");
     }
 
     #[test]

@@ -234,6 +234,7 @@ impl Model {
             notes.push("lvs_sync_daemon: not acted on by lvsd (start the sync daemons with ipvsadm --start-daemon)".into());
         }
         notes.extend(crate::active_active::config_warnings(config));
+        notes.extend(crate::active_active::quiesce_warnings(config));
         let mut seen_notes = HashSet::new();
         notes.retain(|n| seen_notes.insert(n.clone()));
         if errors.is_empty() {
