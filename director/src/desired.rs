@@ -242,6 +242,8 @@ impl Model {
         {
             notes.push(format!("lvs_sync_daemon follows VRRP instance {inst}: lvsd runs no VRRP and leaves the sync daemons to the VRRP daemon, as keepalived's checker does (without inst, lvsd runs both the master and the backup daemon)"));
         }
+        notes.extend(crate::active_active::config_warnings(config));
+        notes.extend(crate::active_active::quiesce_warnings(config));
         let mut seen_notes = HashSet::new();
         notes.retain(|n| seen_notes.insert(n.clone()));
         if errors.is_empty() {

@@ -54,12 +54,13 @@
 //!   `script_user` naming a user that does not exist); whoever runs the
 //!   scripts resolves them.
 //!
-//! Two extensions: `lvsd_rise N` (in a virtual server, real server or
+//! Three extensions: `lvsd_rise N` (in a virtual server, real server or
 //! checker, inherited like `retry`) asks for N successes in a row before a
 //! failed checker is up again ([`CheckTiming::rise`]); keepalived has no
-//! such setting and would report the keyword as unknown; and
+//! such setting and would report the keyword as unknown;
 //! `lvsd_drain_timeout SECONDS` in `global_defs`
-//! ([`Global::lvsd_drain_timeout`]).
+//! ([`Global::lvsd_drain_timeout`]); and `lvsd_active_active` in
+//! `global_defs` ([`Global::lvsd_active_active`], [`crate::active_active`]).
 //!
 //! [`render`] prints the resolved model one fact per line, for tests and
 //! for showing an operator what was understood.

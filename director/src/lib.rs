@@ -18,6 +18,7 @@
 //!    socket `lvsctl` talks to) and [`admin`] (operator overrides).
 #![warn(missing_docs)]
 
+pub mod active_active;
 pub mod admin;
 pub mod check;
 pub mod control;

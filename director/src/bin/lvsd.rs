@@ -197,6 +197,15 @@ fn main() -> ExitCode {
             socket,
         ));
     }
+    if parsed.config.global.lvsd_active_active {
+        let dir = std::path::Path::new(ipvs_director::active_active::SYSCTL_DIR);
+        for r in ipvs_director::active_active::set_sysctls(dir) {
+            match r {
+                Ok(set) => log(format_args!("lvsd_active_active: {set}")),
+                Err(e) => log(format_args!("lvsd_active_active: warning: cannot set {e}")),
+            }
+        }
+    }
     let ipvs = match ipvs::Ipvs::open() {
         Ok(i) => i,
         Err(e) => {

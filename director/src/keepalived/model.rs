@@ -83,6 +83,9 @@ pub struct Global {
     /// (weight 0) before it is deleted; `None` = lvsd's default (300 s),
     /// 0 = delete at once.
     pub lvsd_drain_timeout: Option<Duration>,
+    /// `lvsd_active_active` (lvsd's extension): this director is one of
+    /// several behind ECMP; see [`crate::active_active`].
+    pub lvsd_active_active: bool,
 }
 
 /// The top-level `SSL { ca, certificate, key, password }` block.

@@ -26,6 +26,10 @@ const RISE: &str = "lvsd_rise";
 /// lvsd's extension in `global_defs`: how long a real server removed by a
 /// reload is drained before it is deleted.
 const DRAIN_TIMEOUT: &str = "lvsd_drain_timeout";
+/// lvsd's extension in `global_defs`: this director is one of several that
+/// share the virtual addresses behind a router's ECMP (see
+/// [`crate::active_active`]).
+const ACTIVE_ACTIVE: &str = "lvsd_active_active";
 
 /// keepalived's scheduler list (`lvs_schedulers`).
 const SCHEDULERS: &[&str] = &[
@@ -810,6 +814,13 @@ fn global_defs(p: &mut P, block: &[Node], g: &mut Global) {
                 }
             }
             "enable_script_security" => g.enable_script_security = true,
+            ACTIVE_ACTIVE => {
+                if n.words.len() > 1 {
+                    p.err(n, format!("{ACTIVE_ACTIVE} takes no argument"));
+                } else {
+                    g.lvsd_active_active = true;
+                }
+            }
             DRAIN_TIMEOUT => {
                 if let Some(t) = p.timer(n, 0, u64::MAX) {
                     g.lvsd_drain_timeout = Some(t);

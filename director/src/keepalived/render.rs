@@ -168,6 +168,9 @@ fn render_into(o: &mut String, c: &Config) -> std::fmt::Result {
     if let Some(t) = g.lvsd_drain_timeout {
         writeln!(o, "global lvsd_drain_timeout={t:?}")?;
     }
+    if g.lvsd_active_active {
+        writeln!(o, "global lvsd_active_active")?;
+    }
     if let Some(u) = &g.script_user {
         writeln!(o, "global script_user {u:?}")?;
     }
