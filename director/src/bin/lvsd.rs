@@ -201,8 +201,11 @@ fn main() -> ExitCode {
         let dir = std::path::Path::new(ipvs_director::active_active::SYSCTL_DIR);
         for r in ipvs_director::active_active::set_sysctls(dir) {
             match r {
-                Ok(set) => log(format_args!("lvsd_active_active: {set}")),
-                Err(e) => log(format_args!("lvsd_active_active: warning: cannot set {e}")),
+                Ok(set) => log(Priority::Notice, format_args!("lvsd_active_active: {set}")),
+                Err(e) => log(
+                    Priority::Warning,
+                    format_args!("lvsd_active_active: warning: cannot set {e}"),
+                ),
             }
         }
     }
