@@ -667,7 +667,7 @@ fn status(
                 v.push(b'\n');
                 v
             } else {
-                status_table(&entries).into_bytes()
+                (status_table(&entries) + &order_lines(&order_checks(&entries))).into_bytes()
             }
         }
         (Some(daemon), kernel) => {
@@ -684,7 +684,9 @@ fn status(
                 v.push(b'\n');
                 v
             } else {
-                daemon_status_table(&rows).into_bytes()
+                (daemon_status_table(&rows)
+                    + &order_lines(&order_checks(entries.as_deref().unwrap_or(&[]))))
+                    .into_bytes()
             }
         }
     };
@@ -929,6 +931,7 @@ pub fn daemon_status_json(
         kernel_error: Option<String>,
         daemon: &'a Status,
         real_servers: &'a [Row],
+        order: Vec<OrderCheck>,
     }
     let doc = Doc {
         schema: STATUS_SCHEMA,
@@ -937,8 +940,62 @@ pub fn daemon_status_json(
         kernel_error,
         daemon,
         real_servers: rows,
+        order: order_checks(kernel.unwrap_or(&[])),
     };
     serde_json::to_vec_pretty(&doc).unwrap_or_default()
+}
+
+/// The real-server order of a service whose scheduler builds its lookup
+/// table from it (`mh`, `sh`, `dh`; [`ipvs::plan::order_sensitive`]):
+/// directors configured alike agree on every flow only when each holds its
+/// real servers in the canonical order ([`ipvs::plan::is_canonical_order`];
+/// `lvsd` and `lvsctl apply` add and rebuild them in that order).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OrderCheck {
+    /// The service (`tcp:192.0.2.1:80`).
+    pub service: String,
+    /// Its scheduler.
+    pub scheduler: String,
+    /// Whether the kernel holds its real servers in the canonical order.
+    pub canonical: bool,
+}
+
+/// [`OrderCheck`]s of the order-sensitive services of a kernel table, in
+/// service order.
+pub fn order_checks(entries: &[ipvs::ServiceEntry]) -> Vec<OrderCheck> {
+    let table = ipvs::plan::Table::from_snapshot(entries);
+    let mut v: Vec<OrderCheck> = table
+        .services()
+        .iter()
+        .filter(|s| ipvs::plan::order_sensitive(&s.service.scheduler))
+        .map(|s| OrderCheck {
+            service: s.service.key.to_string(),
+            scheduler: s.service.scheduler.clone(),
+            canonical: ipvs::plan::is_canonical_order(s),
+        })
+        .collect();
+    v.sort_by(|a, b| a.service.cmp(&b.service));
+    v
+}
+
+/// The lines under the status table for [`order_checks`]: one per
+/// order-sensitive service.
+pub fn order_lines(checks: &[OrderCheck]) -> String {
+    let mut out = String::new();
+    for c in checks {
+        if c.canonical {
+            out.push_str(&format!(
+                "{} ({}): real servers in canonical order\n",
+                c.service, c.scheduler
+            ));
+        } else {
+            out.push_str(&format!(
+                "{} ({}): real servers NOT in canonical order: directors configured alike may send a flow to different real servers (lvsd or lvsctl apply rebuilds the order)\n",
+                c.service, c.scheduler
+            ));
+        }
+    }
+    out
 }
 
 /// The table as `lvsctl status --json` prints it (schema
@@ -954,11 +1011,13 @@ pub fn status_json(entries: &[ipvs::ServiceEntry]) -> Vec<u8> {
         schema: u32,
         source: &'static str,
         services: &'a [ipvs::ServiceEntry],
+        order: Vec<OrderCheck>,
     }
     let doc = Status {
         schema: STATUS_SCHEMA,
         source: "kernel",
         services: entries,
+        order: order_checks(entries),
     };
     serde_json::to_vec_pretty(&doc).unwrap_or_default()
 }
@@ -1057,6 +1116,53 @@ mod tests {
             ),
             ServiceEntry::new(ServiceStatus::new(Service::new(dns)), vec![]),
         ]
+    }
+
+    #[test]
+    fn status_says_whether_an_mh_service_holds_the_canonical_order() {
+        use ipvs::{DestinationStatus, Service, ServiceEntry, ServiceStatus};
+        let key: ipvs::ServiceKey = "tcp:192.0.2.9:80".parse().unwrap();
+        let rs = |a: &str| {
+            DestinationStatus::new(ipvs::Destination::new(
+                a.parse().unwrap(),
+                80,
+                ipvs::ForwardMethod::DirectRoute,
+            ))
+        };
+        let entry = |order: [&str; 3], sched: &str| {
+            ServiceEntry::new(
+                ServiceStatus::new(Service::new(key).with_scheduler(sched)),
+                order.iter().map(|a| rs(a)).collect(),
+            )
+        };
+        let one = [entry(
+            ["198.51.100.1", "198.51.100.2", "198.51.100.3"],
+            "mh",
+        )];
+        let other = [entry(
+            ["198.51.100.3", "198.51.100.2", "198.51.100.1"],
+            "mh",
+        )];
+        let (a, b) = (order_checks(&one), order_checks(&other));
+        assert_eq!(a.len(), 1);
+        assert_eq!(b.len(), 1);
+        // Exactly one of two opposite orders is the canonical one.
+        assert_ne!(a[0].canonical, b[0].canonical);
+        let bad = if a[0].canonical { &other } else { &one };
+        let lines = order_lines(&order_checks(bad));
+        assert!(
+            lines.contains("tcp:192.0.2.9:80 (mh): real servers NOT in canonical order"),
+            "{lines}"
+        );
+        let json: serde_json::Value = serde_json::from_slice(&status_json(bad)).unwrap();
+        assert_eq!(json["order"][0]["canonical"], false);
+        assert_eq!(json["order"][0]["scheduler"], "mh");
+        // A scheduler that does not build a table from the order: no check.
+        let wrr = [entry(
+            ["198.51.100.1", "198.51.100.2", "198.51.100.3"],
+            "wrr",
+        )];
+        assert!(order_checks(&wrr).is_empty());
     }
 
     #[test]

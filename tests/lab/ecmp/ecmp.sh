@@ -209,6 +209,9 @@ measure() { # SCHED PORT-OFFSET (each scheduler asks its own source ports)
 	for d in $DIRS; do echo "$d by hand: $(order "$d")"; done
 	for d in $DIRS; do route "$d"; flows "$T/$S-pin-$d" $((20000 + B)); done
 	dis_hand=$(paste -d ' ' "$T/$S-pin-d1" "$T/$S-pin-d2" "$T/$S-pin-d3" | awk '$1 != $2 || $1 != $3' | wc -l)
+	# lvsctl status's order check (issue 15), before: d2's hand-made order is not canonical.
+	st_hand=$(ip netns exec d2 "$LVSCTL" --socket /nonexistent status 2>/dev/null | grep "($S):" || true)
+	echo "d2 status by hand: $st_hand"
 	rules "$S" rs1 rs2 rs3 rs4 rs5 >"$T/rules5"
 	ip netns exec d3 "$IPVSADM" -C
 	for d in $DIRS; do
@@ -222,6 +225,13 @@ measure() { # SCHED PORT-OFFSET (each scheduler asks its own source ports)
 		fwd_check "mh: the directors' kernel orders are identical after lvsctl apply" \
 			[ "$(order d1)" = "$(order d2)" -a "$(order d2)" = "$(order d3)" ]
 		fwd_expect "mh: the kernel order is the canonical one" "rs5 rs4 rs3 rs2 rs1" "$(order d1)"
+		fwd_check "mh: lvsctl status says d2's hand-made order is not canonical" \
+			sh -c "echo '$st_hand' | grep -q 'NOT in canonical order'"
+		for d in $DIRS; do
+			st=$(ip netns exec "$d" "$LVSCTL" --socket /nonexistent status 2>/dev/null | grep "($S):" || true)
+			fwd_check "mh: lvsctl status says $d's order is canonical after lvsctl apply" \
+				sh -c "echo '$st' | grep -q 'real servers in canonical order'"
+		done
 		fwd_expect "mh: flows the directors disagree on after lvsctl apply" 0 "$dis_plan"
 		# The kernel's mh hash keys are constants, so which flows the hand-made orders
 		# disagree on is a fixed fact of these addresses and ports, not luck: few (the
