@@ -91,6 +91,10 @@ row("peak RSS, all processes (MB, VmHWM)", mb(get(V, K, "rss_kb")), mb(get(V, L,
 for name, what in (("noop", "no-op reload (same file)"), ("oneline", "one-line reload (one weight 1 → 5)")):
     row(f"{what}: SIGHUP to done (s)", fmt(get(V, K, name + "_s")), fmt(get(V, L, name + "_s")),
         ratio(get(V, L, name + "_s"), get(V, K, name + "_s")))
+    if name == "oneline":
+        row(f"{what}: SIGHUP to the new weight in the kernel (s; one service polled every 0.1 s)",
+            fmt(get(V, K, "oneline_kernel_s")), fmt(get(V, L, "oneline_kernel_s")),
+            ratio(get(V, L, "oneline_kernel_s"), get(V, K, "oneline_kernel_s")))
     want = "0" if name == "noop" else "1"
     lw = get(V, L, name + "_writes")
     ok_key = "_unchanged" if name == "noop" else "_ok"
@@ -104,6 +108,10 @@ for name, what in (("noop", "no-op reload (same file)"), ("oneline", "one-line r
         ratio(get(V, L, name + "_checks"), get(V, K, name + "_checks")))
 row("peak RSS after the reloads (MB)", mb(get(V, K, "rss_after_kb")), mb(get(V, L, "rss_after_kb")),
     ratio(get(V, L, "rss_after_kb"), get(V, K, "rss_after_kb")))
+
+row("guest speed: a fixed awk loop before the start / after the stop (s; host load slows the emulation)",
+    f"{fmt(get(V, K, 'calib_s'))} / {fmt(get(V, K, 'calib_end_s'))}",
+    f"{fmt(get(V, L, 'calib_s'))} / {fmt(get(V, L, 'calib_end_s'))}", "")
 
 V = "shared"
 if any((V, d) in D for d in (K, L)):
@@ -145,6 +153,11 @@ head = (
     f"from the kill of (start of) the listener to the first table read without (with) it, tables polled "
     f"every 0.05 s. Ratio: lvsd / keepalived."
 )
+hl = info.get("hostload")
+if hl and len(hl) >= 7:
+    head += (f" The host ({hl[6]} cores, shared) had a load average of {hl[0]} when the run began and "
+             f"{hl[3]} when it ended: the emulated CPU was slowed by other work, so absolute times "
+             f"and CPU figures are inflated; the ratios compare runs of the same boot.")
 text = head + "\n\n| figure | keepalived 2.2.7 | lvsd | ratio |\n|---|---:|---:|---:|\n" + "\n".join(rows) + "\n"
 with open(out, "w") as fh:
     fh.write(text)

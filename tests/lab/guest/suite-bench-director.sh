@@ -48,13 +48,14 @@ daemons=$(lab_param bdir_daemons | tr ',' ' ')
 [ -n "$daemons" ] || daemons="keepalived lvsd"
 DELAY=5
 # Bounds (seconds): start-up, a reload, one detection event.
-START_MAX=180
-RELOAD_MAX=180
+START_MAX=300
+RELOAD_MAX=400
 EVENT_MAX=20
 echo "@@DINFO size $services $rs $window $DELAY"
 echo "@@DINFO reader $READ"
 
 lab_reset_state
+mkdir -p /etc/keepalived
 
 pass() { passed=$((passed + 1)); }
 fail() {
@@ -176,7 +177,13 @@ start() {
 			-f "$2" </dev/null >>"$W/$1.log" 2>&1 &
 		;;
 	lvsd)
-		/usr/sbin/ip netns exec bd "$LVSD" -f "$2" </dev/null >>"$W/$1.log" 2>&1 &
+		# Its few lines stamped with /proc/uptime (for the profile in the report): through
+		# a fifo, so that $! is lvsd's pid.
+		rm -f "$W/lvsd.fifo"
+		mkfifo "$W/lvsd.fifo"
+		awk '{ getline u < "/proc/uptime"; close("/proc/uptime"); split(u, a, " "); print; print a[1], $0 > "/dev/stderr"; fflush() }' \
+			<"$W/lvsd.fifo" >>"$W/$1.log" 2>>"$W/$1.stamped" &
+		/usr/sbin/ip netns exec bd "$LVSD" -f "$2" </dev/null >"$W/lvsd.fifo" 2>&1 &
 		;;
 	esac
 	PID=$!
@@ -201,7 +208,7 @@ stop() {
 # procs: the daemon and its children (keepalived --dont-fork: parent and checker child).
 procs() {
 	echo "$PID"
-	awk -v p="$PID" '$4 == p { print $1 }' /proc/[0-9]*/stat 2>/dev/null
+	cat /proc/[0-9]*/stat 2>/dev/null | awk -v p="$PID" '$4 == p { print $1 }'
 }
 # cpu_ticks: utime + stime of the daemon's processes (clock ticks, 100 a second).
 cpu_ticks() {
@@ -241,6 +248,20 @@ out() { echo "@@DBENCH $VARIANT $DAEMON $1 $2"; }
 # Last lines of the daemon's log, for a failure.
 tail_log() { tail -n 15 "$W/$DAEMON.log" | sed 's/^/    | /'; }
 
+# calib: seconds a fixed busybox awk loop takes now: the guest's speed (the host's other
+# load slows the emulated CPU; compare the daemons' figures with it).
+calib() {
+	_a=$(lab_now)
+	awk 'BEGIN { for (i = 0; i < 30000; i++) s += i }'
+	since "$_a" "$(lab_now)"
+}
+
+# kernel_weight: the weight of the first real server of the first service, read from the
+# kernel (one service: cheap to poll).
+kernel_weight() {
+	ip netns exec bd "$READ" -Ln -t 198.18.0.1:80 2>/dev/null | awk -v r="$FIRST_RS" '$1 == "->" && $2 == r { print $4 }'
+}
+
 # reload NAME CONF EXPECTED: SIGHUP with CONF copied over the daemon's file; measures the
 # time to its "done" line, the listener's count meanwhile and the kernel writes (lvsd);
 # the table must then be EXPECTED.
@@ -253,6 +274,14 @@ reload() {
 	_c0=$(accepted)
 	_t=$(lab_now)
 	kill -HUP "$PID"
+	if [ "$_name" = oneline ]; then
+		# The one change in the kernel: when it is visible (polled every 0.1 s).
+		until [ "$(kernel_weight)" = 5 ]; do
+			alive && ! elapsed_gt "$_t" "$RELOAD_MAX" || break
+			sleep 0.1
+		done
+		[ "$(kernel_weight)" = 5 ] && out oneline_kernel_s "$(since "$_t" "$(lab_now)")"
+	fi
 	if ! wait_mark "$(mark_reload)" "$_m" "$RELOAD_MAX"; then
 		fail "$DAEMON $VARIANT: $_name reload not done"
 		tail_log
@@ -298,7 +327,9 @@ big_run() {
 	table "$W/conf-noop" >"$W/expect-noop"
 	table "$W/conf-one" >"$W/expect-one"
 	if [ "$VARIANT" = shared ]; then PROBES=$rs; else PROBES=$((services * rs)); fi
+	FIRST_RS=$(awk '$1 == "real_server" { print $2 ":" $3; exit }' "$W/conf-noop")
 	settle
+	out calib_s "$(calib)"
 	_t=$(lab_now)
 	start "$DAEMON" "$W/keepalived.conf"
 	if ! wait_mark "$(mark_start)" 0 "$START_MAX"; then
@@ -369,6 +400,12 @@ big_run() {
 		out rss_after_kb "$(hwm_kb)"
 	fi
 	stop
+	out calib_end_s "$(calib)"
+	[ -f "$W/lvsd.stamped" ] && {
+		echo "bench-director: lvsd's log, stamped (uptime):"
+		grep -v "changes applied: " "$W/lvsd.stamped" | tail -n 12 | sed 's/^/    | /'
+	}
+	rm -f "$W/lvsd.stamped"
 	net_down
 }
 
