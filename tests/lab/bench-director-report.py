@@ -12,6 +12,7 @@ raw, kernel, date, out = sys.argv[1:5]
 D = {}  # (variant, daemon) -> {key: value}
 det = {}  # (daemon, down|up) -> [seconds]
 info = {}
+fails = []
 for line in open(raw):
     f = line.split()
     if not f:
@@ -20,6 +21,8 @@ for line in open(raw):
         D.setdefault((f[1], f[2]), {})[f[3]] = f[4]
     elif f[0] == "@@DDETECT" and len(f) == 5:
         det.setdefault((f[1], f[2]), []).append(float(f[4]))
+    elif f[0] == "@@DFAIL":
+        fails.append(line.split(None, 1)[1].strip())
     elif f[0] == "@@DINFO" and len(f) >= 3:
         info[f[1]] = f[2:]
 
@@ -36,7 +39,13 @@ def num(v):
 
 
 def get(variant, daemon, key):
-    return D.get((variant, daemon), {}).get(key)
+    v = D.get((variant, daemon), {}).get(key)
+    # A reload that did not finish within the bound.
+    if v is None and key in ("noop_s", "oneline_s"):
+        t = D.get((variant, daemon), {}).get(key[:-2] + "_timeout")
+        if t is not None:
+            return f"not done in {t} s"
+    return v
 
 
 def fmt_int(v):
@@ -46,6 +55,8 @@ def fmt_int(v):
 
 def fmt(v, digits=2):
     x = num(v)
+    if x is None and isinstance(v, str) and v.startswith("not done"):
+        return f"**{v}**"
     return "–" if x is None else f"{x:.{digits}f}"
 
 
@@ -63,6 +74,8 @@ def mb(v):
 
 def run_due(variant, daemon, run, due):
     r, d = num(get(variant, daemon, run)), num(get(variant, daemon, due))
+    if r is not None and d is None:
+        return f"{int(r):,} / –"
     if r is None or d is None:
         return "–"
     pct = f" ({100 * r / d:.0f}%)" if d else ""
@@ -158,7 +171,10 @@ if hl and len(hl) >= 7:
     head += (f" The host ({hl[6]} cores, shared) had a load average of {hl[0]} when the run began and "
              f"{hl[3]} when it ended: the emulated CPU was slowed by other work, so absolute times "
              f"and CPU figures are inflated; the ratios compare runs of the same boot.")
-text = head + "\n\n| figure | keepalived 2.2.7 | lvsd | ratio |\n|---|---:|---:|---:|\n" + "\n".join(rows) + "\n"
+tail = ""
+if fails:
+    tail = "\nFailures (the run exits non-zero):\n\n" + "".join(f"- {x}\n" for x in fails)
+text = head + "\n\n| figure | keepalived 2.2.7 | lvsd | ratio |\n|---|---:|---:|---:|\n" + "\n".join(rows) + "\n" + tail
 with open(out, "w") as fh:
     fh.write(text)
 ok = all(get("distinct", d, "startup_s") is not None for d in (K, L))

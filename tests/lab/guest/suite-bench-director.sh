@@ -222,9 +222,10 @@ marks() {
 	_c=$(grep -c -F "$1" "$W/$DAEMON.log" 2>/dev/null)
 	echo "${_c:-0}"
 }
-# wait_mark TEXT N MAX: until the log has more than N lines with TEXT; sets T_MARK.
+# wait_mark TEXT N MAX [T0]: until the log has more than N lines with TEXT, at most MAX s
+# after T0 (default: now); sets T_MARK.
 wait_mark() {
-	_w0=$(lab_now)
+	_w0=${4:-$(lab_now)}
 	while [ "$(marks "$1")" -le "$2" ]; do
 		alive || {
 			echo "bench-director: $DAEMON exited before logging \"$1\""
@@ -282,8 +283,10 @@ reload() {
 		done
 		[ "$(kernel_weight)" = 5 ] && out oneline_kernel_s "$(since "$_t" "$(lab_now)")"
 	fi
-	if ! wait_mark "$(mark_reload)" "$_m" "$RELOAD_MAX"; then
+	if ! wait_mark "$(mark_reload)" "$_m" "$RELOAD_MAX" "$_t"; then
 		fail "$DAEMON $VARIANT: $_name reload not done"
+		out "${_name}_timeout" "$RELOAD_MAX"
+		out "${_name}_checks" $(($(accepted) - _c0))
 		tail_log
 		return 1
 	fi
@@ -395,8 +398,12 @@ big_run() {
 	out down_lines "${_downs:-0}"
 
 	if [ "$VARIANT" = distinct ]; then
-		reload noop "$W/conf-noop" "$W/expect-noop"
-		reload oneline "$W/conf-one" "$W/expect-one"
+		# A second SIGHUP while the first reload is still running would measure nothing.
+		if reload noop "$W/conf-noop" "$W/expect-noop"; then
+			reload oneline "$W/conf-one" "$W/expect-one"
+		else
+			echo "bench-director: $DAEMON: one-line reload not run (the no-op reload did not finish)"
+		fi
 		out rss_after_kb "$(hwm_kb)"
 	fi
 	stop
