@@ -49,7 +49,8 @@ daemons=$(lab_param bdir_daemons | tr ',' ' ')
 DELAY=5
 # Bounds (seconds): start-up, a reload, one detection event.
 START_MAX=300
-RELOAD_MAX=400
+RELOAD_MAX=$(lab_param bdir_reload_max)
+[ -n "$RELOAD_MAX" ] || RELOAD_MAX=400
 EVENT_MAX=20
 echo "@@DINFO size $services $rs $window $DELAY"
 echo "@@DINFO reader $READ"
