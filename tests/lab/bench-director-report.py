@@ -74,6 +74,10 @@ def mb(v):
 
 def run_due(variant, daemon, run, due):
     r, d = num(get(variant, daemon, run)), num(get(variant, daemon, due))
+    # A reload that did not finish: due over its whole bound.
+    t = num(get(variant, daemon, due[:-4] + "_timeout")) if due.endswith("_due") else None
+    if d is None and t is not None and variant == "distinct":
+        d = t * services * rs / float(delay)
     if r is not None and d is None:
         return f"{int(r):,} / –"
     if r is None or d is None:
@@ -107,7 +111,10 @@ for name, what in (("noop", "no-op reload (same file)"), ("oneline", "one-line r
         # Runs before the one-line reload was skipped after an unfinished no-op reload: the
         # line then seen was the no-op reload's.
         if name == "oneline" and any(x.startswith(f"{d} distinct: noop reload not done") for x in fails):
-            v += " (sent while the no-op reload was still running: this `Reload complete` is the first one)"
+            if num(get(V, d, name + "_s")) is None:
+                v = "not run (the no-op reload had not finished)"
+            else:
+                v += " (sent while the no-op reload was still running: this `Reload complete` is the first one)"
         return v
     row(f"{what}: SIGHUP to done (s)", done(K), done(L),
         ratio(get(V, L, name + "_s"), get(V, K, name + "_s")))
