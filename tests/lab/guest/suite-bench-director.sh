@@ -525,11 +525,15 @@ missing=
 if [ -n "$missing" ]; then
 	fail "missing:$missing"
 else
-	for d in $daemons; do big_run distinct "$d"; done
-	if [ "$shared" = 1 ]; then
+	if [ "$shared" != only ]; then
+		for d in $daemons; do big_run distinct "$d"; done
+	fi
+	if [ "$shared" = 1 ] || [ "$shared" = only ]; then
 		for d in $daemons; do big_run shared "$d"; done
 	fi
-	for d in $daemons; do detect "$d"; done
+	if [ "$reps" -gt 0 ]; then
+		for d in $daemons; do detect "$d"; done
+	fi
 fi
 
 lab_reset_state
