@@ -54,6 +54,40 @@ fn log(priority: Priority, line: impl std::fmt::Display) {
     emit(priority, "lvsd: ", &line.to_string());
 }
 
+/// Open files lvsd asks for: every check in flight holds a socket, and thousands of
+/// checks can be in flight at once (keepalived raises its limit likewise, to its number of
+/// checkers plus a margin).
+const WANTED_OPEN_FILES: libc::rlim_t = 65536;
+
+/// Raises the soft limit on open files (usually 1024) to `WANTED_OPEN_FILES`, the hard
+/// limit too when allowed (CAP_SYS_RESOURCE), else to the hard limit. Without it, a
+/// configuration of some thousands of real servers fails checks with EMFILE ("Too many open
+/// files") as soon as more than ~1,000 probes are in flight.
+fn raise_open_files() {
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local struct.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 || lim.rlim_cur >= WANTED_OPEN_FILES
+        {
+            return;
+        }
+        let want = libc::rlimit {
+            rlim_cur: WANTED_OPEN_FILES,
+            rlim_max: lim.rlim_max.max(WANTED_OPEN_FILES),
+        };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &want) != 0 && lim.rlim_cur < lim.rlim_max {
+            let soft = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            libc::setrlimit(libc::RLIMIT_NOFILE, &soft);
+        }
+    }
+}
+
 fn main() -> ExitCode {
     // systemd's variables are read and taken out of the environment before
     // any thread starts, so that the scripts lvsd runs do not inherit them.
@@ -143,6 +177,7 @@ fn main() -> ExitCode {
             }
         };
     }
+    raise_open_files();
     let notifier = match env.notify_socket.as_deref().map(Notifier::new) {
         None => None,
         Some(Ok(n)) => Some(Arc::new(n)),

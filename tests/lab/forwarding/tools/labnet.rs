@@ -29,6 +29,10 @@
 //!       exists it closes its side and waits for the server's close. Last line: "kept I"
 //!       (exit 0), or "broken I WHY" (exit 1) when the connection failed after I good
 //!       exchanges (WHY: reset, timeout, closed, wrong answer, connect).
+//!   labnet count PORT FILE
+//!       a TCP listener on 0.0.0.0:PORT (accept queue 4096) that accepts and closes every
+//!       connection and keeps the number accepted so far in FILE (rewritten every 50 ms):
+//!       health checks counted at the real server's side, for the director benchmark.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
@@ -42,7 +46,7 @@ fn die(msg: &str) -> ! {
 }
 
 fn usage() -> ! {
-    die("usage: labnet serve NAME tcp|udp|smtp|dns:PORT... | ask [opts] tcp|udp HOST PORT | hold [opts] HOST PORT | talk [opts] HOST PORT")
+    die("usage: labnet serve NAME tcp|udp|smtp|dns:PORT... | ask [opts] tcp|udp HOST PORT | hold [opts] HOST PORT | talk [opts] HOST PORT | count PORT FILE")
 }
 
 // ------------------------------------------------------------------ server
@@ -291,6 +295,7 @@ mod sys {
         pub fn bind(fd: i32, addr: *const c_void, len: u32) -> i32;
         pub fn connect(fd: i32, addr: *const c_void, len: u32) -> i32;
         pub fn close(fd: i32) -> i32;
+        pub fn listen(fd: i32, backlog: i32) -> i32;
     }
     pub const AF_INET: i32 = 2;
     pub const AF_INET6: i32 = 10;
@@ -549,6 +554,39 @@ fn talk(args: &[String]) -> ! {
     exit(1)
 }
 
+/// `labnet count PORT FILE`: counts accepted connections (see the top of the file).
+fn count(args: &[String]) -> ! {
+    use std::os::fd::AsRawFd;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    let [port, file] = args else { usage() };
+    let port: u16 = port.parse().unwrap_or_else(|_| usage());
+    let listener = TcpListener::bind(("0.0.0.0", port))
+        .unwrap_or_else(|e| die(&format!("tcp port {port}: {e}")));
+    // std listens with a queue of 128; thousands of checks a second need more.
+    // SAFETY: listen() on the listener's own open descriptor.
+    unsafe { sys::listen(listener.as_raw_fd(), 4096) };
+    let accepted = Arc::new(AtomicU64::new(0));
+    let seen = accepted.clone();
+    let file = file.clone();
+    std::thread::spawn(move || {
+        let tmp = format!("{file}.tmp");
+        loop {
+            let n = seen.load(Ordering::Relaxed);
+            if std::fs::write(&tmp, format!("{n}\n")).is_ok() {
+                let _ = std::fs::rename(&tmp, &file);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    for conn in listener.incoming() {
+        if conn.is_ok() {
+            accepted.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    exit(0)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -556,6 +594,7 @@ fn main() {
         Some("ask") => ask(&args[1..]),
         Some("hold") => hold(&args[1..]),
         Some("talk") => talk(&args[1..]),
+        Some("count") => count(&args[1..]),
         _ => usage(),
     }
 }
