@@ -48,6 +48,9 @@ pub struct Options {
     pub script_limit: usize,
     /// A notify script's time limit. Default 30 s.
     pub script_timeout: Duration,
+    /// Where probes, reconciles and kernel changes are recorded for the
+    /// metrics ([`crate::metrics`]). Default none.
+    pub recorder: Option<crate::metrics::Recorder>,
 }
 
 impl Default for Options {
@@ -58,6 +61,7 @@ impl Default for Options {
             drain_poll: Duration::from_secs(1),
             script_limit: 32,
             script_timeout: Duration::from_secs(30),
+            recorder: None,
         }
     }
 }
@@ -348,6 +352,9 @@ impl<K: Kernel> Director<K> {
     ) -> Result<(Director<K>, UnboundedReceiver<Note>), StartError> {
         let model = Model::build(config).map_err(StartError::Model)?;
         let (engine, events) = Engine::new(tokio::runtime::Handle::current(), false);
+        if let Some(r) = &options.recorder {
+            engine.observe(r.probe_observer());
+        }
         engine
             .sync(model.checks())
             .map_err(|e| StartError::Model(vec![e.to_string()]))?;
@@ -452,6 +459,11 @@ impl<K: Kernel> Director<K> {
                     at: status::unix_time(SystemTime::now()),
                     errors: errors.clone(),
                 })
+            }
+            Note::Applied { ok, failed, .. } => {
+                if let Some(r) = &self.options.recorder {
+                    r.changes(*ok, *failed);
+                }
             }
             _ => {}
         }
@@ -590,6 +602,15 @@ impl<K: Kernel> Director<K> {
     /// Reads the kernel, computes the desired table and applies the plan.
     /// Returns the number of changes written.
     pub fn reconcile(&mut self) -> usize {
+        let started = Instant::now();
+        let written = self.reconcile_now();
+        if let Some(r) = &self.options.recorder {
+            r.reconcile(started.elapsed());
+        }
+        written
+    }
+
+    fn reconcile_now(&mut self) -> usize {
         let actual = match self.kernel.snapshot() {
             Ok(t) => t,
             Err(e) => {

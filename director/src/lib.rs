@@ -11,7 +11,8 @@
 //! 4. health per real server and quorum per virtual server: [`health`];
 //! 5. the kernel seam: [`kernel`] (the real one, and an in-memory one for tests);
 //! 6. the daemon that ties them: [`director`] (reconcile, reload, drain, stop),
-//!    with notify scripts in [`notify`]; the binary is `lvsd`.
+//!    with notify scripts in [`notify`]; the binary is `lvsd`;
+//! 7. what it shows: [`status`] (the daemon's view) and [`metrics`] (Prometheus).
 #![warn(missing_docs)]
 
 pub mod check;
@@ -21,5 +22,6 @@ pub mod health;
 pub mod keepalived;
 pub mod kernel;
 pub mod ldirectord;
+pub mod metrics;
 pub mod notify;
 pub mod status;

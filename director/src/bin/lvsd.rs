@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use ipvs_director::director::{Control, Director, Note, Options};
 use ipvs_director::keepalived::{self, Config};
 use ipvs_director::kernel::{Kernel, MemoryKernel};
+use ipvs_director::metrics::{self, KernelStats, MetricNames, MetricsOptions, Recorder};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
@@ -26,6 +27,13 @@ usage: lvsd [-f FILE] [-t]
   -n, --dont-fork       run in the foreground (always the case)
       --dry-run         run on an in-memory table instead of the kernel (starts empty;
                         logs the changes it would make)
+      --metrics ADDR:PORT   serve Prometheus metrics at http://ADDR:PORT/metrics
+                        (no listener without it)
+      --metrics-real-servers on|off
+                        series per real server (on, default) or per service only
+      --metrics-names lvsd|node_exporter|both
+                        metric names: lvsd's (default), node_exporter's ipvs
+                        collector's, or both
   -h, --help            this text
   -v, --version         version
 lvsd runs in the foreground and logs to standard error; SIGHUP reloads the
@@ -36,14 +44,51 @@ struct Args {
     file: PathBuf,
     test: bool,
     dry_run: bool,
+    metrics: Option<std::net::SocketAddr>,
+    metrics_options: MetricsOptions,
+}
+
+/// The value of `--name VALUE` or `--name=VALUE`.
+fn option_value(
+    a: &str,
+    name: &str,
+    args: &mut impl Iterator<Item = String>,
+) -> Result<Option<String>, String> {
+    if a == name {
+        return args
+            .next()
+            .map(Some)
+            .ok_or_else(|| format!("{name} needs a value"));
+    }
+    Ok(a.strip_prefix(name)
+        .and_then(|r| r.strip_prefix('='))
+        .map(str::to_string))
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
     let mut file = PathBuf::from(DEFAULT_CONFIG);
     let mut test = false;
     let mut dry_run = false;
+    let mut metrics = None;
+    let mut metrics_options = MetricsOptions::default();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
+        if let Some(v) = option_value(&a, "--metrics", &mut args)? {
+            metrics = Some(
+                v.parse()
+                    .map_err(|e| format!("--metrics {v:?}: {e} (expected ADDR:PORT)"))?,
+            );
+            continue;
+        }
+        if let Some(v) = option_value(&a, "--metrics-real-servers", &mut args)? {
+            metrics_options.real_servers =
+                metrics::parse_switch(&v).map_err(|e| format!("--metrics-real-servers {e}"))?;
+            continue;
+        }
+        if let Some(v) = option_value(&a, "--metrics-names", &mut args)? {
+            metrics_options.names = v.parse::<MetricNames>()?;
+            continue;
+        }
         match a.as_str() {
             "-f" | "--use-file" => {
                 file = args
@@ -74,6 +119,8 @@ fn parse_args() -> Result<Option<Args>, String> {
         file,
         test,
         dry_run,
+        metrics,
+        metrics_options,
     }))
 }
 
@@ -152,9 +199,24 @@ fn main() -> ExitCode {
             }
         };
     }
+    // The metrics listener is bound before anything else happens, so that
+    // a taken address stops the start.
+    let listener = match args.metrics {
+        None => None,
+        Some(addr) => match std::net::TcpListener::bind(addr) {
+            Ok(l) => Some((l, args.metrics_options)),
+            Err(e) => {
+                log(format_args!("--metrics {addr}: {e}"));
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     if args.dry_run {
         log("dry run: an in-memory table stands for the kernel (it starts empty)");
-        return runtime.block_on(daemon(MemoryKernel::new(), parsed.config, args.file));
+        let kernel = MemoryKernel::new();
+        let metrics =
+            listener.map(|(l, o)| (l, o, Box::new(kernel.clone()) as Box<dyn KernelStats>));
+        return runtime.block_on(daemon(kernel, parsed.config, args.file, metrics));
     }
     let ipvs = match ipvs::Ipvs::open() {
         Ok(i) => i,
@@ -163,11 +225,30 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(daemon(ipvs, parsed.config, args.file))
+    // The scrapes' own netlink handle: a dump never waits for the daemon's.
+    let metrics = match listener {
+        None => None,
+        Some((l, o)) => match ipvs::Ipvs::open() {
+            Ok(i) => Some((l, o, Box::new(i) as Box<dyn KernelStats>)),
+            Err(e) => {
+                log(e);
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    runtime.block_on(daemon(ipvs, parsed.config, args.file, metrics))
 }
 
+/// The metrics listener, its options and its kernel dump source.
+type MetricsSetup = (std::net::TcpListener, MetricsOptions, Box<dyn KernelStats>);
+
 /// Runs the daemon until SIGTERM or SIGINT.
-async fn daemon<K: Kernel>(kernel: K, config: Config, file: PathBuf) -> ExitCode {
+async fn daemon<K: Kernel>(
+    kernel: K,
+    config: Config,
+    file: PathBuf,
+    metrics: Option<MetricsSetup>,
+) -> ExitCode {
     // Signals first, so that a SIGHUP or SIGTERM sent during the start is
     // handled, not fatal.
     let (tx, rx) = mpsc::unbounded_channel();
@@ -199,17 +280,21 @@ async fn daemon<K: Kernel>(kernel: K, config: Config, file: PathBuf) -> ExitCode
             }
         });
     }
-    let (director, mut notes) =
-        match Director::start(kernel, &config, Some(file), Options::default()) {
-            Ok(d) => d,
-            Err(e) => {
-                for line in e.to_string().lines() {
-                    eprintln!("{line}");
-                }
-                log("configuration refused");
-                return ExitCode::FAILURE;
+    let recorder = metrics.as_ref().map(|_| Recorder::new());
+    let options = Options {
+        recorder: recorder.clone(),
+        ..Options::default()
+    };
+    let (director, mut notes) = match Director::start(kernel, &config, Some(file), options) {
+        Ok(d) => d,
+        Err(e) => {
+            for line in e.to_string().lines() {
+                eprintln!("{line}");
             }
-        };
+            log("configuration refused");
+            return ExitCode::FAILURE;
+        }
+    };
     let printer = tokio::spawn(async move {
         while let Some(n) = notes.recv().await {
             log(&n);
@@ -218,6 +303,22 @@ async fn daemon<K: Kernel>(kernel: K, config: Config, file: PathBuf) -> ExitCode
             }
         }
     });
+    let _server = match (metrics, recorder) {
+        (Some((listener, options, source)), Some(recorder)) => {
+            let scraper = metrics::Scraper::new(source, tx.clone(), recorder, options);
+            match metrics::spawn(listener, scraper) {
+                Ok(s) => {
+                    log(format_args!("metrics: http://{}/metrics", s.local_addr()));
+                    Some(s)
+                }
+                Err(e) => {
+                    log(format_args!("metrics: cannot start the listener: {e}"));
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        _ => None,
+    };
     director.run(rx).await;
     let _ = printer.await;
     ExitCode::SUCCESS
