@@ -178,13 +178,14 @@ async fn scrape(addr: SocketAddr) -> Vec<Sample> {
 struct Counting(MemoryKernel);
 
 fn stats_for(seed: u64) -> Stats {
-    let mut s = Stats::default();
-    s.conns = (1 << 32) + seed;
-    s.in_packets = (2 << 32) + 3 * seed;
-    s.out_packets = (3 << 32) + 5 * seed;
-    s.in_bytes = (4 << 40) + 7 * seed;
-    s.out_bytes = (5 << 40) + 11 * seed;
-    s
+    Stats {
+        conns: (1 << 32) + seed,
+        in_packets: (2 << 32) + 3 * seed,
+        out_packets: (3 << 32) + 5 * seed,
+        in_bytes: (4 << 40) + 7 * seed,
+        out_bytes: (5 << 40) + 11 * seed,
+        ..Stats::default()
+    }
 }
 
 impl KernelStats for Counting {
