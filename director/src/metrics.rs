@@ -13,6 +13,10 @@
 //! - a [`Recorder`] the daemon feeds as it runs: check durations and
 //!   failures per check type, reconcile durations and changes.
 //!
+//! The daemon's metrics go through prometheus-client's registry and
+//! encoder; the kernel's families, 10 lines per real server, are written
+//! straight in the same format, each label set formatted once.
+//!
 //! [`spawn`] serves `GET /metrics` in the Prometheus text format (0.0.4) on
 //! its own thread with its own runtime, so the kernel dump runs neither on
 //! the daemon's loop nor on the check engine's thread; the loop is only
@@ -24,7 +28,6 @@
 //! per-real-server series by per-service sums, to bound the series count.
 //! The metrics are listed in `director/README.md`.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
@@ -32,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use ipvs::{DestinationStatus, Ipvs, Protocol, ServiceEntry, ServiceKey};
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
-use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
@@ -272,7 +275,7 @@ impl KernelStats for MemoryKernel {
 #[derive(Debug)]
 struct Scrape {
     status: Option<Status>,
-    kernel: Result<Vec<ServiceEntry>, String>,
+    kernel_ok: bool,
     dump_seconds: f64,
     options: MetricsOptions,
 }
@@ -307,14 +310,6 @@ struct Fam<'a> {
 }
 
 impl Fam<'_> {
-    fn counter<L: prometheus_client::encoding::EncodeLabelSet>(
-        &mut self,
-        labels: &L,
-        v: u64,
-    ) -> fmt::Result {
-        ConstCounter::new(v).encode(self.enc.encode_family(labels)?)
-    }
-
     fn gauge<L: prometheus_client::encoding::EncodeLabelSet>(
         &mut self,
         labels: &L,
@@ -424,233 +419,267 @@ const STATES: [(RealServerState, &str); 4] = [
     (RealServerState::Displaced, "displaced"),
 ];
 
-impl Scrape {
-    fn encode_kernel(&self, enc: &mut DescriptorEncoder, entries: &[ServiceEntry]) -> fmt::Result {
-        let o = self.options;
-        // Service labels, computed once.
-        let services: Vec<String> = entries
-            .iter()
-            .map(|e| e.service.config.key.to_string())
-            .collect();
-        let svc_counters: Vec<Counters> = entries
-            .iter()
-            .map(|e| {
-                let s = &e.service.stats;
-                let mut c = Counters {
-                    conns: s.conns,
-                    in_packets: s.in_packets,
-                    out_packets: s.out_packets,
-                    in_bytes: s.in_bytes,
-                    out_bytes: s.out_bytes,
-                    ..Counters::default()
-                };
-                for d in &e.destinations {
-                    c.add_conns(&Counters::of_dest(d));
-                }
-                c
-            })
-            .collect();
-        if o.names.lvsd() {
-            for (name, help, get) in TRAFFIC {
-                let n = format!("lvsd_service_{name}");
-                let mut f = family(enc, &n, help, MetricType::Counter)?;
-                for (s, c) in services.iter().zip(&svc_counters) {
-                    f.counter(&[("service", s.as_str())], get(c))?;
-                }
+/// The kernel's part of a scrape, written straight in the text format:
+/// per-real-server families are most of a scrape's lines (10 per real
+/// server), and writing each real server's label set once and reusing it
+/// keeps a scrape of thousands of real servers near the cost of the dump
+/// itself (the daemon's own metrics go through prometheus-client's
+/// registry and encoder).
+struct Text<'a> {
+    out: &'a mut String,
+}
+
+impl Text<'_> {
+    fn head(&mut self, name: &str, help: &str, kind: &str) {
+        use fmt::Write as _;
+        let _ = write!(self.out, "# HELP {name} {help}.\n# TYPE {name} {kind}\n");
+    }
+
+    fn sample(&mut self, name: &str, labels: &str, v: impl fmt::Display) {
+        use fmt::Write as _;
+        let _ = writeln!(self.out, "{name}{labels} {v}");
+    }
+}
+
+/// `{k="v",...}` with the values escaped as the text format wants.
+fn label_set(pairs: &[(&str, &str)]) -> String {
+    let mut s = String::with_capacity(64);
+    s.push('{');
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(k);
+        s.push_str("=\"");
+        for c in v.chars() {
+            match c {
+                '\\' => s.push_str("\\\\"),
+                '"' => s.push_str("\\\""),
+                '\n' => s.push_str("\\n"),
+                c => s.push(c),
             }
-            for (name, help, get) in CONNS {
-                let n = format!("lvsd_service_{name}");
-                let h = format!("{help}, summed over the service's real servers");
-                let mut f = family(enc, &n, &h, MetricType::Gauge)?;
-                for (s, c) in services.iter().zip(&svc_counters) {
-                    f.gauge(&[("service", s.as_str())], c.active_like(get))?;
-                }
+        }
+        s.push('"');
+    }
+    s.push('}');
+    s
+}
+
+fn write_kernel(out: &mut String, entries: &[ServiceEntry], o: MetricsOptions) {
+    let mut t = Text { out };
+    let services: Vec<String> = entries
+        .iter()
+        .map(|e| label_set(&[("service", &e.service.config.key.to_string())]))
+        .collect();
+    let svc_counters: Vec<Counters> = entries
+        .iter()
+        .map(|e| {
+            let s = &e.service.stats;
+            let mut c = Counters {
+                conns: s.conns,
+                in_packets: s.in_packets,
+                out_packets: s.out_packets,
+                in_bytes: s.in_bytes,
+                out_bytes: s.out_bytes,
+                ..Counters::default()
+            };
+            for d in &e.destinations {
+                c.add_conns(&Counters::of_dest(d));
             }
-            {
-                let mut f = family(
-                    enc,
-                    "lvsd_service_weight",
-                    "Sum of the weights of the service's real servers in the kernel",
-                    MetricType::Gauge,
-                )?;
-                for (s, c) in services.iter().zip(&svc_counters) {
-                    f.gauge(&[("service", s.as_str())], c.weight)?;
-                }
+            c
+        })
+        .collect();
+    if o.names.lvsd() {
+        for (name, help, get) in TRAFFIC {
+            let n = format!("lvsd_service_{name}_total");
+            t.head(&n, help, "counter");
+            for (l, c) in services.iter().zip(&svc_counters) {
+                t.sample(&n, l, get(c));
             }
-            {
-                let mut f = family(
-                    enc,
-                    "lvsd_service_real_servers",
-                    "Real servers of the service in the kernel",
-                    MetricType::Gauge,
-                )?;
-                for (s, e) in services.iter().zip(entries) {
-                    f.gauge(&[("service", s.as_str())], e.destinations.len() as i64)?;
-                }
+        }
+        for (name, help, get) in CONNS {
+            let n = format!("lvsd_service_{name}");
+            t.head(
+                &n,
+                &format!("{help}, summed over the service's real servers"),
+                "gauge",
+            );
+            for (l, c) in services.iter().zip(&svc_counters) {
+                t.sample(&n, l, get(c));
             }
-            if o.real_servers {
-                // Real server labels, computed once.
-                let rs: Vec<(&str, String, Counters)> = services
-                    .iter()
-                    .zip(entries)
-                    .flat_map(|(s, e)| {
-                        e.destinations.iter().map(move |d| {
+        }
+        t.head(
+            "lvsd_service_weight",
+            "Sum of the weights of the service's real servers in the kernel",
+            "gauge",
+        );
+        for (l, c) in services.iter().zip(&svc_counters) {
+            t.sample("lvsd_service_weight", l, c.weight);
+        }
+        t.head(
+            "lvsd_service_real_servers",
+            "Real servers of the service in the kernel",
+            "gauge",
+        );
+        for (l, e) in services.iter().zip(entries) {
+            t.sample("lvsd_service_real_servers", l, e.destinations.len());
+        }
+        if o.real_servers {
+            let rs: Vec<(String, Counters)> = entries
+                .iter()
+                .flat_map(|e| {
+                    let svc = e.service.config.key.to_string();
+                    e.destinations
+                        .iter()
+                        .map(|d| {
                             (
-                                s.as_str(),
-                                rs_name(d.config.addr, d.config.port),
+                                label_set(&[
+                                    ("service", &svc),
+                                    ("real_server", &rs_name(d.config.addr, d.config.port)),
+                                ]),
                                 Counters::of_dest(d),
                             )
                         })
-                    })
-                    .collect();
-                for (name, help, get) in TRAFFIC {
-                    let n = format!("lvsd_real_server_{name}");
-                    let mut f = family(enc, &n, help, MetricType::Counter)?;
-                    for (s, r, c) in &rs {
-                        f.counter(&[("service", *s), ("real_server", r.as_str())], get(c))?;
-                    }
-                }
-                for (name, help, get) in CONNS {
-                    let n = format!("lvsd_real_server_{name}");
-                    let mut f = family(enc, &n, help, MetricType::Gauge)?;
-                    for (s, r, c) in &rs {
-                        f.gauge(
-                            &[("service", *s), ("real_server", r.as_str())],
-                            c.active_like(get),
-                        )?;
-                    }
-                }
-                let mut f = family(
-                    enc,
-                    "lvsd_real_server_weight",
-                    "The real server's weight in the kernel",
-                    MetricType::Gauge,
-                )?;
-                for (s, r, c) in &rs {
-                    f.gauge(&[("service", *s), ("real_server", r.as_str())], c.weight)?;
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            for (name, help, get) in TRAFFIC {
+                let n = format!("lvsd_real_server_{name}_total");
+                t.head(&n, help, "counter");
+                for (l, c) in &rs {
+                    t.sample(&n, l, get(c));
                 }
             }
+            for (name, help, get) in CONNS {
+                let n = format!("lvsd_real_server_{name}");
+                t.head(&n, help, "gauge");
+                for (l, c) in &rs {
+                    t.sample(&n, l, get(c));
+                }
+            }
+            t.head(
+                "lvsd_real_server_weight",
+                "The real server's weight in the kernel",
+                "gauge",
+            );
+            for (l, c) in &rs {
+                t.sample("lvsd_real_server_weight", l, c.weight);
+            }
         }
-        if o.names.node() {
-            self.encode_node(enc, entries, &svc_counters)?;
-        }
-        Ok(())
     }
-
-    /// node_exporter's ipvs collector: totals without labels (here the sums
-    /// over services), and per backend gauges labelled as node_exporter
-    /// labels them.
-    fn encode_node(
-        &self,
-        enc: &mut DescriptorEncoder,
-        entries: &[ServiceEntry],
-        svc: &[Counters],
-    ) -> fmt::Result {
-        let total = svc.iter().fold(Counters::default(), |mut t, c| {
-            t.conns += c.conns;
-            t.in_packets += c.in_packets;
-            t.out_packets += c.out_packets;
-            t.in_bytes += c.in_bytes;
-            t.out_bytes += c.out_bytes;
-            t
-        });
-        let totals: [(&str, &str, u64); 5] = [
-            (
-                "node_ipvs_connections",
-                "The total number of connections made.",
-                total.conns,
-            ),
-            (
-                "node_ipvs_incoming_packets",
-                "The total number of incoming packets.",
-                total.in_packets,
-            ),
-            (
-                "node_ipvs_outgoing_packets",
-                "The total number of outgoing packets.",
-                total.out_packets,
-            ),
-            (
-                "node_ipvs_incoming_bytes",
-                "The total amount of incoming data.",
-                total.in_bytes,
-            ),
-            (
-                "node_ipvs_outgoing_bytes",
-                "The total amount of outgoing data.",
-                total.out_bytes,
-            ),
-        ];
-        for (name, help, v) in totals {
-            family(enc, name, help, MetricType::Counter)?.counter(&NO_LABELS, v)?;
-        }
-        // Backends keyed by their label values; without real servers, the
-        // remote labels are dropped and the backends of a service summed.
-        let mut backends: BTreeMap<[String; 6], Counters> = BTreeMap::new();
-        for e in entries {
-            let key = &e.service.config.key;
-            let (laddr, lport) = local_addr(key);
-            let (proto, mark) = protocol_label(key);
-            for d in &e.destinations {
-                let (raddr, rport) = if self.options.real_servers {
-                    (d.config.addr.to_string(), d.config.port.to_string())
-                } else {
-                    (String::new(), String::new())
-                };
-                let k = [
-                    laddr.clone(),
-                    lport.to_string(),
-                    raddr,
-                    rport,
-                    proto.to_string(),
-                    mark.clone(),
-                ];
-                backends
-                    .entry(k)
-                    .or_default()
-                    .add_conns(&Counters::of_dest(d));
-            }
-        }
-        let real_servers = self.options.real_servers;
-        let labels = |k: &[String; 6]| -> Vec<(&'static str, String)> {
-            let mut v = vec![
-                ("local_address", k[0].clone()),
-                ("local_port", k[1].clone()),
-            ];
-            if real_servers {
-                v.push(("remote_address", k[2].clone()));
-                v.push(("remote_port", k[3].clone()));
-            }
-            v.push(("proto", k[4].clone()));
-            v.push(("local_mark", k[5].clone()));
-            v
-        };
-        let gauges: [Field<i64>; 3] = [
-            (
-                "node_ipvs_backend_connections_active",
-                "The current active connections by local and remote address.",
-                |c| c.active as i64,
-            ),
-            (
-                "node_ipvs_backend_connections_inactive",
-                "The current inactive connections by local and remote address.",
-                |c| c.inactive as i64,
-            ),
-            (
-                "node_ipvs_backend_weight",
-                "The current backend weight by local and remote address.",
-                |c| c.weight,
-            ),
-        ];
-        for (name, help, get) in gauges {
-            let mut f = family(enc, name, help, MetricType::Gauge)?;
-            for (k, c) in &backends {
-                f.gauge(&labels(k), get(c))?;
-            }
-        }
-        Ok(())
+    if o.names.node() {
+        write_node(&mut t, entries, &svc_counters, o.real_servers);
     }
+}
 
+/// node_exporter's ipvs collector: totals without labels (here the sums
+/// over services), and per backend gauges labelled as node_exporter labels
+/// them.
+fn write_node(t: &mut Text<'_>, entries: &[ServiceEntry], svc: &[Counters], real_servers: bool) {
+    let total = svc.iter().fold(Counters::default(), |mut t, c| {
+        t.conns += c.conns;
+        t.in_packets += c.in_packets;
+        t.out_packets += c.out_packets;
+        t.in_bytes += c.in_bytes;
+        t.out_bytes += c.out_bytes;
+        t
+    });
+    let totals: [(&str, &str, u64); 5] = [
+        (
+            "node_ipvs_connections_total",
+            "The total number of connections made",
+            total.conns,
+        ),
+        (
+            "node_ipvs_incoming_packets_total",
+            "The total number of incoming packets",
+            total.in_packets,
+        ),
+        (
+            "node_ipvs_outgoing_packets_total",
+            "The total number of outgoing packets",
+            total.out_packets,
+        ),
+        (
+            "node_ipvs_incoming_bytes_total",
+            "The total amount of incoming data",
+            total.in_bytes,
+        ),
+        (
+            "node_ipvs_outgoing_bytes_total",
+            "The total amount of outgoing data",
+            total.out_bytes,
+        ),
+    ];
+    for (name, help, v) in totals {
+        t.head(name, help, "counter");
+        t.sample(name, "", v);
+    }
+    // Backends keyed by their label set; without real servers, the remote
+    // labels are dropped and the backends of a service summed.
+    let mut backends: Vec<(String, Counters)> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for e in entries {
+        let key = &e.service.config.key;
+        let (laddr, lport) = local_addr(key);
+        let lport = lport.to_string();
+        let (proto, mark) = protocol_label(key);
+        for d in &e.destinations {
+            let labels = if real_servers {
+                label_set(&[
+                    ("local_address", &laddr),
+                    ("local_port", &lport),
+                    ("remote_address", &d.config.addr.to_string()),
+                    ("remote_port", &d.config.port.to_string()),
+                    ("proto", proto),
+                    ("local_mark", &mark),
+                ])
+            } else {
+                label_set(&[
+                    ("local_address", &laddr),
+                    ("local_port", &lport),
+                    ("proto", proto),
+                    ("local_mark", &mark),
+                ])
+            };
+            let c = Counters::of_dest(d);
+            match index.get(&labels) {
+                Some(&i) => backends[i].1.add_conns(&c),
+                None => {
+                    index.insert(labels.clone(), backends.len());
+                    let mut sum = Counters::default();
+                    sum.add_conns(&c);
+                    backends.push((labels, sum));
+                }
+            }
+        }
+    }
+    let gauges: [Field<i64>; 3] = [
+        (
+            "node_ipvs_backend_connections_active",
+            "The current active connections by local and remote address",
+            |c| i64::try_from(c.active).unwrap_or(i64::MAX),
+        ),
+        (
+            "node_ipvs_backend_connections_inactive",
+            "The current inactive connections by local and remote address",
+            |c| i64::try_from(c.inactive).unwrap_or(i64::MAX),
+        ),
+        (
+            "node_ipvs_backend_weight",
+            "The current backend weight by local and remote address",
+            |c| c.weight,
+        ),
+    ];
+    for (name, help, get) in gauges {
+        t.head(name, help, "gauge");
+        for (l, c) in &backends {
+            t.sample(name, l, get(c));
+        }
+    }
+}
+
+impl Scrape {
     fn encode_status(&self, enc: &mut DescriptorEncoder, status: &Status) -> fmt::Result {
         family(
             enc,
@@ -735,32 +764,28 @@ impl Scrape {
             let mut f = family(
                 enc,
                 "lvsd_real_server_state",
-                "1 for the real server's state (alive, failed, inhibited, displaced), 0 for the others",
+                "The real server's state (alive, failed, inhibited, displaced): one series of value 1",
                 MetricType::Gauge,
             )?;
             for v in vs {
                 for r in &v.real_servers {
                     let rs = r.addr.to_string();
-                    for (state, label) in STATES {
-                        f.gauge(
-                            &[
-                                ("virtual_server", v.name.as_str()),
-                                ("real_server", rs.as_str()),
-                                ("state", label),
-                            ],
-                            i64::from(r.state == state),
-                        )?;
-                    }
+                    let state = STATES
+                        .iter()
+                        .find(|(s, _)| *s == r.state)
+                        .map_or("unknown", |(_, l)| l);
+                    f.gauge(
+                        &[
+                            ("virtual_server", v.name.as_str()),
+                            ("real_server", rs.as_str()),
+                            ("state", state),
+                        ],
+                        1,
+                    )?;
                 }
             }
         }
         Ok(())
-    }
-}
-
-impl Counters {
-    fn active_like(&self, get: fn(&Counters) -> u64) -> i64 {
-        i64::try_from(get(self)).unwrap_or(i64::MAX)
     }
 }
 
@@ -772,7 +797,7 @@ impl prometheus_client::collector::Collector for Scrape {
             "Whether this scrape's netlink dump of the IPVS table succeeded",
             MetricType::Gauge,
         )?
-        .gauge(&NO_LABELS, i64::from(self.kernel.is_ok()))?;
+        .gauge(&NO_LABELS, i64::from(self.kernel_ok))?;
         family(
             &mut enc,
             "lvsd_kernel_dump_duration_seconds",
@@ -787,9 +812,6 @@ impl prometheus_client::collector::Collector for Scrape {
             MetricType::Gauge,
         )?
         .gauge(&NO_LABELS, i64::from(self.status.is_some()))?;
-        if let Ok(entries) = &self.kernel {
-            self.encode_kernel(&mut enc, entries)?;
-        }
         if let Some(status) = &self.status {
             self.encode_status(&mut enc, status)?;
         }
@@ -810,15 +832,21 @@ pub fn render(
     let mut registry = Registry::default();
     registry.register_collector(Box::new(Scrape {
         status,
-        kernel,
+        kernel_ok: kernel.is_ok(),
         dump_seconds: dump.as_secs_f64(),
         options,
     }));
     recorder.register(&mut registry);
-    let mut out = String::with_capacity(64 * 1024);
+    let lines = kernel.as_ref().map_or(0, |k| {
+        k.iter().map(|e| 1 + e.destinations.len()).sum::<usize>()
+    });
+    let mut out = String::with_capacity(16 * 1024 + lines * 10 * 96);
     // Writing to a String cannot fail; the encoders only fail on the
     // writer's errors.
     let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &registry);
+    if let Ok(entries) = &kernel {
+        write_kernel(&mut out, entries, options);
+    }
     out
 }
 

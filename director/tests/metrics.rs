@@ -448,22 +448,18 @@ async fn scrape_matches_kernel_table_and_status() {
         );
         for rs in &vs.real_servers {
             let a = rs.addr.to_string();
-            for s in ["alive", "failed", "inhibited", "displaced"] {
-                let v = value(
-                    &samples,
-                    "lvsd_real_server_state",
-                    &[
-                        ("virtual_server", vs.name.as_str()),
-                        ("real_server", a.as_str()),
-                        ("state", s),
-                    ],
-                );
-                assert_eq!(
-                    v,
-                    f64::from(u8::from(s == state_label(rs.state))),
-                    "{a} {s}"
-                );
-            }
+            // One series per real server, labelled with its state.
+            let series: Vec<&Sample> = samples
+                .iter()
+                .filter(|s| {
+                    s.name == "lvsd_real_server_state"
+                        && s.labels.get("virtual_server") == Some(&vs.name)
+                        && s.labels.get("real_server") == Some(&a)
+                })
+                .collect();
+            assert_eq!(series.len(), 1, "{a}");
+            assert_eq!(series[0].labels["state"], state_label(rs.state), "{a}");
+            assert_eq!(series[0].value, 1.0);
             states += 1;
         }
     }

@@ -282,7 +282,7 @@ if [ -x "$D" ]; then
 		rm -f /tmp/bench-lvsd.pid
 		ip netns exec "$NS" sh -c "echo \$\$ >/tmp/bench-lvsd.pid; exec $D -f /tmp/metrics.conf --metrics 127.0.0.1:9100" </dev/null >/dev/null 2>/tmp/bench-lvsd.log &
 		_i=0
-		until [ "$(ip netns exec "$NS" "$U" -Ln | grep -c -- '->')" = "$m" ] || [ $_i -ge 600 ]; do
+		until [ "$(ip netns exec "$NS" "$U" -Ln | grep -c -- '-> 198\.51\.100\.')" = "$m" ] || [ $_i -ge 600 ]; do
 			_i=$((_i + 1))
 			sleep 0.2
 		done
