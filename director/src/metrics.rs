@@ -435,9 +435,62 @@ impl Text<'_> {
         let _ = write!(self.out, "# HELP {name} {help}.\n# TYPE {name} {kind}\n");
     }
 
-    fn sample(&mut self, name: &str, labels: &str, v: impl fmt::Display) {
-        use fmt::Write as _;
-        let _ = writeln!(self.out, "{name}{labels} {v}");
+    fn sample(&mut self, name: &str, labels: &str, v: impl Into<Value>) {
+        self.out.push_str(name);
+        self.out.push_str(labels);
+        self.out.push(' ');
+        match v.into() {
+            Value::U(v) => push_u64(self.out, v),
+            Value::I(v) => {
+                if v < 0 {
+                    self.out.push('-');
+                }
+                push_u64(self.out, v.unsigned_abs());
+            }
+        }
+        self.out.push('\n');
+    }
+}
+
+/// A sample's value: the kernel's counters and gauges are integers.
+enum Value {
+    U(u64),
+    I(i64),
+}
+
+impl From<u64> for Value {
+    fn from(v: u64) -> Value {
+        Value::U(v)
+    }
+}
+
+impl From<usize> for Value {
+    fn from(v: usize) -> Value {
+        Value::U(v as u64)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Value {
+        Value::I(v)
+    }
+}
+
+/// Appends the decimal form of `v` (faster than `write!` for the many
+/// samples of a large scrape).
+fn push_u64(out: &mut String, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        out.push(char::from(b));
     }
 }
 

@@ -258,11 +258,11 @@ else
 	echo "bench: no lvsctl in /ours, apply cases skipped"
 fi
 
-# lvsd --metrics: one scrape (curl of /metrics) of M real servers (M/4 services x
+# lvsd --metrics: one scrape (GET /metrics) of M real servers (M/4 services x
 # 4, a table lvsd builds from its configuration, no checks), timed against our
 # `ipvsadm -Ln --stats` on the same table; the target is a scrape at most 1.5x the
 # listing. The scrape must carry one series per real server.
-#   @@METRICS <services> <real_servers> <ipvsadm_s> <scrape_s> <series_ok:yes|no>
+#   @@METRICS <services> <real_servers> <ipvsadm_s> <scrape_s> <curl_scrape_s> <curl_alone_s> <series_ok:yes|no>
 D=$LAB_OURS_DIR/lvsd
 metrics_rs=$(lab_param bench_metrics_rs | tr ',' ' ')
 [ -n "$metrics_rs" ] || metrics_rs=5000
@@ -289,13 +289,23 @@ if [ -x "$D" ]; then
 		settle
 		STDIN=/dev/null
 		ml=$(best_of timed /tmp/bench-mls "$U" -Ln --stats)
-		ms=$(best_of timed /tmp/bench-scrape curl -sS http://127.0.0.1:9100/metrics)
+		# The scrape as a Prometheus server makes it (one HTTP request, no process start
+		# to pay): busybox nc sends the request; then the same with curl, whose start
+		# alone (GET / of a one-line page) is timed too.
+		printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >/tmp/metrics.req
+		STDIN=/tmp/metrics.req
+		ms=$(best_of timed /tmp/bench-scrape nc 127.0.0.1 9100)
+		STDIN=/dev/null
+		mu=$(best_of timed /tmp/bench-scrape-curl curl -sS http://127.0.0.1:9100/metrics)
+		mc=$(best_of timed /tmp/bench-root curl -sS http://127.0.0.1:9100/)
 		got=$(grep -c '^lvsd_real_server_connections_total{' /tmp/bench-scrape.out)
-		[ "$got" = "$m" ] && mok=yes || mok=no
-		set -- $ml $ms
-		echo "@@METRICS $n $m $1 $3 $mok"
-		awk -v n="$n" -v m="$m" -v l="$1" -v s="$3" -v ok="$mok" -v g="$got" 'BEGIN {
-			printf "bench: metrics scrape of %d real servers (%d services): ipvsadm -Ln --stats %6.3f s   scrape %6.3f s   (%.2fx, target <= 1.5x)   series %s (%d)\n", m, n, l, s, (l > 0 ? s / l : 0), ok, g
+		gotc=$(grep -c '^lvsd_real_server_connections_total{' /tmp/bench-scrape-curl.out)
+		[ "$got" = "$m" ] && [ "$gotc" = "$m" ] && mok=yes || mok=no
+		set -- $ml $ms $mu $mc
+		echo "@@METRICS $n $m $1 $3 $5 $7 $mok"
+		echo "bench: metrics: dump within the scrape $(awk '$1 == "lvsd_kernel_dump_duration_seconds" { print $2 }' /tmp/bench-scrape.out) s; $(wc -c </tmp/bench-scrape.out) bytes, $(wc -l </tmp/bench-scrape.out) lines (ipvsadm -Ln --stats: $(wc -c </tmp/bench-mls.out) bytes)"
+		awk -v n="$n" -v m="$m" -v l="$1" -v s="$3" -v u="$5" -v c="$7" -v ok="$mok" -v g="$got" 'BEGIN {
+			printf "bench: metrics scrape of %d real servers (%d services): ipvsadm -Ln --stats %6.3f s   scrape %6.3f s (%.2fx, target <= 1.5x)   with curl %6.3f s (%.2fx; curl alone %6.3f s)   series %s (%d)\n", m, n, l, s, (l > 0 ? s / l : 0), u, (l > 0 ? u / l : 0), c, ok, g
 		}'
 		if [ "$mok" = yes ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 		kill "$(cat /tmp/bench-lvsd.pid)" 2>/dev/null
