@@ -9,7 +9,7 @@
 //! - the daemon's view: the same [`Status`] that `lvsctl status` and the
 //!   control socket read (health per real server, quorum, drains, the last
 //!   reload), asked of the running loop with
-//!   [`Control::Status`](crate::director::Control::Status);
+//!   [`Control::Status`];
 //! - a [`Recorder`] the daemon feeds as it runs: check durations and
 //!   failures per check type, reconcile durations and changes.
 //!
@@ -1056,7 +1056,10 @@ async fn serve_connection(stream: tokio::net::TcpStream, scraper: Arc<Scraper>) 
         }
     });
     let io = hyper_util::rt::TokioIo::new(stream);
+    // half_close: a client may shut its side down once its request is sent
+    // (`printf 'GET ...' | nc`); answer it anyway.
     let _ = hyper::server::conn::http1::Builder::new()
+        .half_close(true)
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(Duration::from_secs(10))
         .serve_connection(io, service)

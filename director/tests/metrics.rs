@@ -823,6 +823,22 @@ async fn other_paths_and_a_failed_dump() {
     assert_eq!(code, 200);
     assert!(body.contains("/metrics"));
 
+    // A client that shuts its side down once the request is sent
+    // (`printf 'GET ...' | nc`) still gets its answer.
+    let raw = tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(BOUND)).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).unwrap();
+        raw
+    })
+    .await
+    .unwrap();
+    assert!(raw.starts_with("HTTP/1.0 200"), "{raw:.200}");
+    assert!(raw.contains("\nlvsd_kernel_up 1\n"));
+
     // A kernel that cannot be read, and no daemon loop to answer.
     struct Broken;
     impl KernelStats for Broken {
