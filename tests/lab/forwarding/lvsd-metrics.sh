@@ -82,12 +82,32 @@ fwd_expect "rr over both" "20 20" "$FWD_HITS_rs1 $FWD_HITS_rs2"
 fwd_hold held -n 2 "$FWD_VIP" 80
 sleep 1
 
-# The same table, read twice by ipvsadm around one scrape: the counters do not move
-# (health checks do not cross the service), so the three reads must agree exactly.
-ip netns exec dir "$ORACLE" -Ln --stats --exact >"$FWD_TMP/stats-before"
-ip netns exec dir "$ORACLE" -Ln --exact >"$FWD_TMP/conns"
-fwd_check "scrape after traffic" scrape "$FWD_TMP/m1"
-ip netns exec dir "$ORACLE" -Ln --stats --exact >"$FWD_TMP/stats-after"
+# The kernel folds its per-CPU counters into the totals it reports every 2 s (the rate
+# estimator's tick): wait until two reads 2.5 s apart agree, then read the table with
+# ipvsadm 1.31 just before and just after one scrape; a tick in between moves nothing
+# once traffic has stopped, but retry (bounded) if the two reads differ anyway.
+stats() { ip netns exec dir "$ORACLE" -Ln --stats --exact; }
+_n=0
+stats >"$FWD_TMP/s0"
+while :; do
+	sleep 2.5
+	stats >"$FWD_TMP/s1"
+	cmp -s "$FWD_TMP/s0" "$FWD_TMP/s1" && break
+	mv "$FWD_TMP/s1" "$FWD_TMP/s0"
+	_n=$((_n + 1))
+	[ $_n -ge 10 ] && break
+done
+_n=0
+while :; do
+	stats >"$FWD_TMP/stats-before"
+	ip netns exec dir "$ORACLE" -Ln --exact >"$FWD_TMP/conns"
+	scrape "$FWD_TMP/m1"
+	stats >"$FWD_TMP/stats-after"
+	cmp -s "$FWD_TMP/stats-before" "$FWD_TMP/stats-after" && break
+	_n=$((_n + 1))
+	[ $_n -ge 5 ] && break
+done
+fwd_check "scrape after traffic" test -s "$FWD_TMP/m1"
 fwd_check "the kernel counters did not move during the scrape" cmp -s "$FWD_TMP/stats-before" "$FWD_TMP/stats-after"
 
 SVC="tcp:$FWD_VIP:80"
