@@ -23,7 +23,7 @@ _lvsd() {
 
     case "${cmd}" in
         lvsd)
-            opts="-f -t -n -l -D -v -h --use-file --config-test --dont-fork --log-console --daemonize --dry-run --control --version --help"
+            opts="-f -t -n -l -D -v -h --use-file --config-test --dont-fork --log-console --daemonize --dry-run --control --metrics --metrics-real-servers --metrics-names --version --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -72,6 +72,18 @@ _lvsd() {
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o filenames
                     fi
+                    return 0
+                    ;;
+                --metrics)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-real-servers)
+                    COMPREPLY=($(compgen -W "on off" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics-names)
+                    COMPREPLY=($(compgen -W "lvsd node_exporter both" -- "${cur}"))
                     return 0
                     ;;
                 *)

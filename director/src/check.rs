@@ -53,7 +53,7 @@ mod smtp;
 mod tls;
 mod udp;
 
-pub use engine::{CheckState, Engine, EngineStats, Event, EventKind};
+pub use engine::{CheckState, Engine, EngineStats, Event, EventKind, ProbeObserver};
 
 /// One health check of one real server.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -66,6 +66,9 @@ pub struct Options {
     pub script_limit: usize,
     /// A notify script's time limit. Default 30 s.
     pub script_timeout: Duration,
+    /// Where probes, reconciles and kernel changes are recorded for the
+    /// metrics ([`crate::metrics`]). Default none.
+    pub recorder: Option<crate::metrics::Recorder>,
 }
 
 impl Default for Options {
@@ -77,6 +80,7 @@ impl Default for Options {
             drain_poll: Duration::from_secs(1),
             script_limit: 32,
             script_timeout: Duration::from_secs(30),
+            recorder: None,
         }
     }
 }
@@ -521,6 +525,9 @@ impl<K: Kernel> Director<K> {
         let checks = CheckThread::spawn()
             .map_err(|e| StartError::Model(vec![format!("cannot start the check thread: {e}")]))?;
         let (engine, events) = Engine::new(checks.handle.clone(), false);
+        if let Some(r) = &options.recorder {
+            engine.observe(r.probe_observer());
+        }
         engine
             .sync(model.checks())
             .map_err(|e| StartError::Model(vec![e.to_string()]))?;
@@ -642,6 +649,11 @@ impl<K: Kernel> Director<K> {
                     at: status::unix_time(SystemTime::now()),
                     errors: errors.clone(),
                 })
+            }
+            Note::Applied { ok, failed, .. } => {
+                if let Some(r) = &self.options.recorder {
+                    r.changes(*ok, *failed);
+                }
             }
             _ => {}
         }
@@ -836,8 +848,13 @@ impl<K: Kernel> Director<K> {
     /// and the table read becomes the known one. Returns the number of
     /// changes written.
     pub fn reconcile(&mut self) -> usize {
+        let started = Instant::now();
         let actual = self.read();
-        self.reconcile_on(actual)
+        let written = self.reconcile_on(actual);
+        if let Some(r) = &self.options.recorder {
+            r.reconcile(started.elapsed());
+        }
+        written
     }
 
     /// Reads the kernel (a full dump).
@@ -884,6 +901,16 @@ impl<K: Kernel> Director<K> {
     /// reload; drains are settled at their polls. Returns the number of
     /// changes written.
     pub fn reconcile_health(&mut self) -> usize {
+        let started = Instant::now();
+        let written = self.reconcile_known();
+        if let Some(r) = &self.options.recorder {
+            r.reconcile(started.elapsed());
+        }
+        written
+    }
+
+    /// [`Director::reconcile_health`]'s work (timed by it).
+    fn reconcile_known(&mut self) -> usize {
         if self.failed {
             return self.reconcile();
         }
@@ -1026,6 +1053,7 @@ impl<K: Kernel> Director<K> {
         self.on_transitions(t);
         let new = self.model.table(&self.health);
         // One read serves the drains' connection counts and the reconcile.
+        let started = Instant::now();
         let actual = self.read();
         self.start_drains(&old, &new, actual.as_ref().ok());
         if self.model.global.lvs_timeouts != old_model.global.lvs_timeouts {
@@ -1038,6 +1066,9 @@ impl<K: Kernel> Director<K> {
             checks,
         });
         self.reconcile_on(actual);
+        if let Some(r) = &self.options.recorder {
+            r.reconcile(started.elapsed());
+        }
         true
     }
 

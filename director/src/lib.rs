@@ -15,7 +15,8 @@
 //! 6. the daemon that ties them: [`director`] (reconcile, reload, drain, stop),
 //!    with notify scripts in [`notify`]; the binary is `lvsd`;
 //! 7. operating it: [`status`] (the daemon's view), [`control`] (the control
-//!    socket `lvsctl` talks to) and [`admin`] (operator overrides).
+//!    socket `lvsctl` talks to), [`admin`] (operator overrides) and
+//!    [`metrics`] (Prometheus).
 #![warn(missing_docs)]
 
 pub mod active_active;
@@ -33,5 +34,6 @@ pub mod systemd;
 pub mod keepalived;
 pub mod kernel;
 pub mod ldirectord;
+pub mod metrics;
 pub mod notify;
 pub mod status;

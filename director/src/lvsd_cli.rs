@@ -33,6 +33,10 @@ pub struct Args {
     /// `--control PATH`: `None` when not given (the default socket),
     /// `Some(None)` for `--control none` (no socket).
     pub control: Option<Option<PathBuf>>,
+    /// `--metrics ADDR:PORT`: the Prometheus listener (none without it).
+    pub metrics: Option<std::net::SocketAddr>,
+    /// `--metrics-real-servers`, `--metrics-names`.
+    pub metrics_options: crate::metrics::MetricsOptions,
 }
 
 /// Why `-D` is refused.
@@ -112,6 +116,27 @@ pub fn command() -> Command {
                 .help("The control socket lvsctl talks to (mode 0600; default /run/lvsd/control.sock; `none`: no socket)"),
         )
         .arg(
+            Arg::new("metrics")
+                .long("metrics")
+                .value_name("ADDR:PORT")
+                .value_parser(clap::value_parser!(std::net::SocketAddr))
+                .help("Serve Prometheus metrics at http://ADDR:PORT/metrics (no listener without it)"),
+        )
+        .arg(
+            Arg::new("metrics-real-servers")
+                .long("metrics-real-servers")
+                .value_name("on|off")
+                .value_parser(["on", "off"])
+                .help("Metric series per real server (on, the default) or per service only (off)"),
+        )
+        .arg(
+            Arg::new("metrics-names")
+                .long("metrics-names")
+                .value_name("NAMES")
+                .value_parser(["lvsd", "node_exporter", "both"])
+                .help("Metric names: lvsd's (default), node_exporter's ipvs collector's, or both"),
+        )
+        .arg(
             Arg::new("version")
                 .short('v')
                 .long("version")
@@ -156,6 +181,17 @@ where
         control: m
             .get_one::<PathBuf>("control")
             .map(|p| (p.as_os_str() != "none").then(|| p.clone())),
+        metrics: m.get_one::<std::net::SocketAddr>("metrics").copied(),
+        metrics_options: {
+            let mut o = crate::metrics::MetricsOptions::default();
+            if let Some(v) = m.get_one::<String>("metrics-real-servers") {
+                o.real_servers = v == "on";
+            }
+            if let Some(v) = m.get_one::<String>("metrics-names") {
+                o.names = v.parse()?;
+            }
+            o
+        },
     }))
 }
 

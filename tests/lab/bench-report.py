@@ -6,6 +6,7 @@ RAW lines: @@BENCH <services> <rules> <op> <oracle_s> <ours_s> <identical> <ours
            @@FLOOR <services> <rules> <op> <floor_s> <identical>   (optional: minimal C client)
            @@TIMER <stopwatch|gnu-time> <resolution_s>               (how times were taken)
            @@APPLY <services> <rules> <case> <reference_s> <lvsctl_s> <writes> <expected> <ok>
+           @@METRICS <services> <real_servers> <ipvsadm_s> <scrape_s> <curl_scrape_s> <curl_alone_s> <series_ok>
 """
 import math
 import sys
@@ -14,6 +15,7 @@ raw, kernel, date, out_md, out_svg = sys.argv[1:6]
 rows = []
 floors = {}
 applies = []
+scrapes = []
 timer = ("gnu-time", 0.01)
 for line in open(raw):
     f = line.split()
@@ -31,6 +33,10 @@ for line in open(raw):
             dict(n=int(f[1]), rules=int(f[2]), case=f[3], ref=float(f[4]), ours=float(f[5]),
                  writes=f[6], expected=f[7], ok=f[8])
         )
+        continue
+    if len(f) == 8 and f[0] == "@@METRICS":
+        scrapes.append(dict(n=int(f[1]), rs=int(f[2]), ls=float(f[3]), scrape=float(f[4]),
+                            curl=float(f[5]), curl0=float(f[6]), ok=f[7]))
         continue
     if len(f) != 8 or f[0] != "@@BENCH":
         continue
@@ -102,6 +108,26 @@ if applies:
         md.append(
             f"| {a['n']:,} | {a['rules']:,} | {what} | {ref} | {a['ref']:.{DIGITS}f} | "
             f"{a['ours']:.{DIGITS}f} | {r:.2f}x | {tgt} | {a['writes']} ({a['expected']}) | {a['ok']} |"
+        )
+# lvsd --metrics: one scrape against our ipvsadm -Ln --stats on the same table (target
+# from the project's issue: at most 1.5x).
+if scrapes:
+    md += [
+        "",
+        "`lvsd --metrics`: one scrape of `/metrics` (series per real server) against our "
+        "`ipvsadm -Ln --stats` on the same table (M/4 services x 4 real servers, built by lvsd "
+        "from its configuration), best of several runs each. The scrape is one HTTP request "
+        "sent with busybox nc, as a Prometheus server makes it (no process start); the same "
+        "with curl, and curl alone (GET of a one-line page), show the client's own start.",
+        "",
+        "| services | real servers | ipvsadm -Ln --stats (s) | scrape (s) | ratio | target | with curl (s) | curl alone (s) | one series per real server |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
+    ]
+    for m in sorted(scrapes, key=lambda m: m["rs"]):
+        r = m["scrape"] / m["ls"] if m["ls"] > 0 else float("inf")
+        md.append(
+            f"| {m['n']:,} | {m['rs']:,} | {m['ls']:.{DIGITS}f} | {m['scrape']:.{DIGITS}f} | {r:.2f}x | "
+            f"<= 1.5x ({'met' if r <= 1.5 else 'missed'}) | {m['curl']:.{DIGITS}f} | {m['curl0']:.{DIGITS}f} | {m['ok']} |"
         )
 open(out_md, "w").write("\n".join(md) + "\n")
 

@@ -21,6 +21,7 @@ use ipvs_director::director::{Control, Director, Note, Options};
 use ipvs_director::keepalived::{self, Config};
 use ipvs_director::kernel::{Kernel, MemoryKernel};
 use ipvs_director::lvsd_cli::{self, Invocation};
+use ipvs_director::metrics::{self, KernelStats, MetricsOptions, Recorder};
 use ipvs_director::systemd::{
     self, Environment, Heartbeat, Notifier, Priority, Watchdog, WatchdogAction, WatchdogState,
 };
@@ -219,17 +220,33 @@ fn main() -> ExitCode {
             }
         },
     };
+    // The metrics listener is bound before the daemon starts, so that a
+    // taken address stops the start.
+    let listener = match args.metrics {
+        None => None,
+        Some(addr) => match std::net::TcpListener::bind(addr) {
+            Ok(l) => Some((l, args.metrics_options)),
+            Err(e) => {
+                log(Priority::Error, format_args!("--metrics {addr}: {e}"));
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     if args.dry_run {
         log(
             Priority::Notice,
             "dry run: an in-memory table stands for the kernel (it starts empty)",
         );
+        let kernel = MemoryKernel::new();
+        let metrics =
+            listener.map(|(l, o)| (l, o, Box::new(kernel.clone()) as Box<dyn KernelStats>));
         return runtime.block_on(daemon(
-            MemoryKernel::new(),
+            kernel,
             parsed.config,
             args.file,
             systemd,
             socket,
+            metrics,
         ));
     }
     if parsed.config.global.lvsd_active_active {
@@ -251,8 +268,29 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(daemon(ipvs, parsed.config, args.file, systemd, socket))
+    // The scrapes' own netlink handle: a dump never waits for the daemon's.
+    let metrics = match listener {
+        None => None,
+        Some((l, o)) => match ipvs::Ipvs::open() {
+            Ok(i) => Some((l, o, Box::new(i) as Box<dyn KernelStats>)),
+            Err(e) => {
+                log(Priority::Error, e);
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    runtime.block_on(daemon(
+        ipvs,
+        parsed.config,
+        args.file,
+        systemd,
+        socket,
+        metrics,
+    ))
 }
+
+/// The metrics listener, its options and its kernel dump source.
+type MetricsSetup = (std::net::TcpListener, MetricsOptions, Box<dyn KernelStats>);
 
 /// What systemd asked for.
 struct Systemd {
@@ -298,6 +336,7 @@ async fn daemon<K: Kernel>(
     file: PathBuf,
     systemd: Systemd,
     socket: Option<ControlSocket>,
+    metrics: Option<MetricsSetup>,
 ) -> ExitCode {
     let Systemd {
         notifier,
@@ -343,8 +382,10 @@ async fn daemon<K: Kernel>(
     }
     notify(&notifier, |n| n.status("starting"));
     let mut watch = WatchdogState::new(&heartbeat);
+    let recorder = metrics.as_ref().map(|_| Recorder::new());
     let options = Options {
         heartbeat: Some(heartbeat.clone()),
+        recorder: recorder.clone(),
         ..Options::default()
     };
     let (director, mut notes) = match Director::start(kernel, &config, Some(file), options) {
@@ -425,6 +466,28 @@ async fn daemon<K: Kernel>(
             }
         });
     }
+    let _metrics_server = match (metrics, recorder) {
+        (Some((listener, options, source)), Some(recorder)) => {
+            let scraper = metrics::Scraper::new(source, tx.clone(), recorder, options);
+            match metrics::spawn(listener, scraper) {
+                Ok(s) => {
+                    log(
+                        Priority::Info,
+                        format_args!("metrics: http://{}/metrics", s.local_addr()),
+                    );
+                    Some(s)
+                }
+                Err(e) => {
+                    log(
+                        Priority::Error,
+                        format_args!("metrics: cannot start the listener: {e}"),
+                    );
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        _ => None,
+    };
     let server = socket.map(|s| {
         log(
             Priority::Info,

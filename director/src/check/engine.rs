@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
@@ -156,7 +156,13 @@ struct Shared<K> {
     finished: AtomicU64,
     in_flight: AtomicUsize,
     peak: AtomicUsize,
+    observer: OnceLock<ProbeObserver>,
 }
+
+/// A function told of every probe's result (once per probe, whatever the
+/// number of subscribers), on the engine's thread: for metrics. It must be
+/// quick and must not block.
+pub type ProbeObserver = Arc<dyn Fn(&CheckSpec, &ProbeResult) + Send + Sync>;
 
 impl<K> Shared<K> {
     fn lock(&self) -> MutexGuard<'_, Inner<K>> {
@@ -244,8 +250,15 @@ where
             finished: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
+            observer: OnceLock::new(),
         });
         (Engine { shared }, rx)
+    }
+
+    /// Sets the function told of every probe's result (see
+    /// [`ProbeObserver`]). Only the first call takes effect; whether this one did.
+    pub fn observe(&self, observer: ProbeObserver) -> bool {
+        self.shared.observer.set(observer).is_ok()
     }
 
     /// Subscribes `key` to `spec` and returns the check's current state. A check equal to a
@@ -465,6 +478,9 @@ where
         let Some(strong) = shared.upgrade() else {
             return;
         };
+        if let Some(observe) = strong.observer.get() {
+            observe(&spec, &result);
+        }
         let delay = {
             let mut inner = strong.lock();
             let Some(p) = inner.probes.get_mut(&spec).filter(|p| p.id == id) else {

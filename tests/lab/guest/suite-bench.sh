@@ -258,6 +258,67 @@ else
 	echo "bench: no lvsctl in /ours, apply cases skipped"
 fi
 
+# lvsd --metrics: one scrape (GET /metrics) of M real servers (M/4 services x
+# 4, a table lvsd builds from its configuration, no checks), timed against our
+# `ipvsadm -Ln --stats` on the same table; the target is a scrape at most 1.5x the
+# listing. The scrape must carry one series per real server.
+#   @@METRICS <services> <real_servers> <ipvsadm_s> <scrape_s> <curl_scrape_s> <curl_alone_s> <series_ok:yes|no>
+D=$LAB_OURS_DIR/lvsd
+metrics_rs=$(lab_param bench_metrics_rs | tr ',' ' ')
+[ -n "$metrics_rs" ] || metrics_rs=5000
+if [ -x "$D" ]; then
+	for m in $metrics_rs; do
+		n=$((m / 4))
+		awk -v n="$n" 'BEGIN {
+			for (i = 0; i < n; i++) {
+				printf "virtual_server 198.%d.%d.%d 80 {\n    lb_algo wrr\n    lb_kind DR\n    protocol TCP\n", 18 + int(i / 65536), int(i / 256) % 256, i % 256
+				for (j = 1; j <= 4; j++)
+					printf "    real_server 198.51.100.%d 80 {\n        weight %d\n    }\n", j, j
+				printf "}\n"
+			}
+		}' >/tmp/metrics.conf
+		NS=bench-metrics
+		fresh_ns "$NS"
+		rm -f /tmp/bench-lvsd.pid
+		ip netns exec "$NS" sh -c "echo \$\$ >/tmp/bench-lvsd.pid; exec $D -f /tmp/metrics.conf --metrics 127.0.0.1:9100" </dev/null >/dev/null 2>/tmp/bench-lvsd.log &
+		_i=0
+		until [ "$(ip netns exec "$NS" "$U" -Ln | grep -c -- '-> 198\.51\.100\.')" = "$m" ] || [ $_i -ge 600 ]; do
+			_i=$((_i + 1))
+			sleep 0.2
+		done
+		settle
+		STDIN=/dev/null
+		ml=$(best_of timed /tmp/bench-mls "$U" -Ln --stats)
+		# The scrape as a Prometheus server makes it (one HTTP request, no process start
+		# to pay): busybox nc sends the request; then the same with curl, whose start
+		# alone (GET / of a one-line page) is timed too.
+		printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >/tmp/metrics.req
+		STDIN=/tmp/metrics.req
+		ms=$(best_of timed /tmp/bench-scrape nc 127.0.0.1 9100)
+		STDIN=/dev/null
+		mu=$(best_of timed /tmp/bench-scrape-curl curl -sS http://127.0.0.1:9100/metrics)
+		mc=$(best_of timed /tmp/bench-root curl -sS http://127.0.0.1:9100/)
+		got=$(grep -c '^lvsd_real_server_connections_total{' /tmp/bench-scrape.out)
+		gotc=$(grep -c '^lvsd_real_server_connections_total{' /tmp/bench-scrape-curl.out)
+		[ "$got" = "$m" ] && [ "$gotc" = "$m" ] && mok=yes || mok=no
+		set -- $ml $ms $mu $mc
+		echo "@@METRICS $n $m $1 $3 $5 $7 $mok"
+		echo "bench: metrics: dump within the scrape $(awk '$1 == "lvsd_kernel_dump_duration_seconds" { print $2 }' /tmp/bench-scrape.out) s; $(wc -c </tmp/bench-scrape.out) bytes, $(wc -l </tmp/bench-scrape.out) lines (ipvsadm -Ln --stats: $(wc -c </tmp/bench-mls.out) bytes)"
+		awk -v n="$n" -v m="$m" -v l="$1" -v s="$3" -v u="$5" -v c="$7" -v ok="$mok" -v g="$got" 'BEGIN {
+			printf "bench: metrics scrape of %d real servers (%d services): ipvsadm -Ln --stats %6.3f s   scrape %6.3f s (%.2fx, target <= 1.5x)   with curl %6.3f s (%.2fx; curl alone %6.3f s)   series %s (%d)\n", m, n, l, s, (l > 0 ? s / l : 0), u, (l > 0 ? u / l : 0), c, ok, g
+		}'
+		if [ "$mok" = yes ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+		kill "$(cat /tmp/bench-lvsd.pid)" 2>/dev/null
+		_i=0
+		while kill -0 "$(cat /tmp/bench-lvsd.pid)" 2>/dev/null && [ $_i -lt 100 ]; do _i=$((_i + 1)); sleep 0.1; done
+		ip netns exec "$NS" $O -C
+		ip netns del "$NS"
+		settle
+	done
+else
+	echo "bench: no lvsd in /ours, metrics scrape skipped"
+fi
+
 lab_reset_state
 echo "bench: $passed identical, $failed different"
 lab_result bench "$passed" "$failed" "$(lab_since "$t0")"
