@@ -45,10 +45,13 @@ mod dialogue;
 mod dns;
 mod engine;
 mod file;
+mod ftp;
 mod http;
+mod ldap;
 mod misc;
 mod net;
 mod ping;
+mod sip;
 mod smtp;
 mod tls;
 mod udp;
@@ -193,8 +196,55 @@ pub enum CheckKind {
     /// ldirectord's `checktype=off`: never up, nothing is probed.
     Off,
     /// A TCP dialogue: bytes sent, reply lines expected (ldirectord's `simpletcp` and its
-    /// POP3, IMAP, NNTP and FTP checks).
+    /// POP3, IMAP and NNTP checks, over TLS for pops and imaps).
     Dialogue(DialogueCheck),
+    /// ldirectord's FTP check: greeting, login, and a file fetched in passive mode whose
+    /// content must match a regex.
+    Ftp(FtpCheck),
+    /// ldirectord's SIP check: an OPTIONS request answered `SIP/2.0 200 OK`.
+    Sip(SipCheck),
+    /// ldirectord's LDAP check: a bind, then a base search returning one entry.
+    Ldap(LdapCheck),
+}
+
+/// ldirectord's `service=ldap` / `ldaps` check.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LdapCheck {
+    /// TLS from the start (ldaps; certificates not verified).
+    pub tls: bool,
+    /// The bind DN (`login`); the bind is anonymous unless both it and `passwd` are set.
+    pub login: String,
+    /// The bind password (`passwd`).
+    pub passwd: String,
+    /// The DN searched with scope base (the request without its leading `/`; empty: the
+    /// root DSE).
+    pub base: String,
+    /// A regex the DN of the one entry found must match, when set.
+    pub receive: Option<String>,
+}
+
+/// ldirectord's `service=ftp` check.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FtpCheck {
+    /// `USER` (ldirectord's default `anonymous`).
+    pub login: String,
+    /// `PASS` (ldirectord's default `ldirectord@HOSTNAME`).
+    pub passwd: String,
+    /// The file fetched with `RETR` after `CWD /`, `TYPE I` and `PASV`.
+    pub path: String,
+    /// The regex the fetched file must match. Without one, the check ends after the login
+    /// (greeting 220, login accepted) and nothing is fetched.
+    pub receive: Option<String>,
+}
+
+/// ldirectord's `service=sip` check.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SipCheck {
+    /// Over UDP (one datagram each way) rather than TCP.
+    pub udp: bool,
+    /// The SIP user of the `sip:` URIs (ldirectord's `login`, default
+    /// `ldirectord@HOSTNAME`).
+    pub user: String,
 }
 
 /// A TCP dialogue: its steps in order, bounded as a whole by the connect timeout.
@@ -205,6 +255,9 @@ pub struct DialogueCheck {
     /// Whether an `Expect` step reads on past lines that do not match (ldirectord's
     /// `simpletcp` matches any line of the reply) instead of failing at the first one.
     pub skip_unmatched: bool,
+    /// Whether the dialogue runs over TLS (certificates not verified, as ldirectord's
+    /// `pops` and `imaps` checks do not verify them).
+    pub tls: bool,
 }
 
 /// One step of a [`DialogueCheck`].
@@ -235,6 +288,9 @@ impl CheckKind {
             CheckKind::Maintenance(_) => "maintenancedir",
             CheckKind::Off => "checktype=off",
             CheckKind::Dialogue(_) => "TCP dialogue",
+            CheckKind::Ftp(_) => "FTP check",
+            CheckKind::Sip(_) => "SIP check",
+            CheckKind::Ldap(_) => "LDAP check",
         }
     }
 }

@@ -178,9 +178,10 @@ fn http_check_maps_to_the_engine() {
 #[test]
 fn what_the_engine_cannot_run_is_named() {
     let p = parse(
-        "virtual=192.0.2.1:995\n\treal=198.51.100.1:995 gate\n\
+        "virtual=192.0.2.1:1812\n\treal=198.51.100.1:1812 gate\n\tservice=radius\n\tprotocol=udp\n\
          virtual=192.0.2.1:3306\n\treal=198.51.100.1:3306 gate\n\
-         virtual=192.0.2.1:21\n\treal=198.51.100.1:21 gate\n\
+         virtual=192.0.2.1:5432\n\treal=198.51.100.1:5432 gate\n\tservice=pgsql\n\
+         virtual=192.0.2.1:1521\n\treal=198.51.100.1:1521 gate\n\tservice=oracle\n\
          virtual=192.0.2.1:81\n\treal=198.51.100.1:81 gate\n\tchecktype=3\n",
     );
     let why: Vec<String> = p
@@ -189,14 +190,73 @@ fn what_the_engine_cannot_run_is_named() {
         .iter()
         .map(|v| v.reals[0].check.engine_check(v).unwrap_err())
         .collect();
-    assert!(
-        why[0].contains("service=pops") && why[0].contains("TLS"),
-        "{}",
-        why[0]
-    );
+    assert!(why[0].contains("service=radius"), "{}", why[0]);
     assert!(why[1].contains("service=mysql"), "{}", why[1]);
-    assert!(why[2].contains("service=ftp"), "{}", why[2]);
-    assert!(why[3].contains("checktype=N"), "{}", why[3]);
+    assert!(why[2].contains("service=pgsql"), "{}", why[2]);
+    assert!(why[3].contains("service=oracle"), "{}", why[3]);
+    assert!(why[4].contains("checktype=N"), "{}", why[4]);
+}
+
+#[test]
+fn ftp_pops_imaps_ldap_ldaps_and_sip_run_on_the_engine() {
+    let p = parse(
+        "virtual=192.0.2.1:21\n\treal=198.51.100.1:21 gate\n\tservice=ftp\n\trequest=\"pub/f\"\n\treceive=\"ok\"\n\
+         virtual=192.0.2.1:995\n\treal=198.51.100.1:995 gate\n\
+         virtual=192.0.2.1:993\n\treal=198.51.100.1:993 gate\n\
+         virtual=192.0.2.1:389\n\treal=198.51.100.1:389 gate\n\trequest=\"dc=example,dc=org\"\n\
+         virtual=192.0.2.1:636\n\treal=198.51.100.1:636 gate\n\
+         virtual=192.0.2.1:5060\n\treal=198.51.100.1:5060 gate\n\tprotocol=udp\n\
+         virtual=192.0.2.2:5060\n\treal=198.51.100.1:5060 gate\n\tservice=sip\n\
+         virtual=192.0.2.2:21\n\treal=198.51.100.1:21 gate\n",
+    );
+    let kinds: Vec<CheckKind> = p
+        .config
+        .virtuals
+        .iter()
+        .map(|v| match v.reals[0].check.engine_check(v) {
+            Ok(EngineCheck::Probe(s)) => s.kind,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let CheckKind::Ftp(ftp) = &kinds[0] else {
+        panic!("{:?}", kinds[0])
+    };
+    assert_eq!(ftp.login, "anonymous");
+    assert!(ftp.passwd.starts_with("ldirectord@"), "{}", ftp.passwd);
+    assert_eq!(ftp.path, "/pub/f");
+    assert_eq!(ftp.receive.as_deref(), Some("ok"));
+    for (k, first) in [(&kinds[1], r"^\+OK"), (&kinds[2], r"^\* (OK|PREAUTH)")] {
+        let CheckKind::Dialogue(d) = k else {
+            panic!("{k:?}")
+        };
+        assert!(d.tls);
+        assert_eq!(d.steps[0], DialogueStep::Expect(first.into()));
+    }
+    let CheckKind::Ldap(ldap) = &kinds[3] else {
+        panic!("{:?}", kinds[3])
+    };
+    assert!(!ldap.tls);
+    assert_eq!(ldap.base, "dc=example,dc=org");
+    let CheckKind::Ldap(ldaps) = &kinds[4] else {
+        panic!("{:?}", kinds[4])
+    };
+    assert!(ldaps.tls);
+    assert_eq!(ldaps.base, "");
+    let (CheckKind::Sip(udp), CheckKind::Sip(tcp)) = (&kinds[5], &kinds[6]) else {
+        panic!("{:?} {:?}", kinds[5], kinds[6])
+    };
+    assert!(udp.udp && !tcp.udp);
+    assert!(tcp.user.starts_with("ldirectord@"), "{}", tcp.user);
+    // Service inferred from the port: no ldirectord defaults, Net::FTP's
+    // anonymous user and the empty password.
+    let CheckKind::Ftp(inferred) = &kinds[7] else {
+        panic!("{:?}", kinds[7])
+    };
+    assert_eq!(
+        (inferred.login.as_str(), inferred.passwd.as_str()),
+        ("anonymous", "")
+    );
+    assert_eq!(inferred.receive, None);
 }
 
 #[test]
@@ -229,6 +289,7 @@ fn head_proxy_simpletcp_and_banners_run_on_the_engine() {
     let simple = |steps: Vec<DialogueStep>, skip| DialogueCheck {
         steps,
         skip_unmatched: skip,
+        tls: false,
     };
     assert_eq!(
         kinds[2],

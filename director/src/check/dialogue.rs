@@ -2,9 +2,11 @@
 //! checks of POP3, IMAP, NNTP and FTP), bounded as a whole by the connect timeout.
 
 use regex::bytes::Regex;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio_rustls::rustls::pki_types::ServerName;
 
 use super::net::{connect_tcp, failure};
+use super::tls;
 use super::{CheckSpec, DialogueCheck, DialogueStep, Failure, SpecError, Stage};
 
 /// The compiled patterns of a dialogue's `Expect` steps, in order.
@@ -40,6 +42,26 @@ async fn run(
     stage: &mut Stage,
 ) -> Result<(), Failure> {
     let stream = connect_tcp(spec).await?;
+    if d.tls {
+        *stage = Stage::Tls;
+        let connector = tls::connector(false).map_err(Failure::Tls)?;
+        let name = ServerName::IpAddress(spec.probe_addr().ip().into());
+        let stream = connector
+            .connect(name, stream)
+            .await
+            .map_err(|e| Failure::Tls(e.to_string()))?;
+        talk(stream, d, res, stage).await
+    } else {
+        talk(stream, d, res, stage).await
+    }
+}
+
+async fn talk<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    d: &DialogueCheck,
+    res: &[Regex],
+    stage: &mut Stage,
+) -> Result<(), Failure> {
     let mut r = BufReader::with_capacity(2048, stream);
     let mut next_re = res.iter();
     for step in &d.steps {

@@ -12,8 +12,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::{
-    dialogue, dns, file, http, misc, net, ping, random_u64, smtp, udp, CheckKind, CheckSpec,
-    Failure, ProbeResult, SpecError, Weight,
+    dialogue, dns, file, ftp, http, ldap, misc, net, ping, random_u64, sip, smtp, udp, CheckKind,
+    CheckSpec, Failure, ProbeResult, SpecError, Weight,
 };
 
 /// The state of a check, shared by all its subscribers.
@@ -98,6 +98,8 @@ fn prepare(spec: &CheckSpec) -> Result<Prepared, SpecError> {
         CheckKind::Dns(d) => Prepared::Dns(dns::encode_name(&d.name)?),
         CheckKind::Misc(m) if m.argv.is_empty() => return Err(SpecError::NoProgram),
         CheckKind::Dialogue(d) => Prepared::Dialogue(dialogue::prepare(d)?),
+        CheckKind::Ftp(f) => Prepared::Dialogue(ftp::prepare(f)?),
+        CheckKind::Ldap(l) => Prepared::Dialogue(ldap::prepare(l)?),
         _ => Prepared::Plain,
     })
 }
@@ -130,6 +132,15 @@ async fn probe(spec: &CheckSpec, prepared: &Prepared) -> Result<Option<Weight>, 
         (CheckKind::Dialogue(d), Prepared::Dialogue(res)) => {
             Box::pin(dialogue::check(spec, d, res)).await.map(|()| None)
         }
+        (CheckKind::Ftp(f), Prepared::Dialogue(res)) => Box::pin(ftp::check(spec, f, res.first()))
+            .await
+            .map(|()| None),
+        (CheckKind::Ldap(l), Prepared::Dialogue(res)) => {
+            Box::pin(ldap::check(spec, l, res.first()))
+                .await
+                .map(|()| None)
+        }
+        (CheckKind::Sip(s), _) => Box::pin(sip::check(spec, s)).await.map(|()| None),
         (kind, _) => Err(Failure::Socket(format!("{} not prepared", kind.name()))),
     }
 }

@@ -5,8 +5,9 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufR
 use super::net::{connect_tcp, failure};
 use super::{CheckSpec, Failure, SmtpCheck, Stage};
 
-/// One reply, multi-line ones included ("250-..." up to "250 ..."): its code and first line.
-async fn reply<R: AsyncBufRead + Unpin>(r: &mut R) -> Result<(u16, String), Failure> {
+/// One reply, multi-line ones included ("250-..." up to "250 ..."): its code and first line
+/// (SMTP and FTP write replies alike).
+pub(crate) async fn reply<R: AsyncBufRead + Unpin>(r: &mut R) -> Result<(u16, String), Failure> {
     let mut first: Option<String> = None;
     loop {
         let mut line = Vec::new();

@@ -5,8 +5,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::check::{
-    CheckKind, CheckSpec, DialogueCheck, DialogueStep, DnsCheck, HttpCheck, MiscCheck, SmtpCheck,
-    Timing, UrlCheck,
+    CheckKind, CheckSpec, DialogueCheck, DialogueStep, DnsCheck, FtpCheck, HttpCheck, LdapCheck,
+    MiscCheck, SipCheck, SmtpCheck, Timing, UrlCheck,
 };
 
 use super::model::*;
@@ -238,12 +238,19 @@ impl Check {
             Check::Combined { .. } => {
                 return Err("checktype=N (N connect checks, then one negotiate check) needs an engine check that alternates two kinds".into())
             }
-            Check::Negotiate(n) => return negotiate_engine(n, timing(n.timeout)),
+            Check::Negotiate(n) => {
+                return negotiate_engine(
+                    n,
+                    timing(n.timeout),
+                    v.protocol == VirtualProtocol::Udp,
+                )
+            }
         })
     }
 }
 
-fn negotiate_engine(n: &Negotiate, timing: Timing) -> Result<EngineCheck, String> {
+/// `udp`: the virtual service is UDP (sip's transport).
+fn negotiate_engine(n: &Negotiate, timing: Timing, udp: bool) -> Result<EngineCheck, String> {
     let with = |kind: CheckKind| {
         let mut s = CheckSpec::new(n.target, kind);
         s.timing = timing.clone();
@@ -320,11 +327,41 @@ fn negotiate_engine(n: &Negotiate, timing: Timing) -> Result<EngineCheck, String
                 DialogueStep::Expect(receive.clone()),
             ],
             skip_unmatched: true,
+            tls: false,
         })),
+        // check_ftp: Net::FTP's get of the request (with its leading slash);
+        // Net::FTP logs in as anonymous when the login is empty (service
+        // inferred from the port, without ldirectord's defaults).
+        Probe::Banner(b) if b.service == ServiceType::Ftp => with(CheckKind::Ftp(FtpCheck {
+            login: if b.login.is_empty() {
+                "anonymous".into()
+            } else {
+                b.login.clone()
+            },
+            passwd: b.passwd.clone(),
+            path: format!("/{}", b.request),
+            receive: b.receive.clone(),
+        })),
+        // check_sip: OPTIONS over the virtual's protocol (fwm: TCP).
+        Probe::Banner(b) if b.service == ServiceType::Sip => with(CheckKind::Sip(SipCheck {
+            udp,
+            user: b.login.clone(),
+        })),
+        // check_ldap: Net::LDAP with scheme ldap or ldaps.
+        Probe::Banner(b) if matches!(b.service, ServiceType::Ldap | ServiceType::Ldaps) => {
+            with(CheckKind::Ldap(LdapCheck {
+                tls: b.tls,
+                login: b.login.clone(),
+                passwd: b.passwd.clone(),
+                base: b.request.clone(),
+                receive: b.receive.clone(),
+            }))
+        }
         Probe::Banner(b) => match banner_dialogue(b) {
             Some(steps) => with(CheckKind::Dialogue(DialogueCheck {
                 steps,
                 skip_unmatched: false,
+                tls: b.tls,
             })),
             None => Err(format!(
                 "service={} needs a check lvsd does not have yet: {}",
@@ -340,15 +377,15 @@ fn negotiate_engine(n: &Negotiate, timing: Timing) -> Result<EngineCheck, String
     }
 }
 
-/// The dialogue of a banner check the engine runs as plain TCP: pop, imap and
-/// nntp (`None` for the others).
+/// The dialogue of a banner check the engine runs as a TCP dialogue: pop,
+/// pops, imap, imaps (TLS from the start) and nntp (`None` for the others).
 fn banner_dialogue(b: &Banner) -> Option<Vec<DialogueStep>> {
     let send = |s: String| DialogueStep::Send(s.into_bytes());
     let expect = |s: &str| DialogueStep::Expect(s.to_string());
     let login = !b.login.is_empty();
     Some(match b.service {
         // Mail::POP3Client: the +OK banner; USER and PASS when a login is set.
-        ServiceType::Pop => {
+        ServiceType::Pop | ServiceType::Pops => {
             let mut steps = vec![expect(r"^\+OK")];
             if login {
                 steps.extend([
@@ -362,7 +399,7 @@ fn banner_dialogue(b: &Banner) -> Option<Vec<DialogueStep>> {
             steps
         }
         // Net::IMAP::Simple: the "* OK" (or PREAUTH) greeting; LOGIN when a login is set.
-        ServiceType::Imap => {
+        ServiceType::Imap | ServiceType::Imaps => {
             let mut steps = vec![expect(r"^\* (OK|PREAUTH)")];
             if login {
                 steps.extend([
