@@ -182,6 +182,22 @@ pub async fn http_server(bind: &str, handler: Handler) -> (SocketAddr, Arc<Mutex
     (addr, log)
 }
 
+/// A TLS acceptor with a self-signed certificate for `rs.example.test` made now.
+pub fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
+    use tokio_rustls::rustls::crypto::ring;
+    use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tokio_rustls::rustls::ServerConfig;
+    let cert = rcgen::generate_simple_self_signed(vec!["rs.example.test".to_string()]).unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.signing_key.serialize_der()));
+    let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .unwrap();
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
 /// An HTTPS server with a self-signed certificate for `rs.example.test` made now; its
 /// request log (with SNI) and its certificate (PEM).
 pub async fn https_server(
