@@ -627,6 +627,7 @@ pub struct Banner {
     /// The request: ftp's file to fetch, ldap's base DN, unused otherwise
     /// (without its leading `/`).
     pub request: String,
-    /// `receive`: a regex the fetched data must match (ftp, ldap, sip), when set.
+    /// `receive`: a regex the fetched file (ftp) or the found entry's DN (ldap)
+    /// must match, when set; sip ignores it.
     pub receive: Option<String>,
 }
