@@ -287,7 +287,8 @@ mod tests {
         let req = bind_request(1, &dn, "pw");
         let (tag, body, rest) = split(&req).unwrap();
         assert_eq!((tag, rest.len()), (0x30, 0));
-        assert_eq!(&req[1..4], &[0x82, 0x01, 0x3a]);
+        // 3 (messageID) + 4 + 3 (version) + 4 + 300 (DN) + 4 (password) = 318.
+        assert_eq!(&req[1..4], &[0x82, 0x01, 0x3e]);
         let (_, _, op) = split(body).unwrap();
         let (tag, content, _) = split(op).unwrap();
         assert_eq!(tag, 0x60);
