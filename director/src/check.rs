@@ -51,6 +51,7 @@ mod ldap;
 mod misc;
 mod net;
 mod ping;
+mod radius;
 mod sip;
 mod smtp;
 mod tls;
@@ -205,6 +206,19 @@ pub enum CheckKind {
     Sip(SipCheck),
     /// ldirectord's LDAP check: a bind, then a base search returning one entry.
     Ldap(LdapCheck),
+    /// ldirectord's RADIUS check: an Access-Request answered Access-Accept.
+    Radius(RadiusCheck),
+}
+
+/// ldirectord's `service=radius` check.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RadiusCheck {
+    /// User-Name (`login`).
+    pub login: String,
+    /// User-Password (`passwd`), hidden with the secret.
+    pub passwd: String,
+    /// The shared secret (`secret`).
+    pub secret: String,
 }
 
 /// ldirectord's `service=ldap` / `ldaps` check.
@@ -291,6 +305,7 @@ impl CheckKind {
             CheckKind::Ftp(_) => "FTP check",
             CheckKind::Sip(_) => "SIP check",
             CheckKind::Ldap(_) => "LDAP check",
+            CheckKind::Radius(_) => "RADIUS check",
         }
     }
 }

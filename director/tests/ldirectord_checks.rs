@@ -1,6 +1,6 @@
 //! ldirectord's negotiate checks that run on the engine, against loopback
 //! servers: simpletcp, httpmethod=HEAD, http_proxy, pop, pops, imaps, nntp,
-//! ftp, sip (UDP and TCP), ldap and ldaps. Each
+//! ftp, sip (UDP and TCP), ldap, ldaps and radius. Each
 //! check is built from an `ldirectord.cf` as the daemon builds it.
 
 mod check_support;
@@ -668,4 +668,85 @@ async fn ldaps_is_ldap_over_tls() {
         "\tservice=ldaps\n\trequest=\"dc=example,dc=org\"\n",
     );
     assert!(probe_once(spec_of(&text)).await.outcome.is_err());
+}
+
+/// A RADIUS server with secret `secret`: accepts user `u` with password
+/// `right` (recovered from User-Password), rejects anything else; answers
+/// with a response authenticator made with `secret`.
+async fn radius_server(secret: &'static str) -> SocketAddr {
+    use md5::{Digest, Md5};
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = sock.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+            let p = buf[..n].to_vec();
+            assert_eq!(p[0], 1, "Access-Request");
+            assert_eq!(u16::from_be_bytes([p[2], p[3]]) as usize, n);
+            let auth = &p[4..20];
+            let (mut user, mut pass) = (Vec::new(), Vec::new());
+            let mut a = &p[20..];
+            while a.len() >= 2 {
+                let (t, l) = (a[0], a[1] as usize);
+                match t {
+                    1 => user = a[2..l].to_vec(),
+                    2 => {
+                        let mut prev = auth.to_vec();
+                        for block in a[2..l].chunks(16) {
+                            let k = Md5::new()
+                                .chain_update(secret)
+                                .chain_update(&prev)
+                                .finalize();
+                            pass.extend(block.iter().zip(k.iter()).map(|(c, k)| c ^ k));
+                            prev = block.to_vec();
+                        }
+                        while pass.last() == Some(&0) {
+                            pass.pop();
+                        }
+                    }
+                    _ => {}
+                }
+                a = &a[l..];
+            }
+            let code = if user == b"u" && pass == b"right" {
+                2
+            } else {
+                3
+            };
+            let mut reply = vec![code, p[1], 0, 20];
+            let ra = Md5::new()
+                .chain_update(&reply[..4])
+                .chain_update(auth)
+                .chain_update(secret)
+                .finalize();
+            reply.extend_from_slice(&ra);
+            let _ = sock.send_to(&reply, from).await;
+        }
+    });
+    addr
+}
+
+fn radius_conf(port: u16, passwd: &str, secret: &str) -> String {
+    format!(
+        "checktimeout=2\nnegotiatetimeout=2\nvirtual=192.0.2.1:{port}\n\treal=127.0.0.1:{port} masq\n\tservice=radius\n\tprotocol=udp\n\tlogin=\"u\"\n\tpasswd=\"{passwd}\"\n\tsecret=\"{secret}\"\n"
+    )
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn radius_access_accept_is_up_reject_and_wrong_secret_are_down() {
+    let addr = radius_server("s3cret").await;
+    let ok = radius_conf(addr.port(), "right", "s3cret");
+    assert_eq!(probe_once(spec_of(&ok)).await.outcome, Ok(None));
+    let reject = radius_conf(addr.port(), "wrong", "s3cret");
+    match probe_once(spec_of(&reject)).await.outcome {
+        Err(Failure::BadReply(m)) => assert!(m.contains("Access-Reject"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    // Another secret: the password does not decode, and the answer's
+    // authenticator does not verify.
+    let secret = radius_conf(addr.port(), "right", "other");
+    match probe_once(spec_of(&secret)).await.outcome {
+        Err(Failure::BadReply(m)) => assert!(m.contains("authenticator"), "{m}"),
+        other => panic!("{other:?}"),
+    }
 }

@@ -12,8 +12,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::{
-    dialogue, dns, file, ftp, http, ldap, misc, net, ping, random_u64, sip, smtp, udp, CheckKind,
-    CheckSpec, Failure, ProbeResult, SpecError, Weight,
+    dialogue, dns, file, ftp, http, ldap, misc, net, ping, radius, random_u64, sip, smtp, udp,
+    CheckKind, CheckSpec, Failure, ProbeResult, SpecError, Weight,
 };
 
 /// The state of a check, shared by all its subscribers.
@@ -140,6 +140,7 @@ async fn probe(spec: &CheckSpec, prepared: &Prepared) -> Result<Option<Weight>, 
                 .await
                 .map(|()| None)
         }
+        (CheckKind::Radius(r), _) => Box::pin(radius::check(spec, r)).await.map(|()| None),
         (CheckKind::Sip(s), _) => Box::pin(sip::check(spec, s)).await.map(|()| None),
         (kind, _) => Err(Failure::Socket(format!("{} not prepared", kind.name()))),
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::check::{
     CheckKind, CheckSpec, DialogueCheck, DialogueStep, DnsCheck, FtpCheck, HttpCheck, LdapCheck,
-    MiscCheck, SipCheck, SmtpCheck, Timing, UrlCheck,
+    MiscCheck, RadiusCheck, SipCheck, SmtpCheck, Timing, UrlCheck,
 };
 
 use super::model::*;
@@ -373,7 +373,16 @@ fn negotiate_engine(n: &Negotiate, timing: Timing, udp: bool) -> Result<EngineCh
             "service={} needs a database client check (log in, run the query, expect a row)",
             service.name()
         )),
-        Probe::Radius { .. } => Err("service=radius needs a RADIUS Access-Request check".into()),
+        Probe::Radius {
+            login,
+            passwd,
+            secret,
+            ..
+        } => with(CheckKind::Radius(RadiusCheck {
+            login: login.clone(),
+            passwd: passwd.clone(),
+            secret: secret.clone(),
+        })),
     }
 }
 
