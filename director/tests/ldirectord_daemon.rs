@@ -143,12 +143,7 @@ virtual=192.0.2.2:25
 #[test]
 fn checks_lvsd_cannot_run_are_refused_naming_the_service() {
     let dir = temp_dir("refused");
-    for (service, port) in [
-        ("mysql", 3306),
-        ("pgsql", 5432),
-        ("radius", 1812),
-        ("oracle", 1521),
-    ] {
+    for (service, port) in [("mysql", 3306), ("pgsql", 5432), ("oracle", 1521)] {
         let text = format!(
             "virtual=192.0.2.1:{port}\n\treal=198.51.100.1:{port} masq\n\tservice={service}\n\tchecktype=negotiate\n\tlogin=\"u\"\n\tpasswd=\"p\"\n\tdatabase=\"d\"\n\trequest=\"SELECT 1\"\n\tsecret=\"s\"\n"
         );
