@@ -269,8 +269,8 @@ pub struct DialogueCheck {
     /// Whether an `Expect` step reads on past lines that do not match (ldirectord's
     /// `simpletcp` matches any line of the reply) instead of failing at the first one.
     pub skip_unmatched: bool,
-    /// Whether the dialogue runs over TLS (certificates not verified, as ldirectord's
-    /// `pops` and `imaps` checks do not verify them).
+    /// Whether the dialogue runs over TLS from the start (ldirectord's `pops` and `imaps`;
+    /// certificates not verified, as for SSL_GET).
     pub tls: bool,
 }
 

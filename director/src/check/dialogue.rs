@@ -1,5 +1,6 @@
 //! A TCP dialogue: bytes sent, reply lines expected (ldirectord's `simpletcp` and its banner
-//! checks of POP3, IMAP, NNTP and FTP), bounded as a whole by the connect timeout.
+//! checks of POP3, IMAP and NNTP, over TLS for pops and imaps), bounded as a whole by the
+//! connect timeout.
 
 use regex::bytes::Regex;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};

@@ -2,7 +2,7 @@
 //! login and a password are set) answered with success, then a base-scope search of the
 //! request's DN for `(objectClass=*)` that must return exactly one entry, whose DN must
 //! match the receive regex when one is set. Over TLS from the start for ldaps (no
-//! certificate verification, as Net::LDAP's default). The BER of the few messages is
+//! certificate verification, as for SSL_GET). The BER of the few messages is
 //! written and read here.
 
 use regex::bytes::Regex;
