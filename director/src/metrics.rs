@@ -14,8 +14,9 @@
 //!   failures per check type, reconcile durations and changes.
 //!
 //! The daemon's metrics go through prometheus-client's registry and
-//! encoder; the kernel's families, 10 lines per real server, are written
-//! straight in the same format, each label set formatted once.
+//! encoder; the kernel's families and `lvsd_real_server_state`, 10 lines
+//! per real server, are written straight in the same format, each label
+//! set formatted once, into a buffer kept between scrapes.
 //!
 //! [`spawn`] serves `GET /metrics` in the Prometheus text format (0.0.4) on
 //! its own thread with its own runtime, so the kernel dump runs neither on
