@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use crate::check::{CheckState, EventKind, Weight};
-use crate::desired::{effective_weight, CheckId, Model, RsId, VsId};
+use crate::desired::{effective_weight, CheckId, Model, RsId, VsId, VsModel};
 
 /// One check's last known state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,10 +236,13 @@ impl Health {
 
     /// The live weight of a virtual server.
     pub fn live_weight(&self, model: &Model, vs: &VsId) -> u64 {
-        model
-            .vs(vs)
-            .map(|v| live_weight(&self.rs, v.real_servers.iter().map(|r| &r.id)))
-            .unwrap_or(0)
+        model.vs(vs).map(|v| self.live_weight_of(v)).unwrap_or(0)
+    }
+
+    /// [`Health::live_weight`] of a virtual server at hand (no search of
+    /// the model: the status of thousands of virtual servers stays linear).
+    pub fn live_weight_of(&self, vs: &VsModel) -> u64 {
+        live_weight(&self.rs, vs.real_servers.iter().map(|r| &r.id))
     }
 }
 

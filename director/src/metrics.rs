@@ -14,8 +14,9 @@
 //!   failures per check type, reconcile durations and changes.
 //!
 //! The daemon's metrics go through prometheus-client's registry and
-//! encoder; the kernel's families, 10 lines per real server, are written
-//! straight in the same format, each label set formatted once.
+//! encoder; the kernel's families and `lvsd_real_server_state`, 10 lines
+//! per real server, are written straight in the same format, each label
+//! set formatted once, into a buffer kept between scrapes.
 //!
 //! [`spawn`] serves `GET /metrics` in the Prometheus text format (0.0.4) on
 //! its own thread with its own runtime, so the kernel dump runs neither on
@@ -29,7 +30,7 @@
 //! The metrics are listed in `director/README.md`.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -274,10 +275,9 @@ impl KernelStats for MemoryKernel {
 /// One scrape's data, encoded by prometheus-client as a collector.
 #[derive(Debug)]
 struct Scrape {
-    status: Option<Status>,
+    status: Option<Arc<Status>>,
     kernel_ok: bool,
     dump_seconds: f64,
-    options: MetricsOptions,
 }
 
 fn protocol_label(key: &ServiceKey) -> (&'static str, String) {
@@ -298,10 +298,6 @@ fn local_addr(key: &ServiceKey) -> (String, u16) {
         ServiceKey::Addr { addr, port, .. } => (addr.to_string(), *port),
         ServiceKey::Fwmark { .. } => (String::new(), 0),
     }
-}
-
-fn rs_name(addr: IpAddr, port: u16) -> String {
-    SocketAddr::new(addr, port).to_string()
 }
 
 /// A metric family being written: one descriptor, then its series.
@@ -476,27 +472,56 @@ impl From<i64> for Value {
     }
 }
 
-/// Appends the decimal form of `v` (faster than `write!` for the many
-/// samples of a large scrape).
+/// Two decimal digits of every number below 100.
+const DIGITS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Appends the decimal form of `v`, two digits at a time (the scrape of a
+/// large table writes tens of thousands of samples; `write!` goes through
+/// the formatting machinery for each).
 fn push_u64(out: &mut String, mut v: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+    while v >= 100 {
+        let d = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGITS[d..d + 2]);
     }
-    for &b in &buf[i..] {
-        out.push(char::from(b));
+    if v >= 10 {
+        let d = v as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGITS[d..d + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + v as u8;
+    }
+    // ASCII digits only: always valid.
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+}
+
+/// Appends `v` escaped as a label value of the text format.
+fn push_escaped(s: &mut String, v: &str) {
+    if !v.contains(['\\', '"', '\n']) {
+        s.push_str(v);
+        return;
+    }
+    for c in v.chars() {
+        match c {
+            '\\' => s.push_str("\\\\"),
+            '"' => s.push_str("\\\""),
+            '\n' => s.push_str("\\n"),
+            c => s.push(c),
+        }
     }
 }
 
-/// `{k="v",...}` with the values escaped as the text format wants.
-fn label_set(pairs: &[(&str, &str)]) -> String {
-    let mut s = String::with_capacity(64);
+/// Appends `{k="v",...}` with the values escaped as the text format wants.
+fn push_label_set(s: &mut String, pairs: &[(&str, &str)]) {
     s.push('{');
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
@@ -504,18 +529,48 @@ fn label_set(pairs: &[(&str, &str)]) -> String {
         }
         s.push_str(k);
         s.push_str("=\"");
-        for c in v.chars() {
-            match c {
-                '\\' => s.push_str("\\\\"),
-                '"' => s.push_str("\\\""),
-                '\n' => s.push_str("\\n"),
-                c => s.push(c),
-            }
-        }
+        push_escaped(s, v);
         s.push('"');
     }
     s.push('}');
+}
+
+/// `{k="v",...}` with the values escaped as the text format wants.
+fn label_set(pairs: &[(&str, &str)]) -> String {
+    let mut s = String::with_capacity(64);
+    push_label_set(&mut s, pairs);
     s
+}
+
+/// Many label sets in one string (one allocation for thousands of real
+/// servers), each an index range of it.
+#[derive(Default)]
+struct LabelSets {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl LabelSets {
+    fn with_capacity(n: usize) -> LabelSets {
+        LabelSets {
+            text: String::with_capacity(n * 64),
+            ends: Vec::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, pairs: &[(&str, &str)]) {
+        push_label_set(&mut self.text, pairs);
+        self.ends.push(self.text.len());
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let l = &self.text[start..end];
+            start = end;
+            l
+        })
+    }
 }
 
 fn write_kernel(out: &mut String, entries: &[ServiceEntry], o: MetricsOptions) {
@@ -578,35 +633,32 @@ fn write_kernel(out: &mut String, entries: &[ServiceEntry], o: MetricsOptions) {
             t.sample("lvsd_service_real_servers", l, e.destinations.len());
         }
         if o.real_servers {
-            let rs: Vec<(String, Counters)> = entries
-                .iter()
-                .flat_map(|e| {
-                    let svc = e.service.config.key.to_string();
-                    e.destinations
-                        .iter()
-                        .map(|d| {
-                            (
-                                label_set(&[
-                                    ("service", &svc),
-                                    ("real_server", &rs_name(d.config.addr, d.config.port)),
-                                ]),
-                                Counters::of_dest(d),
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                })
-                .collect();
+            let n: usize = entries.iter().map(|e| e.destinations.len()).sum();
+            let mut labels = LabelSets::with_capacity(n);
+            let mut counters = Vec::with_capacity(n);
+            let mut rs = String::new();
+            for e in entries {
+                let svc = e.service.config.key.to_string();
+                for d in &e.destinations {
+                    use fmt::Write as _;
+                    rs.clear();
+                    let _ = write!(rs, "{}", SocketAddr::new(d.config.addr, d.config.port));
+                    labels.push(&[("service", &svc), ("real_server", &rs)]);
+                    counters.push(Counters::of_dest(d));
+                }
+            }
+            let rs: Vec<(&str, &Counters)> = labels.iter().zip(&counters).collect();
             for (name, help, get) in TRAFFIC {
                 let n = format!("lvsd_real_server_{name}_total");
                 t.head(&n, help, "counter");
-                for (l, c) in &rs {
+                for &(l, c) in &rs {
                     t.sample(&n, l, get(c));
                 }
             }
             for (name, help, get) in CONNS {
                 let n = format!("lvsd_real_server_{name}");
                 t.head(&n, help, "gauge");
-                for (l, c) in &rs {
+                for &(l, c) in &rs {
                     t.sample(&n, l, get(c));
                 }
             }
@@ -615,7 +667,7 @@ fn write_kernel(out: &mut String, entries: &[ServiceEntry], o: MetricsOptions) {
                 "The real server's weight in the kernel",
                 "gauge",
             );
-            for (l, c) in &rs {
+            for &(l, c) in &rs {
                 t.sample("lvsd_real_server_weight", l, c.weight);
             }
         }
@@ -732,6 +784,40 @@ fn write_node(t: &mut Text<'_>, entries: &[ServiceEntry], svc: &[Counters], real
     }
 }
 
+/// `lvsd_real_server_state`: one series per configured real server, from
+/// the daemon's [`Status`] (as many lines as the kernel's per-real-server
+/// families, so written straight like them).
+fn write_states(t: &mut Text<'_>, status: &Status) {
+    const NAME: &str = "lvsd_real_server_state";
+    t.head(
+        NAME,
+        "The real server's state (alive, failed, inhibited, displaced): one series of value 1",
+        "gauge",
+    );
+    let mut rs = String::new();
+    for v in &status.virtual_servers {
+        for r in &v.real_servers {
+            use fmt::Write as _;
+            rs.clear();
+            let _ = write!(rs, "{}", r.addr);
+            let state = STATES
+                .iter()
+                .find(|(s, _)| *s == r.state)
+                .map_or("unknown", |(_, l)| l);
+            t.out.push_str(NAME);
+            push_label_set(
+                t.out,
+                &[
+                    ("virtual_server", v.name.as_str()),
+                    ("real_server", rs.as_str()),
+                    ("state", state),
+                ],
+            );
+            t.out.push_str(" 1\n");
+        }
+    }
+}
+
 impl Scrape {
     fn encode_status(&self, enc: &mut DescriptorEncoder, status: &Status) -> fmt::Result {
         family(
@@ -813,31 +899,6 @@ impl Scrape {
                 }
             }
         }
-        if self.options.real_servers {
-            let mut f = family(
-                enc,
-                "lvsd_real_server_state",
-                "The real server's state (alive, failed, inhibited, displaced): one series of value 1",
-                MetricType::Gauge,
-            )?;
-            for v in vs {
-                for r in &v.real_servers {
-                    let rs = r.addr.to_string();
-                    let state = STATES
-                        .iter()
-                        .find(|(s, _)| *s == r.state)
-                        .map_or("unknown", |(_, l)| l);
-                    f.gauge(
-                        &[
-                            ("virtual_server", v.name.as_str()),
-                            ("real_server", rs.as_str()),
-                            ("state", state),
-                        ],
-                        1,
-                    )?;
-                }
-            }
-        }
         Ok(())
     }
 }
@@ -882,25 +943,100 @@ pub fn render(
     recorder: &Recorder,
     options: MetricsOptions,
 ) -> String {
+    let mut out = String::new();
+    render_into(&mut out, status, kernel, dump, recorder, options);
+    out
+}
+
+/// [`render`] appending to `out` (a buffer kept between scrapes: a large
+/// table's scrape is megabytes, which a fresh allocation pays for again in
+/// page faults each time).
+fn render_into(
+    out: &mut String,
+    status: Option<Status>,
+    kernel: Result<Vec<ServiceEntry>, String>,
+    dump: Duration,
+    recorder: &Recorder,
+    options: MetricsOptions,
+) {
+    let status = status.map(Arc::new);
     let mut registry = Registry::default();
     registry.register_collector(Box::new(Scrape {
-        status,
+        status: status.clone(),
         kernel_ok: kernel.is_ok(),
         dump_seconds: dump.as_secs_f64(),
-        options,
     }));
     recorder.register(&mut registry);
-    let lines = kernel.as_ref().map_or(0, |k| {
-        k.iter().map(|e| 1 + e.destinations.len()).sum::<usize>()
+    // Room for the whole answer, so that it is never copied while growing
+    // (pages reserved but not written cost nothing): about 11 lines of up
+    // to 112 bytes per real server and 16 of 100 per service per name set.
+    let (services, rs) = kernel.as_ref().map_or((0, 0), |k| {
+        (
+            k.len(),
+            k.iter().map(|e| e.destinations.len()).sum::<usize>(),
+        )
     });
-    let mut out = String::with_capacity(16 * 1024 + lines * 10 * 96);
+    let sets = if options.names == MetricNames::Both {
+        2
+    } else {
+        1
+    };
+    out.reserve(16 * 1024 + sets * (rs * 11 * 112 + services * 16 * 100));
     // Writing to a String cannot fail; the encoders only fail on the
     // writer's errors.
-    let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &registry);
-    if let Ok(entries) = &kernel {
-        write_kernel(&mut out, entries, options);
+    let _ = prometheus_client::encoding::prometheus_text::encode(out, &registry);
+    if options.real_servers {
+        if let Some(status) = &status {
+            write_states(&mut Text { out: &mut *out }, status);
+        }
     }
-    out
+    if let Ok(entries) = &kernel {
+        write_kernel(out, entries, options);
+    }
+}
+
+/// The buffer of the last scrape, kept for the next one.
+#[derive(Debug, Clone, Default)]
+struct BufferPool(Arc<Mutex<Option<String>>>);
+
+impl BufferPool {
+    fn take(&self) -> String {
+        let mut b = self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_default();
+        b.clear();
+        b
+    }
+
+    /// Keeps `b` unless a larger one is kept already.
+    fn give(&self, b: String) {
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.as_ref().is_none_or(|s| s.capacity() < b.capacity()) {
+            *slot = Some(b);
+        }
+    }
+}
+
+/// A scrape's answer as the HTTP body: its buffer goes back to the pool
+/// once the body is sent (no copy of the text on the way).
+struct Pooled {
+    text: String,
+    pool: BufferPool,
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        self.text.as_bytes()
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        self.pool.give(std::mem::take(&mut self.text));
+    }
 }
 
 /// The state a scrape reads: the kernel dump source, the daemon's control
@@ -911,6 +1047,7 @@ pub struct Scraper {
     recorder: Recorder,
     options: MetricsOptions,
     status_timeout: Duration,
+    buffers: BufferPool,
 }
 
 impl fmt::Debug for Scraper {
@@ -935,12 +1072,29 @@ impl Scraper {
             recorder,
             options,
             status_timeout: Duration::from_secs(5),
+            buffers: BufferPool::default(),
         }
     }
 
     /// One scrape: asks the loop for its status (without waiting more than
     /// 5 s), dumps the kernel table (on the caller's thread), renders.
     pub async fn scrape(&self) -> String {
+        let mut out = String::new();
+        self.scrape_into(&mut out).await;
+        out
+    }
+
+    /// [`Scraper::scrape`] into the pooled buffer, as the HTTP body.
+    async fn scrape_body(&self) -> hyper::body::Bytes {
+        let mut text = self.buffers.take();
+        self.scrape_into(&mut text).await;
+        hyper::body::Bytes::from_owner(Pooled {
+            text,
+            pool: self.buffers.clone(),
+        })
+    }
+
+    async fn scrape_into(&self, out: &mut String) {
         let (tx, rx) = oneshot::channel();
         let status = if self.control.send(Control::Status(tx)).is_ok() {
             tokio::time::timeout(self.status_timeout, rx)
@@ -956,7 +1110,7 @@ impl Scraper {
             k.dump().map_err(|e| e.to_string())
         };
         let dump = start.elapsed();
-        render(status, kernel, dump, &self.recorder, self.options)
+        render_into(out, status, kernel, dump, &self.recorder, self.options);
     }
 }
 
@@ -1028,25 +1182,25 @@ async fn serve_connection(stream: tokio::net::TcpStream, scraper: Arc<Scraper>) 
         async move {
             let (status, ctype, body) = match (req.method(), req.uri().path()) {
                 (&Method::GET, "/metrics") | (&Method::HEAD, "/metrics") => {
-                    (StatusCode::OK, CONTENT_TYPE, scraper.scrape().await)
+                    (StatusCode::OK, CONTENT_TYPE, scraper.scrape_body().await)
                 }
                 (&Method::GET, "/") => (
                     StatusCode::OK,
                     "text/plain; charset=utf-8",
-                    "lvsd: metrics at /metrics\n".to_string(),
+                    Bytes::from_static(b"lvsd: metrics at /metrics\n"),
                 ),
                 (_, "/metrics") | (_, "/") => (
                     StatusCode::METHOD_NOT_ALLOWED,
                     "text/plain; charset=utf-8",
-                    "only GET\n".to_string(),
+                    Bytes::from_static(b"only GET\n"),
                 ),
                 _ => (
                     StatusCode::NOT_FOUND,
                     "text/plain; charset=utf-8",
-                    "not found: try /metrics\n".to_string(),
+                    Bytes::from_static(b"not found: try /metrics\n"),
                 ),
             };
-            let mut resp = Response::new(Full::new(Bytes::from(body)));
+            let mut resp = Response::new(Full::new(body));
             *resp.status_mut() = status;
             resp.headers_mut().insert(
                 hyper::header::CONTENT_TYPE,
@@ -1064,4 +1218,39 @@ async fn serve_connection(stream: tokio::net::TcpStream, scraper: Arc<Scraper>) 
         .header_read_timeout(Duration::from_secs(10))
         .serve_connection(io, service)
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_are_written_as_decimal() {
+        let mut values: Vec<u64> = vec![0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, u64::MAX];
+        values.extend((0..64).map(|b| 1u64 << b));
+        values.extend((0..64).map(|b| (1u64 << b) - 1));
+        for v in values {
+            let mut s = String::from("x");
+            push_u64(&mut s, v);
+            assert_eq!(s, format!("x{v}"));
+        }
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(
+            label_set(&[("a", "plain"), ("b", "q\"b\\s\nn")]),
+            "{a=\"plain\",b=\"q\\\"b\\\\s\\nn\"}"
+        );
+        let mut sets = LabelSets::with_capacity(2);
+        sets.push(&[("service", "tcp:192.0.2.1:80")]);
+        sets.push(&[("service", "fwm:7"), ("real_server", "[2001:db8::5]:80")]);
+        assert_eq!(
+            sets.iter().collect::<Vec<_>>(),
+            [
+                "{service=\"tcp:192.0.2.1:80\"}",
+                "{service=\"fwm:7\",real_server=\"[2001:db8::5]:80\"}"
+            ]
+        );
+    }
 }

@@ -172,7 +172,7 @@ pub fn virtual_servers(model: &Model, health: &Health) -> Vec<VirtualServerStatu
                 name: vs.id.to_string(),
                 services: vs.services.iter().map(|s| s.key).collect(),
                 quorum: vs.quorum,
-                live_weight: health.live_weight(model, &vs.id),
+                live_weight: health.live_weight_of(vs),
                 quorum_up,
                 sorry_server: vs.sorry.as_ref().map(|s| {
                     let d = match vs.services.first() {

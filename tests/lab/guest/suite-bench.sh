@@ -26,6 +26,9 @@ lab_banner "bench: oracle vs ours, restore / list / save"
 t0=$(lab_now)
 sizes=$(lab_param bench_sizes | tr ',' ' ')
 [ -n "$sizes" ] || sizes="1000 2000 5000 10000 20000"
+# lab.bench_only=metrics: the lvsd --metrics scrape case alone.
+only=$(lab_param bench_only)
+[ "$only" = metrics ] && sizes=
 repeat=$(lab_param bench_repeat)
 [ -n "$repeat" ] || repeat=3
 failed=0
@@ -204,6 +207,7 @@ done
 L=$LAB_OURS_DIR/lvsctl
 apply_sizes=$(lab_param bench_apply_sizes | tr ',' ' ')
 [ -n "$apply_sizes" ] || apply_sizes=2000
+[ "$only" = metrics ] && apply_sizes=
 # writes_of FILE: the write count lvsctl -v reported in FILE (its stderr).
 writes_of() {
 	sed -n 's/^lvsctl: [0-9]* changes, \([0-9]*\) write requests sent$/\1/p' "$1" | tail -n 1
@@ -266,7 +270,12 @@ fi
 D=$LAB_OURS_DIR/lvsd
 metrics_rs=$(lab_param bench_metrics_rs | tr ',' ' ')
 [ -n "$metrics_rs" ] || metrics_rs=5000
+# With lab.bench_only=metrics, also a scrape with --metrics-real-servers off (per
+# service series only; an information line, no @@METRICS).
+variants=on
+[ "$only" = metrics ] && variants="on off"
 if [ -x "$D" ]; then
+	for variant in $variants; do
 	for m in $metrics_rs; do
 		n=$((m / 4))
 		awk -v n="$n" 'BEGIN {
@@ -280,7 +289,7 @@ if [ -x "$D" ]; then
 		NS=bench-metrics
 		fresh_ns "$NS"
 		rm -f /tmp/bench-lvsd.pid
-		ip netns exec "$NS" sh -c "echo \$\$ >/tmp/bench-lvsd.pid; exec $D -f /tmp/metrics.conf --metrics 127.0.0.1:9100" </dev/null >/dev/null 2>/tmp/bench-lvsd.log &
+		ip netns exec "$NS" sh -c "echo \$\$ >/tmp/bench-lvsd.pid; exec $D -f /tmp/metrics.conf --metrics 127.0.0.1:9100 --metrics-real-servers $variant" </dev/null >/dev/null 2>/tmp/bench-lvsd.log &
 		_i=0
 		until [ "$(ip netns exec "$NS" "$U" -Ln | grep -c -- '-> 198\.51\.100\.')" = "$m" ] || [ $_i -ge 600 ]; do
 			_i=$((_i + 1))
@@ -300,11 +309,17 @@ if [ -x "$D" ]; then
 		mc=$(best_of timed /tmp/bench-root curl -sS http://127.0.0.1:9100/)
 		got=$(grep -c '^lvsd_real_server_connections_total{' /tmp/bench-scrape.out)
 		gotc=$(grep -c '^lvsd_real_server_connections_total{' /tmp/bench-scrape-curl.out)
-		[ "$got" = "$m" ] && [ "$gotc" = "$m" ] && mok=yes || mok=no
 		set -- $ml $ms $mu $mc
-		echo "@@METRICS $n $m $1 $3 $5 $7 $mok"
+		if [ "$variant" = off ]; then
+			gots=$(grep -c '^lvsd_service_connections_total{' /tmp/bench-scrape.out)
+			[ "$got" = 0 ] && [ "$gots" = "$n" ] && mok=yes || mok=no
+			echo "bench: metrics scrape with --metrics-real-servers off, $m real servers ($n services): ipvsadm -Ln --stats $1 s   scrape $3 s   $(wc -c </tmp/bench-scrape.out) bytes, $(wc -l </tmp/bench-scrape.out) lines   per-service series only: $mok"
+		else
+			[ "$got" = "$m" ] && [ "$gotc" = "$m" ] && mok=yes || mok=no
+			echo "@@METRICS $n $m $1 $3 $5 $7 $mok"
+		fi
 		echo "bench: metrics: dump within the scrape $(awk '$1 == "lvsd_kernel_dump_duration_seconds" { print $2 }' /tmp/bench-scrape.out) s; $(wc -c </tmp/bench-scrape.out) bytes, $(wc -l </tmp/bench-scrape.out) lines (ipvsadm -Ln --stats: $(wc -c </tmp/bench-mls.out) bytes)"
-		awk -v n="$n" -v m="$m" -v l="$1" -v s="$3" -v u="$5" -v c="$7" -v ok="$mok" -v g="$got" 'BEGIN {
+		[ "$variant" = off ] || awk -v n="$n" -v m="$m" -v l="$1" -v s="$3" -v u="$5" -v c="$7" -v ok="$mok" -v g="$got" 'BEGIN {
 			printf "bench: metrics scrape of %d real servers (%d services): ipvsadm -Ln --stats %6.3f s   scrape %6.3f s (%.2fx, target <= 1.5x)   with curl %6.3f s (%.2fx; curl alone %6.3f s)   series %s (%d)\n", m, n, l, s, (l > 0 ? s / l : 0), u, (l > 0 ? u / l : 0), c, ok, g
 		}'
 		if [ "$mok" = yes ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
@@ -314,6 +329,7 @@ if [ -x "$D" ]; then
 		ip netns exec "$NS" $O -C
 		ip netns del "$NS"
 		settle
+	done
 	done
 else
 	echo "bench: no lvsd in /ours, metrics scrape skipped"
