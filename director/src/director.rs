@@ -849,12 +849,22 @@ impl<K: Kernel> Director<K> {
     /// changes written.
     pub fn reconcile(&mut self) -> usize {
         let started = Instant::now();
+        let written = self.reconcile_full();
+        self.record_reconcile(started);
+        written
+    }
+
+    /// [`Director::reconcile`]'s work, untimed.
+    fn reconcile_full(&mut self) -> usize {
         let actual = self.read();
-        let written = self.reconcile_on(actual);
+        self.reconcile_on(actual)
+    }
+
+    /// Gives the metrics recorder, if any, one reconcile's duration.
+    fn record_reconcile(&self, started: Instant) {
         if let Some(r) = &self.options.recorder {
             r.reconcile(started.elapsed());
         }
-        written
     }
 
     /// Reads the kernel (a full dump).
@@ -903,19 +913,18 @@ impl<K: Kernel> Director<K> {
     pub fn reconcile_health(&mut self) -> usize {
         let started = Instant::now();
         let written = self.reconcile_known();
-        if let Some(r) = &self.options.recorder {
-            r.reconcile(started.elapsed());
-        }
+        self.record_reconcile(started);
         written
     }
 
-    /// [`Director::reconcile_health`]'s work (timed by it).
+    /// [`Director::reconcile_health`]'s work, untimed (its fallbacks to a
+    /// full reconcile are part of the same, single, recorded reconcile).
     fn reconcile_known(&mut self) -> usize {
         if self.failed {
-            return self.reconcile();
+            return self.reconcile_full();
         }
         let Some(known) = &self.known else {
-            return self.reconcile();
+            return self.reconcile_full();
         };
         let changes = self.plan_changes(known);
         if changes.is_empty() {
@@ -923,7 +932,7 @@ impl<K: Kernel> Director<K> {
         }
         let written = self.write(&changes);
         if self.failed {
-            return written + self.reconcile();
+            return written + self.reconcile_full();
         }
         written
     }
@@ -1066,9 +1075,7 @@ impl<K: Kernel> Director<K> {
             checks,
         });
         self.reconcile_on(actual);
-        if let Some(r) = &self.options.recorder {
-            r.reconcile(started.elapsed());
-        }
+        self.record_reconcile(started);
         true
     }
 
