@@ -19,6 +19,7 @@ use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ipvs::plan::Table;
@@ -91,10 +92,12 @@ pub struct CheckId {
 pub struct RsModel {
     /// Its identity.
     pub id: RsId,
-    /// The front end's resolved real server (destination, inhibit, scripts).
+    /// The front end's resolved real server (destination, inhibit, scripts;
+    /// its `checkers` are left empty: they are in `checks`).
     pub server: RealServer,
-    /// Its checks: the checker's keyword (and line) for messages, and the spec.
-    pub checks: Vec<(String, CheckSpec)>,
+    /// Its checks: the checker's keyword (and line) for messages, and the
+    /// spec (shared with the check engine).
+    pub checks: Vec<(String, Arc<CheckSpec>)>,
 }
 
 /// A virtual server: one or more IPVS services with the same real servers.
@@ -138,15 +141,42 @@ pub struct Model {
 
 impl Model {
     /// Builds the model; errors (a script user that does not exist, a
-    /// service of two virtual servers) refuse the configuration.
+    /// service of two virtual servers) refuse the configuration. See
+    /// [`Model::from_config`], which takes the configuration by value.
     pub fn build(config: &Config) -> Result<Model, Vec<String>> {
+        Model::from_config(config.clone())
+    }
+
+    /// [`Model::build`], consuming the configuration: its real servers move
+    /// into the model instead of being copied, so that a large configuration
+    /// is not held twice while the model is built.
+    pub fn from_config(config: Config) -> Result<Model, Vec<String>> {
         let mut errors = Vec::new();
         let mut notes = Vec::new();
+        // What is said about the whole configuration, before it is taken apart.
+        let mut late_notes = Vec::new();
+        if config.global.ssl.is_some() {
+            late_notes.push("SSL block: not acted on by lvsd (SSL_GET presents no client certificate and, as keepalived, verifies no server certificate)".into());
+        }
+        if let Some(inst) = config
+            .global
+            .lvs_sync_daemon
+            .as_ref()
+            .and_then(|d| d.vrrp_instance.as_ref())
+        {
+            late_notes.push(format!("lvs_sync_daemon follows VRRP instance {inst}: lvsd runs no VRRP and leaves the sync daemons to the VRRP daemon, as keepalived's checker does (without inst, lvsd runs both the master and the backup daemon)"));
+        }
+        late_notes.extend(crate::active_active::config_warnings(&config));
+        late_notes.extend(crate::active_active::quiesce_warnings(&config));
+        let Config {
+            global,
+            virtual_servers,
+        } = config;
         let mut seen_services: HashMap<ServiceKey, VsId> = HashMap::new();
         let mut seen_vs: HashSet<VsId> = HashSet::new();
         let mut users = Users::default();
-        let mut vss = Vec::new();
-        for vs in &config.virtual_servers {
+        let mut vss = Vec::with_capacity(virtual_servers.len());
+        for vs in virtual_servers {
             let id = match &vs.name {
                 VirtualServerName::Addr(k) | VirtualServerName::Fwmark(k) => VsId::Service(*k),
                 VirtualServerName::Group(g) => VsId::Group(g.clone()),
@@ -169,8 +199,8 @@ impl Model {
                     ));
                 }
             }
-            let mut rss = Vec::new();
-            for rs in &vs.real_servers {
+            let mut rss = Vec::with_capacity(vs.real_servers.len());
+            for mut rs in vs.real_servers {
                 let rid = RsId {
                     vs: id.clone(),
                     addr: rs.destination.addr,
@@ -181,11 +211,13 @@ impl Model {
                     None => rs.destination.port,
                 };
                 let target = SocketAddr::new(rs.destination.addr, target_port);
-                let mut checks = Vec::new();
-                for c in &rs.checkers {
+                // The model keeps the engine's specs, not the parsed checkers.
+                let checkers = std::mem::take(&mut rs.checkers);
+                let mut checks = Vec::with_capacity(checkers.len());
+                for c in &checkers {
                     let name = format!("{} (line {})", c.kind.keyword(), c.origin.line);
-                    match check_spec(c, target, &config.global, &mut users, &mut notes) {
-                        Ok(spec) => checks.push((name, spec)),
+                    match check_spec(c, target, &global, &mut users, &mut notes) {
+                        Ok(spec) => checks.push((name, Arc::new(spec))),
                         Err(e) => errors.push(format!(
                             "{}:{}: {}: {e}",
                             c.origin.file.display(),
@@ -194,8 +226,9 @@ impl Model {
                         )),
                     }
                 }
+                drop(checkers);
                 for s in [&rs.notify_up, &rs.notify_down].into_iter().flatten() {
-                    if let Err(e) = users.script(s, &config.global) {
+                    if let Err(e) = users.script(s, &global) {
                         errors.push(format!(
                             "{}:{}: real_server: {e}",
                             rs.origin.file.display(),
@@ -205,12 +238,12 @@ impl Model {
                 }
                 rss.push(RsModel {
                     id: rid,
-                    server: rs.clone(),
+                    server: rs,
                     checks,
                 });
             }
             for s in [&vs.quorum_up, &vs.quorum_down].into_iter().flatten() {
-                if let Err(e) = users.script(s, &config.global) {
+                if let Err(e) = users.script(s, &global) {
                     errors.push(format!(
                         "{}:{}: virtual_server: {e}",
                         vs.origin.file.display(),
@@ -220,40 +253,25 @@ impl Model {
             }
             vss.push(VsModel {
                 id,
-                services: vs.services.clone(),
+                services: vs.services,
                 real_servers: rss,
-                sorry: vs.sorry_server.clone(),
+                sorry: vs.sorry_server,
                 quorum: vs.quorum,
                 hysteresis: vs.hysteresis,
-                quorum_up: vs.quorum_up.clone(),
-                quorum_down: vs.quorum_down.clone(),
+                quorum_up: vs.quorum_up,
+                quorum_down: vs.quorum_down,
                 omega: vs.omega,
                 keep_on_stop: false,
             });
         }
-        if config.global.ssl.is_some() {
-            notes.push("SSL block: not acted on by lvsd (SSL_GET presents no client certificate and, as keepalived, verifies no server certificate)".into());
-        }
-        if let Some(inst) = config
-            .global
-            .lvs_sync_daemon
-            .as_ref()
-            .and_then(|d| d.vrrp_instance.as_ref())
-        {
-            notes.push(format!("lvs_sync_daemon follows VRRP instance {inst}: lvsd runs no VRRP and leaves the sync daemons to the VRRP daemon, as keepalived's checker does (without inst, lvsd runs both the master and the backup daemon)"));
-        }
-        notes.extend(crate::active_active::config_warnings(config));
-        notes.extend(crate::active_active::quiesce_warnings(config));
+        notes.extend(late_notes);
         let mut seen_notes = HashSet::new();
         notes.retain(|n| seen_notes.insert(n.clone()));
         if errors.is_empty() {
             Ok(Model {
-                global: config.global.clone(),
+                drain_timeout: global.lvsd_drain_timeout.unwrap_or(DEFAULT_DRAIN_TIMEOUT),
+                global,
                 virtual_servers: vss,
-                drain_timeout: config
-                    .global
-                    .lvsd_drain_timeout
-                    .unwrap_or(DEFAULT_DRAIN_TIMEOUT),
                 notes,
             })
         } else {
@@ -261,8 +279,9 @@ impl Model {
         }
     }
 
-    /// Every check of every real server, keyed for the engine.
-    pub fn checks(&self) -> Vec<(CheckId, CheckSpec)> {
+    /// Every check of every real server, keyed for the engine (the specs
+    /// shared, not copied).
+    pub fn checks(&self) -> Vec<(CheckId, Arc<CheckSpec>)> {
         self.virtual_servers
             .iter()
             .flat_map(|vs| &vs.real_servers)
@@ -278,6 +297,25 @@ impl Model {
                 })
             })
             .collect()
+    }
+
+    /// Replaces the model's specs, in the order of [`Model::checks`], with
+    /// equal ones held elsewhere (the engine's, see
+    /// [`crate::check::Engine::sync`]), so that one copy of each spec is
+    /// kept. Specs that differ, and any beyond `shared`, stay as they are.
+    pub fn share_specs(&mut self, shared: impl IntoIterator<Item = Arc<CheckSpec>>) {
+        let mut shared = shared.into_iter();
+        let specs = self
+            .virtual_servers
+            .iter_mut()
+            .flat_map(|vs| &mut vs.real_servers)
+            .flat_map(|rs| rs.checks.iter_mut().map(|(_, spec)| spec));
+        for spec in specs {
+            let Some(other) = shared.next() else { return };
+            if !Arc::ptr_eq(spec, &other) && **spec == *other {
+                *spec = other;
+            }
+        }
     }
 
     /// Every service of the configuration.

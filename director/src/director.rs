@@ -32,6 +32,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -331,11 +332,9 @@ pub fn keepalived_loader(path: PathBuf) -> Loader {
     Box::new(move || {
         let parsed = keepalived::parse_file(&path)
             .map_err(|r| r.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
-        let model = Model::build(&parsed.config)?;
-        Ok((
-            model,
-            parsed.warnings.iter().map(|w| w.to_string()).collect(),
-        ))
+        let warnings = parsed.warnings.iter().map(|w| w.to_string()).collect();
+        let model = Model::from_config(parsed.config)?;
+        Ok((model, warnings))
     })
 }
 
@@ -489,7 +488,12 @@ fn count(model: &Model) -> (usize, usize, usize) {
             .iter()
             .map(|v| v.real_servers.len())
             .sum(),
-        model.checks().len(),
+        model
+            .virtual_servers
+            .iter()
+            .flat_map(|v| &v.real_servers)
+            .map(|r| r.checks.len())
+            .sum(),
     )
 }
 
@@ -528,12 +532,16 @@ impl<K: Kernel> Director<K> {
         if let Some(r) = &options.recorder {
             engine.observe(r.probe_observer());
         }
-        engine
+        let kept = engine
             .sync(model.checks())
             .map_err(|e| StartError::Model(vec![e.to_string()]))?;
+        let mut model = model;
+        model.share_specs(kept);
         let (tx, rx) = mpsc::unbounded_channel();
         let mut health = Health::new();
-        health.sync(&model, |id| engine.state(id));
+        // From the checks' starting states: a probe that finished before the
+        // loop listens is then a transition (logged, notify scripts run).
+        health.sync(&model, |id| engine.initial_state(id));
         let scripts = Scripts::new(options.script_limit, options.script_timeout);
         let mut d = Director {
             kernel,
@@ -1040,19 +1048,23 @@ impl<K: Kernel> Director<K> {
     }
 
     /// [`Director::reload`] with a model any front end built.
-    pub fn reload_model(&mut self, model: Model, warnings: Vec<String>) -> bool {
+    pub fn reload_model(&mut self, mut model: Model, warnings: Vec<String>) -> bool {
         // Validates every spec before changing any subscription.
-        if let Err(e) = self.engine.sync(model.checks()) {
-            self.note(Note::ReloadFailed(vec![e.to_string()]));
-            return false;
+        match self.engine.sync(model.checks()) {
+            Ok(kept) => model.share_specs(kept),
+            Err(e) => {
+                self.note(Note::ReloadFailed(vec![e.to_string()]));
+                return false;
+            }
         }
         for w in warnings.into_iter().chain(model.notes.iter().cloned()) {
             self.note(Note::Warning(w));
         }
         let old = self.model.table(&self.health);
         let old_model = std::mem::replace(&mut self.model, model);
+        let kept: HashSet<ServiceKey> = self.model.services().map(|n| n.key).collect();
         for s in old_model.services() {
-            if !self.model.services().any(|n| n.key == s.key) {
+            if !kept.contains(&s.key) {
                 self.retired.insert(s.key);
             }
         }
@@ -1079,23 +1091,28 @@ impl<K: Kernel> Director<K> {
         true
     }
 
-    /// Whether the new model still names this real server in this service
-    /// (as a real server or its sorry server), whatever its health.
-    fn configured(&self, key: &ServiceKey, d: &Destination) -> bool {
-        self.model.virtual_servers.iter().any(|vs| {
-            vs.services.iter().any(|s| &s.key == key)
-                && (vs.real_servers.iter().any(|r| {
-                    let x = r.server.destination_for(key);
-                    x.addr == d.addr && x.port == d.port
-                }) || vs.sorry.as_ref().is_some_and(|s| {
-                    let x = crate::desired::sorry_destination(s, key);
-                    x.addr == d.addr && x.port == d.port
-                }))
-        })
+    /// Every (service, address, port) the model names, as a real server or a
+    /// sorry server, whatever its health.
+    fn configured(&self) -> HashSet<(ServiceKey, IpAddr, u16)> {
+        let mut out = HashSet::new();
+        for vs in &self.model.virtual_servers {
+            for s in &vs.services {
+                for r in &vs.real_servers {
+                    let x = r.server.destination_for(&s.key);
+                    out.insert((s.key, x.addr, x.port));
+                }
+                if let Some(sorry) = &vs.sorry {
+                    let x = crate::desired::sorry_destination(sorry, &s.key);
+                    out.insert((s.key, x.addr, x.port));
+                }
+            }
+        }
+        out
     }
 
     fn start_drains(&mut self, old: &Table, new: &Table, actual: Option<&KernelTable>) {
         let timeout = self.model.drain_timeout;
+        let configured = self.configured();
         for s in old.services() {
             let key = s.service.key;
             let service_gone = new.service(&key).is_none();
@@ -1108,7 +1125,7 @@ impl<K: Kernel> Director<K> {
             );
             let mut any = false;
             for d in &s.destinations {
-                if !service_gone && self.configured(&key, d) {
+                if !service_gone && configured.contains(&(key, d.addr, d.port)) {
                     continue;
                 }
                 if self.drains.iter().any(|x| {

@@ -242,7 +242,7 @@ async fn replace_keeps_state_of_an_equal_check() {
     }
     assert!(engine.sync(vec![("z", bad)]).is_err());
     assert_eq!(engine.stats().subscribers, 1);
-    engine.sync(vec![]).unwrap();
+    engine.sync(Vec::<(&str, CheckSpec)>::new()).unwrap();
     assert_eq!(engine.stats().checks, 0);
     assert!(!log.lock().unwrap().is_empty());
 }
@@ -294,19 +294,8 @@ async fn tcp_down_when_the_listener_goes_and_up_when_it_returns() {
 }
 
 #[tokio::test]
-async fn removing_or_dropping_stops_the_tasks() {
-    let (addr, _) = scripted(&[200]).await;
+async fn no_task_between_probes_and_none_left_after_removal_or_drop() {
     let metrics = tokio::runtime::Handle::current().metrics();
-    let before = metrics.num_alive_tasks();
-    let (engine, _rx) = Engine::new(tokio::runtime::Handle::current(), false);
-    for i in 0..3u16 {
-        let mut s = down_spec(addr);
-        s.connect.connect_port = Some(addr.port());
-        s.timing.rise = 1 + u32::from(i);
-        engine.add(i, s).unwrap();
-    }
-    assert_eq!(metrics.num_alive_tasks(), before + 3, "one task per check");
-    engine.remove(&0);
     let settle = |want: usize| {
         let metrics = metrics.clone();
         async move {
@@ -320,7 +309,63 @@ async fn removing_or_dropping_stops_the_tasks() {
             false
         }
     };
-    assert!(settle(before + 2).await, "a removed check's task ends");
+    // A server that accepts and never answers: an HTTP probe of it stays in flight.
+    let mute = mute_server("127.0.0.1:0").await;
+    let before = metrics.num_alive_tasks();
+    let (engine, _rx) = Engine::new(tokio::runtime::Handle::current(), false);
+    assert!(settle(before + 1).await, "the engine's one driver task");
+    // Three checks whose first probe is an hour away: no task of their own.
+    for i in 0..3u16 {
+        let mut s = down_spec(mute);
+        s.timing.warmup = HOUR;
+        s.timing.rise = 1 + u32::from(i);
+        engine.add(i, s).unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        metrics.num_alive_tasks(),
+        before + 1,
+        "no task per waiting check"
+    );
+    // Two checks probing now, each hanging on the mute server: one task per probe in flight.
+    for i in 3..5u16 {
+        let mut s = down_spec(mute);
+        s.timing.connect_timeout = HOUR;
+        s.timing.rise = 1 + u32::from(i);
+        engine.add(i, s).unwrap();
+    }
+    assert!(settle(before + 3).await, "one task per probe in flight");
+    assert_eq!(engine.stats().in_flight, 2);
+    engine.remove(&3);
+    assert!(
+        settle(before + 2).await,
+        "a removed check's probe is stopped"
+    );
     drop(engine);
-    assert!(settle(before).await, "dropping the engine ends every task");
+    assert!(
+        settle(before).await,
+        "dropping the engine ends the driver and the probes in flight"
+    );
+}
+
+#[tokio::test]
+async fn initial_state_is_the_start_whatever_the_probes_found() {
+    let refused = closed_tcp("127.0.0.1:0").await;
+    let (engine, mut rx) = Engine::new(tokio::runtime::Handle::current(), false);
+    let s = spec(refused, CheckKind::Tcp, fast(0, 1));
+    let mut alpha = s.clone();
+    alpha.timing.alpha = true;
+    alpha.timing.delay_loop = HOUR;
+    engine.add("plain", s).unwrap();
+    engine.add("alpha", alpha).unwrap();
+    // The plain check goes down at its first probe...
+    let e = next_transition(&mut rx).await;
+    assert_eq!(e.key, "plain");
+    assert!(matches!(e.kind, EventKind::Down { .. }), "{e:?}");
+    assert!(!engine.state(&"plain").unwrap().up);
+    // ...but started up: a director that listens only now starts from there, and the
+    // event above is its transition. With alpha, the start is down.
+    assert!(engine.initial_state(&"plain").unwrap().up);
+    assert!(!engine.initial_state(&"alpha").unwrap().up);
+    assert_eq!(engine.initial_state(&"none"), None);
 }

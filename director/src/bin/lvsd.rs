@@ -17,7 +17,8 @@ use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
 use ipvs_director::control::{ControlSocket, DEFAULT_SOCKET};
-use ipvs_director::director::{Control, Director, Note, Options};
+use ipvs_director::desired::Model;
+use ipvs_director::director::{keepalived_loader, Control, Director, Note, Options, StartError};
 use ipvs_director::keepalived::{self, Config};
 use ipvs_director::kernel::{Kernel, MemoryKernel};
 use ipvs_director::lvsd_cli::{self, Invocation};
@@ -388,7 +389,15 @@ async fn daemon<K: Kernel>(
         recorder: recorder.clone(),
         ..Options::default()
     };
-    let (director, mut notes) = match Director::start(kernel, &config, Some(file), options) {
+    // The parsed configuration moves into the model (its checkers become
+    // the engine's specs): a large file is not held twice while starting.
+    let config_name = file.display().to_string();
+    let started = Model::from_config(config)
+        .map_err(StartError::Model)
+        .and_then(|model| {
+            Director::start_model(kernel, model, Some(keepalived_loader(file)), options)
+        });
+    let (mut director, mut notes) = match started {
         Ok(d) => d,
         Err(e) => {
             emit(Priority::Error, "", &e.to_string());
@@ -396,9 +405,7 @@ async fn daemon<K: Kernel>(
             return ExitCode::FAILURE;
         }
     };
-    // The parsed file is in the director's model now: its syntax tree
-    // (about 1.4 KB per real server) need not stay for the daemon's life.
-    drop(config);
+    director.set_config_name(config_name);
     // The first reconcile is done: ready.
     let mut status = String::from("running");
     let printer = {

@@ -1,6 +1,13 @@
-//! The engine: one task per distinct check, shared by its subscribers.
+//! The engine: one schedule of distinct checks, each shared by its subscribers.
+//!
+//! One driver task keeps every check's next probe time in a heap and starts a task per probe
+//! when it is due; between probes a check costs its state and one heap entry, not a task (a
+//! sleeping tokio task with its timer is about half a kilobyte, which at tens of thousands of
+//! checks was most of the daemon's memory).
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::hash_map::Entry;
+use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -9,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio::sync::Notify;
+use tokio::task::AbortHandle;
 
 use super::{
     dialogue, dns, file, ftp, http, ldap, misc, net, ping, radius, random_u64, sip, smtp, udp,
@@ -31,6 +39,20 @@ pub struct CheckState {
     pub failures_in_row: u32,
     /// Consecutive successful probes (toward rise while down).
     pub successes_in_row: u32,
+}
+
+impl CheckState {
+    /// A new check's state: up, or down with `alpha`; nothing probed yet.
+    fn initial(spec: &CheckSpec) -> CheckState {
+        CheckState {
+            up: !spec.timing.alpha,
+            weight: None,
+            last: None,
+            probes: 0,
+            failures_in_row: 0,
+            successes_in_row: 0,
+        }
+    }
 }
 
 /// What happened to a subscriber's check.
@@ -150,24 +172,74 @@ struct Probe<K> {
     id: u64,
     state: CheckState,
     subscribers: Vec<K>,
-    task: JoinHandle<()>,
+    /// The compiled parts (`None`: nothing to compile, as for TCP_CHECK).
+    prepared: Option<Arc<Prepared>>,
+    /// The probe running now, if any.
+    in_flight: Option<AbortHandle>,
+}
+
+/// When a check's next probe is due. A check removed (or replaced) before then leaves its
+/// entry behind; the driver skips it, the `id` no longer matching.
+struct Due {
+    at: Instant,
+    id: u64,
+    spec: Arc<CheckSpec>,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.id) == (other.at, other.id)
+    }
+}
+
+impl Eq for Due {}
+
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Due {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.id).cmp(&(other.at, other.id))
+    }
 }
 
 struct Inner<K> {
     probes: HashMap<Arc<CheckSpec>, Probe<K>>,
     subs: HashMap<K, Arc<CheckSpec>>,
     next_id: u64,
+    /// Next probe times, earliest first.
+    schedule: BinaryHeap<Reverse<Due>>,
+}
+
+impl<K> Inner<K> {
+    /// Schedules a probe; whether it became the earliest (the driver must be told).
+    fn schedule(&mut self, due: Due) -> bool {
+        let earliest = self.schedule.peek().is_none_or(|Reverse(d)| due < *d);
+        self.schedule.push(Reverse(due));
+        earliest
+    }
+}
+
+/// Probe counters, shared with the probes' tasks (which do not keep the engine alive).
+#[derive(Default)]
+struct Counters {
+    started: AtomicU64,
+    finished: AtomicU64,
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
 }
 
 struct Shared<K> {
     inner: Mutex<Inner<K>>,
     events: mpsc::UnboundedSender<Event<K>>,
-    runtime: Handle,
     report_results: bool,
-    started: AtomicU64,
-    finished: AtomicU64,
-    in_flight: AtomicUsize,
-    peak: AtomicUsize,
+    counters: Arc<Counters>,
+    /// Wakes the driver when a probe is scheduled before everything it waits for.
+    wake: Arc<Notify>,
+    driver: OnceLock<AbortHandle>,
     observer: OnceLock<ProbeObserver>,
 }
 
@@ -184,26 +256,31 @@ impl<K> Shared<K> {
 
 impl<K> Drop for Shared<K> {
     fn drop(&mut self) {
+        if let Some(driver) = self.driver.get() {
+            driver.abort();
+        }
         let inner = self.inner.get_mut().unwrap_or_else(|e| e.into_inner());
         for probe in inner.probes.values() {
-            probe.task.abort();
+            if let Some(task) = &probe.in_flight {
+                task.abort();
+            }
         }
     }
 }
 
 /// Counts a probe in flight until dropped (also when its task is aborted).
-struct InFlight<'a, K>(&'a Shared<K>);
+struct InFlight<'a>(&'a Counters);
 
-impl<'a, K> InFlight<'a, K> {
-    fn new(shared: &'a Shared<K>) -> Self {
-        shared.started.fetch_add(1, Ordering::Relaxed);
-        let now = shared.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
-        shared.peak.fetch_max(now, Ordering::Relaxed);
-        InFlight(shared)
+impl<'a> InFlight<'a> {
+    fn new(counters: &'a Counters) -> Self {
+        counters.started.fetch_add(1, Ordering::Relaxed);
+        let now = counters.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        counters.peak.fetch_max(now, Ordering::Relaxed);
+        InFlight(counters)
     }
 }
 
-impl<K> Drop for InFlight<'_, K> {
+impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
         self.0.finished.fetch_add(1, Ordering::Relaxed);
@@ -212,9 +289,10 @@ impl<K> Drop for InFlight<'_, K> {
 
 /// The health-check engine.
 ///
-/// Checks run as tasks on the tokio runtime given to [`Engine::new`], which needs its I/O and
-/// time drivers (`enable_all`); a `current_thread` runtime holds tens of thousands of probes
-/// in flight on one core. MISC_CHECK needs the runtime's process support (a SIGCHLD handler). The engine's methods are
+/// Checks run on the tokio runtime given to [`Engine::new`], which needs its I/O and time
+/// drivers (`enable_all`): one task schedules them, and each probe runs as a task of its own
+/// while in flight; a `current_thread` runtime holds tens of thousands of probes in flight on
+/// one core. MISC_CHECK needs the runtime's process support (a SIGCHLD handler). The engine's methods are
 /// synchronous and may be called from any thread. Dropping the last clone stops every check.
 ///
 /// Subscribers are keyed by `K`. All subscribers with equal [`CheckSpec`]s share one probe and
@@ -249,21 +327,23 @@ where
         report_results: bool,
     ) -> (Engine<K>, mpsc::UnboundedReceiver<Event<K>>) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let wake = Arc::new(Notify::new());
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 probes: HashMap::new(),
                 subs: HashMap::new(),
                 next_id: 0,
+                schedule: BinaryHeap::new(),
             }),
             events: tx,
-            runtime,
             report_results,
-            started: AtomicU64::new(0),
-            finished: AtomicU64::new(0),
-            in_flight: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
+            counters: Arc::new(Counters::default()),
+            wake: wake.clone(),
+            driver: OnceLock::new(),
             observer: OnceLock::new(),
         });
+        let driver = runtime.spawn(drive(Arc::downgrade(&shared), wake));
+        let _ = shared.driver.set(driver.abort_handle());
         (Engine { shared }, rx)
     }
 
@@ -279,50 +359,69 @@ where
     /// spec, it leaves it first; if to the same spec, nothing changes (see
     /// [`Engine::replace`]).
     pub fn add(&self, key: K, spec: CheckSpec) -> Result<CheckState, SpecError> {
+        self.attach(key, Arc::new(spec)).map(|(state, _)| state)
+    }
+
+    /// [`Engine::add`] with a shared spec; also returns the spec the engine
+    /// keeps for `key` (the running check's when an equal one runs).
+    fn attach(
+        &self,
+        key: K,
+        spec: Arc<CheckSpec>,
+    ) -> Result<(CheckState, Arc<CheckSpec>), SpecError> {
         let mut guard = self.shared.lock();
         let inner = &mut *guard;
         if let Some(old) = inner.subs.get(&key) {
-            if **old == spec {
+            if **old == *spec {
                 if let Some(probe) = inner.probes.get(old) {
-                    return Ok(probe.state.clone());
+                    return Ok((probe.state.clone(), old.clone()));
                 }
             }
         }
-        let spec = Arc::new(spec);
         // Validate before changing anything.
         let prepared = match inner.probes.contains_key(&spec) {
             true => None,
             false => Some(prepare(&spec)?),
         };
         detach(inner, &key);
-        inner.subs.insert(key.clone(), spec.clone());
         let Inner {
-            probes, next_id, ..
+            probes,
+            subs,
+            next_id,
+            schedule,
         } = inner;
-        let probe = probes.entry(spec.clone()).or_insert_with(|| {
-            *next_id += 1;
-            let task = self.shared.runtime.spawn(run(
-                Arc::downgrade(&self.shared),
-                spec.clone(),
-                prepared.unwrap_or(Prepared::Plain),
-                *next_id,
-            ));
-            Probe {
-                id: *next_id,
-                state: CheckState {
-                    up: !spec.timing.alpha,
-                    weight: None,
-                    last: None,
-                    probes: 0,
-                    failures_in_row: 0,
-                    successes_in_row: 0,
-                },
-                subscribers: Vec::new(),
-                task,
+        let (running, probe) = match probes.entry(spec) {
+            Entry::Occupied(e) => (e.key().clone(), e.into_mut()),
+            Entry::Vacant(e) => {
+                let spec = e.key().clone();
+                *next_id += 1;
+                // The first probe after a random warm-up.
+                let due = Due {
+                    at: Instant::now() + jitter(spec.timing.warmup),
+                    id: *next_id,
+                    spec: spec.clone(),
+                };
+                if schedule.peek().is_none_or(|Reverse(d)| due < *d) {
+                    self.shared.wake.notify_one();
+                }
+                schedule.push(Reverse(due));
+                let probe = Probe {
+                    id: *next_id,
+                    state: CheckState::initial(&spec),
+                    // Most checks have one subscriber.
+                    subscribers: Vec::with_capacity(1),
+                    prepared: match prepared {
+                        None | Some(Prepared::Plain) => None,
+                        Some(p) => Some(Arc::new(p)),
+                    },
+                    in_flight: None,
+                };
+                (spec, e.insert(probe))
             }
-        });
+        };
+        subs.insert(key.clone(), running.clone());
         probe.subscribers.push(key);
-        Ok(probe.state.clone())
+        Ok((probe.state.clone(), running))
     }
 
     /// [`Engine::add`] for a key that may already be subscribed: an equal spec keeps the
@@ -332,10 +431,16 @@ where
     }
 
     /// Makes the subscriptions exactly `checks`: keys not in it are removed, the others added
-    /// or replaced. Every spec is validated first; on an error nothing changes.
-    pub fn sync(&self, checks: Vec<(K, CheckSpec)>) -> Result<(), SpecError> {
+    /// or replaced. Every spec is validated first; on an error nothing changes. Returns, in
+    /// the order of `checks`, the spec the engine keeps for each key: the running check's
+    /// where an equal spec was running already, so that a caller holding many copies can keep
+    /// one (see [`crate::desired::Model::share_specs`]).
+    pub fn sync<S>(&self, checks: Vec<(K, S)>) -> Result<Vec<Arc<CheckSpec>>, SpecError>
+    where
+        S: Into<Arc<CheckSpec>> + std::borrow::Borrow<CheckSpec>,
+    {
         for (_, spec) in &checks {
-            prepare(spec)?;
+            prepare(spec.borrow())?;
         }
         let keep: std::collections::HashSet<&K> = checks.iter().map(|(k, _)| k).collect();
         let gone: Vec<K> = {
@@ -347,13 +452,15 @@ where
                 .cloned()
                 .collect()
         };
+        drop(keep);
         for key in gone {
             self.remove(&key);
         }
+        let mut kept = Vec::with_capacity(checks.len());
         for (key, spec) in checks {
-            self.add(key, spec)?;
+            kept.push(self.attach(key, spec.into())?.1);
         }
-        Ok(())
+        Ok(kept)
     }
 
     /// Unsubscribes `key`; a check left without subscribers stops. Whether `key` was
@@ -368,6 +475,14 @@ where
         let inner = self.shared.lock();
         let spec = inner.subs.get(key)?;
         inner.probes.get(spec).map(|p| p.state.clone())
+    }
+
+    /// The state `key`'s check started in (up, or down with `alpha`), whatever its probes
+    /// have found since: a caller that starts listening to the events after subscribing takes
+    /// this as its starting point, so that a result that came first is still a transition.
+    pub fn initial_state(&self, key: &K) -> Option<CheckState> {
+        let inner = self.shared.lock();
+        inner.subs.get(key).map(|spec| CheckState::initial(spec))
     }
 
     /// The spec `key` is subscribed to.
@@ -385,10 +500,10 @@ where
         EngineStats {
             checks,
             subscribers,
-            started: self.shared.started.load(Ordering::Relaxed),
-            finished: self.shared.finished.load(Ordering::Relaxed),
-            in_flight: self.shared.in_flight.load(Ordering::Relaxed),
-            peak_in_flight: self.shared.peak.load(Ordering::Relaxed),
+            started: self.shared.counters.started.load(Ordering::Relaxed),
+            finished: self.shared.counters.finished.load(Ordering::Relaxed),
+            in_flight: self.shared.counters.in_flight.load(Ordering::Relaxed),
+            peak_in_flight: self.shared.counters.peak.load(Ordering::Relaxed),
         }
     }
 }
@@ -401,7 +516,9 @@ fn detach<K: Eq + Hash>(inner: &mut Inner<K>, key: &K) -> bool {
     if let Some(probe) = inner.probes.get_mut(&spec) {
         probe.subscribers.retain(|k| k != key);
         if probe.subscribers.is_empty() {
-            probe.task.abort();
+            if let Some(task) = probe.in_flight.take() {
+                task.abort();
+            }
             inner.probes.remove(&spec);
         }
     }
@@ -468,57 +585,107 @@ fn jitter(max: Duration) -> Duration {
     })
 }
 
-/// One check's loop: warm-up, then probe, apply, sleep, until stopped.
-async fn run<K>(shared: Weak<Shared<K>>, spec: Arc<CheckSpec>, prepared: Prepared, id: u64)
+/// The driver: starts each check's probe when it is due, until the engine is dropped.
+async fn drive<K>(shared: Weak<Shared<K>>, wake: Arc<Notify>)
 where
     K: Clone + Eq + Hash + Send + Sync + 'static,
 {
-    tokio::time::sleep(jitter(spec.timing.warmup)).await;
     loop {
-        let result = {
+        let next = {
             let Some(strong) = shared.upgrade() else {
                 return;
             };
-            let _counted = InFlight::new(&strong);
-            let start = Instant::now();
-            let outcome = probe(&spec, &prepared).await;
-            ProbeResult {
-                outcome,
-                duration: start.elapsed(),
-            }
-        };
-        let Some(strong) = shared.upgrade() else {
-            return;
-        };
-        if let Some(observe) = strong.observer.get() {
-            observe(&spec, &result);
-        }
-        let delay = {
+            let counters = &strong.counters;
             let mut inner = strong.lock();
-            let Some(p) = inner.probes.get_mut(&spec).filter(|p| p.id == id) else {
-                return;
-            };
-            let (event, delay) = apply(&mut p.state, &spec.timing, &result);
-            for key in &p.subscribers {
-                if strong.report_results {
-                    let _ = strong.events.send(Event {
-                        key: key.clone(),
-                        kind: EventKind::Result,
-                        result: result.clone(),
-                    });
-                }
-                if let Some(kind) = &event {
-                    let _ = strong.events.send(Event {
-                        key: key.clone(),
-                        kind: kind.clone(),
-                        result: result.clone(),
-                    });
+            let now = Instant::now();
+            while inner.schedule.peek().is_some_and(|Reverse(d)| d.at <= now) {
+                let Some(Reverse(due)) = inner.schedule.pop() else {
+                    break;
+                };
+                let Some(p) = inner
+                    .probes
+                    .get_mut(&due.spec)
+                    .filter(|p| p.id == due.id && p.in_flight.is_none())
+                else {
+                    continue;
+                };
+                let task = tokio::spawn(probe_once(
+                    shared.clone(),
+                    counters.clone(),
+                    due.spec,
+                    p.prepared.clone(),
+                    due.id,
+                ));
+                p.in_flight = Some(task.abort_handle());
+            }
+            inner.schedule.peek().map(|Reverse(d)| d.at)
+        };
+        match next {
+            Some(at) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at.into()) => {}
+                    _ = wake.notified() => {}
                 }
             }
-            delay
-        };
-        drop(strong);
-        tokio::time::sleep(delay).await;
+            None => wake.notified().await,
+        }
+    }
+}
+
+/// One probe of a check: run it, apply the result, tell the subscribers, schedule the next.
+async fn probe_once<K>(
+    shared: Weak<Shared<K>>,
+    counters: Arc<Counters>,
+    spec: Arc<CheckSpec>,
+    prepared: Option<Arc<Prepared>>,
+    id: u64,
+) where
+    K: Clone + Eq + Hash + Send + Sync + 'static,
+{
+    let result = {
+        let _counted = InFlight::new(&counters);
+        let start = Instant::now();
+        let outcome = probe(&spec, prepared.as_deref().unwrap_or(&Prepared::Plain)).await;
+        ProbeResult {
+            outcome,
+            duration: start.elapsed(),
+        }
+    };
+    let Some(strong) = shared.upgrade() else {
+        return;
+    };
+    if let Some(observe) = strong.observer.get() {
+        observe(&spec, &result);
+    }
+    let mut inner = strong.lock();
+    let Some(p) = inner.probes.get_mut(&spec).filter(|p| p.id == id) else {
+        return;
+    };
+    p.in_flight = None;
+    let (event, delay) = apply(&mut p.state, &spec.timing, &result);
+    for key in &p.subscribers {
+        if strong.report_results {
+            let _ = strong.events.send(Event {
+                key: key.clone(),
+                kind: EventKind::Result,
+                result: result.clone(),
+            });
+        }
+        if let Some(kind) = &event {
+            let _ = strong.events.send(Event {
+                key: key.clone(),
+                kind: kind.clone(),
+                result: result.clone(),
+            });
+        }
+    }
+    let due = Due {
+        at: Instant::now() + delay,
+        id,
+        spec,
+    };
+    if inner.schedule(due) {
+        strong.wake.notify_one();
     }
 }
 

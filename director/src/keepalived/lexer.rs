@@ -516,6 +516,7 @@ fn build_level(
                     diag.error(&loc, "}", ErrorKind::Invalid, "extra '}' found".to_string());
                     continue;
                 }
+                nodes.shrink_to_fit();
                 return nodes;
             }
         }
@@ -528,6 +529,7 @@ fn build_level(
             "block is not closed: '}' missing at the end of the configuration".to_string(),
         );
     }
+    nodes.shrink_to_fit();
     nodes
 }
 

@@ -3,7 +3,8 @@
 //! → checker), as keepalived 2.2.7 resolves them.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ipvs::{AddressFamily, Destination, Protocol, Service, ServiceKey, Timeouts};
@@ -11,8 +12,9 @@ use ipvs::{AddressFamily, Destination, Protocol, Service, ServiceKey, Timeouts};
 /// Where an item was defined.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Origin {
-    /// The file (after includes, the file that holds the statement).
-    pub file: PathBuf,
+    /// The file (after includes, the file that holds the statement), shared
+    /// by every item of that file.
+    pub file: Arc<Path>,
     /// 1-based line of the statement's keyword.
     pub line: u32,
 }

@@ -747,7 +747,9 @@ pub(crate) fn parse_tree(nodes: Vec<Node>, diag: &mut Diag) -> Config {
         );
     }
 
-    let mut virtual_servers = Vec::new();
+    // The syntax tree is read: free it before the resolved model is built.
+    drop(nodes);
+    let mut virtual_servers = Vec::with_capacity(raw_vs.len());
     let mut uses_scripts: Option<Loc> = None;
     for vs in raw_vs {
         let vloc = vs.loc.clone();

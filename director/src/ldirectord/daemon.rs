@@ -27,6 +27,7 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ipvs::ServiceKey;
@@ -75,6 +76,7 @@ fn fallback_destination(f: &Fallback, v: &Virtual) -> ipvs::Destination {
 /// Builds the daemon's model of an ldirectord configuration read from
 /// `file`. Errors name the line and what lvsd cannot do.
 pub fn build_model(config: &Config, file: &Path) -> Result<Model, Vec<String>> {
+    let origin_file: Arc<Path> = Arc::from(file);
     let mut errors = Vec::new();
     let mut notes = Vec::new();
     let mut vss: Vec<VsModel> = Vec::new();
@@ -107,7 +109,7 @@ pub fn build_model(config: &Config, file: &Path) -> Result<Model, Vec<String>> {
                 other => format!("{} (line {})", other.kind_name(), r.line),
             };
             match r.check.engine_check(v) {
-                Ok(EngineCheck::Probe(spec)) => checks.push((name, *spec)),
+                Ok(EngineCheck::Probe(spec)) => checks.push((name, Arc::new(*spec))),
                 Ok(EngineCheck::AlwaysUp) => {}
                 Ok(EngineCheck::NeverUp) => {
                     let mut s = CheckSpec::new(
@@ -116,7 +118,7 @@ pub fn build_model(config: &Config, file: &Path) -> Result<Model, Vec<String>> {
                     );
                     s.timing = ld_timing(v, Duration::from_secs(1));
                     s.timing.retry = 0;
-                    checks.push((name, s));
+                    checks.push((name, Arc::new(s)));
                 }
                 Err(e) => errors.push(format!(
                     "{}:{}: real: {}: {e}",
@@ -132,13 +134,13 @@ pub fn build_model(config: &Config, file: &Path) -> Result<Model, Vec<String>> {
                 );
                 s.timing = ld_timing(v, Duration::from_secs(1));
                 s.timing.retry = 0;
-                checks.push((format!("maintenancedir {}", dir.display()), s));
+                checks.push((format!("maintenancedir {}", dir.display()), Arc::new(s)));
             }
             rss.push(RsModel {
                 id: rid,
                 server: keepalived::RealServer {
                     origin: Origin {
-                        file: file.to_path_buf(),
+                        file: origin_file.clone(),
                         line: r.line,
                     },
                     destination: r.destination.clone(),

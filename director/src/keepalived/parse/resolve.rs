@@ -226,8 +226,8 @@ pub(super) fn resolve_vs(
         _ => None,
     };
     let is_fwmark = matches!(vs.name, RawName::Fwmark(_));
-    let mut real_servers = Vec::new();
-    let mut seen: Vec<(IpAddr, u16)> = Vec::new();
+    let mut real_servers = Vec::with_capacity(vs.rs.len());
+    let mut seen: Vec<(IpAddr, u16)> = Vec::with_capacity(vs.rs.len());
     let mut weight_sum: u64 = 0;
     let sorry_inhibit = vs.sorry.as_ref().map(|s| s.inhibit);
     let mut sorry_inhibit_fixed = sorry_inhibit;
@@ -327,10 +327,11 @@ pub(super) fn resolve_vs(
             delay_before_retry: rs.delay_before_retry.or(vs.delay_before_retry),
             virtualhost: rs.virtualhost.clone().or_else(|| vs.virtualhost.clone()),
         };
-        let mut checkers = Vec::new();
+        let mut checkers = Vec::with_capacity(rs.checkers.len());
         for ch in &rs.checkers {
             resolve_checker(p, ch, &ctx, track_files, &mut checkers);
         }
+        checkers.shrink_to_fit();
         real_servers.push(RealServer {
             origin: origin(rloc),
             destination: d,
@@ -414,7 +415,7 @@ pub(super) fn resolve_vs(
 
 fn origin(loc: &Loc) -> Origin {
     Origin {
-        file: loc.file.to_path_buf(),
+        file: loc.file.clone(),
         line: loc.line,
     }
 }

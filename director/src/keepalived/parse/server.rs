@@ -373,6 +373,7 @@ pub(super) fn virtual_server(p: &mut P, n: &Node) -> Option<RawVs> {
             _ => p.unknown(c),
         }
     }
+    vs.rs.shrink_to_fit();
     // keepalived's vs_end_handler: the sorry server's family.
     if let Some(s) = &vs.sorry {
         let tunnel = s.fwd.is_some_and(|f| f.method == ForwardMethod::Tunnel);
@@ -524,5 +525,7 @@ fn real_server(p: &mut P, n: &Node, vs: &RawVs) -> Option<RawRs> {
             _ => p.unknown(c),
         }
     }
+    // Most real servers have one checker: no room kept for more.
+    rs.checkers.shrink_to_fit();
     Some(rs)
 }
