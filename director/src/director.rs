@@ -973,12 +973,12 @@ impl<K: Kernel> Director<K> {
                 Transition::Up { rs, .. } => self
                     .model
                     .rs(rs)
-                    .and_then(|r| r.server.notify_up.clone())
+                    .and_then(|r| r.server.notify_up.as_deref().cloned())
                     .map(|s| (format!("notify_up of {rs}"), s)),
                 Transition::Down { rs, .. } => self
                     .model
                     .rs(rs)
-                    .and_then(|r| r.server.notify_down.clone())
+                    .and_then(|r| r.server.notify_down.as_deref().cloned())
                     .map(|s| (format!("notify_down of {rs}"), s)),
                 Transition::QuorumUp { vs, .. } => self
                     .model
@@ -1177,7 +1177,7 @@ impl<K: Kernel> Director<K> {
             for rs in &vs.real_servers {
                 if self.health.rs(&rs.id).is_some_and(|h| h.alive) {
                     if let Some(s) = &rs.server.notify_down {
-                        scripts.push((format!("notify_down of {} (omega)", rs.id), s.clone()));
+                        scripts.push((format!("notify_down of {} (omega)", rs.id), (**s).clone()));
                     }
                 }
             }

@@ -123,7 +123,7 @@ const MAX_INCLUDE_DEPTH: usize = 32;
 
 /// Reads `path` and everything it includes into a statement tree.
 pub(crate) fn read_tree(path: &Path, diag: &mut Diag) -> Vec<Node> {
-    let mut items = Vec::new();
+    let mut items = TreeBuilder::new();
     let top = Loc {
         file: Arc::from(path),
         line: 0,
@@ -138,18 +138,18 @@ pub(crate) fn read_tree(path: &Path, diag: &mut Diag) -> Vec<Node> {
             format!("cannot read configuration file: {e}"),
         ),
     }
-    build_tree(items, diag)
+    items.finish(diag)
 }
 
 /// Reads configuration text that has no file of its own; includes are
 /// relative to `name`'s directory.
 pub(crate) fn read_tree_str(name: &Path, text: &str, diag: &mut Diag) -> Vec<Node> {
-    let mut items = Vec::new();
+    let mut items = TreeBuilder::new();
     lex_file(name, text.as_bytes(), &mut items, diag, 0);
-    build_tree(items, diag)
+    items.finish(diag)
 }
 
-fn lex_file(path: &Path, bytes: &[u8], items: &mut Vec<Item>, diag: &mut Diag, depth: usize) {
+fn lex_file(path: &Path, bytes: &[u8], items: &mut TreeBuilder, diag: &mut Diag, depth: usize) {
     let file: Arc<Path> = Arc::from(path);
     let text = String::from_utf8_lossy(bytes);
     for (i, raw) in text.split('\n').enumerate() {
@@ -211,7 +211,7 @@ fn handle_line(
     line: &str,
     loc: &Loc,
     path: &Path,
-    items: &mut Vec<Item>,
+    items: &mut TreeBuilder,
     diag: &mut Diag,
     depth: usize,
 ) {
@@ -244,7 +244,7 @@ fn handle_line(
 /// reads what follows a brace as a new line and strips its comment again,
 /// so an escaped `\#` there starts a comment: `url { path /a\#b }` loses its
 /// closing brace in keepalived, and here too.
-fn split_braces(line: &str, loc: &Loc, diag: &mut Diag, items: &mut Vec<Item>) {
+fn split_braces(line: &str, loc: &Loc, diag: &mut Diag, items: &mut TreeBuilder) {
     let mut quote = false;
     for (i, c) in line.char_indices() {
         match c {
@@ -297,7 +297,7 @@ fn split_words(s: &str) -> Vec<String> {
     words
 }
 
-fn push_words(segment: &str, loc: &Loc, items: &mut Vec<Item>) {
+fn push_words(segment: &str, loc: &Loc, items: &mut TreeBuilder) {
     let words = split_words(segment);
     if !words.is_empty() {
         items.push(Item::Words(loc.clone(), words));
@@ -322,7 +322,7 @@ fn include(
     pattern: &str,
     loc: &Loc,
     path: &Path,
-    items: &mut Vec<Item>,
+    items: &mut TreeBuilder,
     diag: &mut Diag,
     depth: usize,
 ) {
@@ -478,59 +478,134 @@ fn wild_match(pat: &str, name: &str) -> bool {
     go(&p, &n)
 }
 
-/// Turns the logical lines into statements with blocks.
-fn build_tree(items: Vec<Item>, diag: &mut Diag) -> Vec<Node> {
-    let mut iter = items.into_iter().peekable();
-    build_level(&mut iter, diag, None)
+/// Turns the logical lines into statements with blocks as the lexer reads
+/// them, so that a large file's lines are never all held at once: a
+/// statement takes the block of a `{` that follows it; a `{` after no
+/// statement is an error and its block is dropped; an extra `}` is an error.
+/// Errors are reported by [`TreeBuilder::finish`], after the reading's own.
+struct TreeBuilder {
+    /// The open levels, innermost last; the first is the file's top level.
+    levels: Vec<Level>,
+    /// The last statement, while a `{` may still follow it.
+    pending: Option<(Loc, Vec<String>)>,
+    /// Errors: where, keyword, message.
+    errors: Vec<(Loc, String, String)>,
 }
 
-fn build_level(
-    iter: &mut std::iter::Peekable<std::vec::IntoIter<Item>>,
-    diag: &mut Diag,
-    opened: Option<(&Loc, &str)>,
-) -> Vec<Node> {
-    let mut nodes: Vec<Node> = Vec::new();
-    while let Some(item) = iter.next() {
+/// One level of the tree being built.
+struct Level {
+    nodes: Vec<Node>,
+    /// The statement whose block this is (none for the top level, and for a
+    /// `{` after no statement, whose block is dropped).
+    owner: Option<(Loc, Vec<String>)>,
+    /// Where the block opened and its keyword, for the error if it is not
+    /// closed.
+    opened: Option<(Loc, String)>,
+}
+
+impl TreeBuilder {
+    fn new() -> TreeBuilder {
+        TreeBuilder {
+            levels: vec![Level {
+                nodes: Vec::new(),
+                owner: None,
+                opened: None,
+            }],
+            pending: None,
+            errors: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, item: Item) {
         match item {
             Item::Words(loc, words) => {
-                let block = if matches!(iter.peek(), Some(Item::Open(_))) {
-                    iter.next();
-                    Some(build_level(iter, diag, Some((&loc, &words[0]))))
-                } else {
-                    None
-                };
-                nodes.push(Node { loc, words, block });
+                self.flush();
+                self.pending = Some((loc, words));
             }
             Item::Open(loc) => {
-                diag.error(
-                    &loc,
-                    "{",
-                    ErrorKind::Invalid,
-                    "unexpected '{' (no keyword before it)".to_string(),
-                );
-                // Read and drop the block so that its '}' does not close ours.
-                let _ = build_level(iter, diag, Some((&loc, "{")));
+                let level = match self.pending.take() {
+                    Some((l, words)) => Level {
+                        nodes: Vec::new(),
+                        opened: Some((l.clone(), words[0].clone())),
+                        owner: Some((l, words)),
+                    },
+                    None => {
+                        self.errors.push((
+                            loc.clone(),
+                            "{".into(),
+                            "unexpected '{' (no keyword before it)".into(),
+                        ));
+                        Level {
+                            nodes: Vec::new(),
+                            owner: None,
+                            opened: Some((loc, "{".into())),
+                        }
+                    }
+                };
+                self.levels.push(level);
             }
             Item::Close(loc) => {
-                if opened.is_none() {
-                    diag.error(&loc, "}", ErrorKind::Invalid, "extra '}' found".to_string());
-                    continue;
+                self.flush();
+                if self.levels.len() == 1 {
+                    self.errors
+                        .push((loc, "}".into(), "extra '}' found".into()));
+                } else {
+                    self.close_level();
                 }
-                nodes.shrink_to_fit();
-                return nodes;
             }
         }
     }
-    if let Some((loc, kw)) = opened {
-        diag.error(
-            loc,
-            kw,
-            ErrorKind::Invalid,
-            "block is not closed: '}' missing at the end of the configuration".to_string(),
-        );
+
+    /// The pending statement, without a block.
+    fn flush(&mut self) {
+        if let Some((loc, words)) = self.pending.take() {
+            self.top().push(Node {
+                loc,
+                words,
+                block: None,
+            });
+        }
     }
-    nodes.shrink_to_fit();
-    nodes
+
+    fn top(&mut self) -> &mut Vec<Node> {
+        &mut self.levels.last_mut().expect("the top level stays").nodes
+    }
+
+    /// Ends the innermost block (never the top level).
+    fn close_level(&mut self) {
+        let Some(mut level) = self.levels.pop() else {
+            return;
+        };
+        level.nodes.shrink_to_fit();
+        if let Some((loc, words)) = level.owner {
+            self.top().push(Node {
+                loc,
+                words,
+                block: Some(level.nodes),
+            });
+        }
+    }
+
+    /// The tree; blocks still open are errors (and end here).
+    fn finish(mut self, diag: &mut Diag) -> Vec<Node> {
+        self.flush();
+        while self.levels.len() > 1 {
+            if let Some((loc, kw)) = self.levels.last().and_then(|l| l.opened.clone()) {
+                self.errors.push((
+                    loc,
+                    kw,
+                    "block is not closed: '}' missing at the end of the configuration".into(),
+                ));
+            }
+            self.close_level();
+        }
+        for (loc, kw, message) in self.errors {
+            diag.error(&loc, &kw, ErrorKind::Invalid, message);
+        }
+        let mut nodes = self.levels.pop().map(|l| l.nodes).unwrap_or_default();
+        nodes.shrink_to_fit();
+        nodes
+    }
 }
 
 #[cfg(test)]

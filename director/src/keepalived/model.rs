@@ -186,10 +186,11 @@ pub struct RealServer {
     pub inhibit_on_failure: bool,
     /// `alpha`: start as failed until the checkers have succeeded once.
     pub alpha: bool,
-    /// `notify_up` script.
-    pub notify_up: Option<Script>,
+    /// `notify_up` script (boxed: most real servers have none, and a
+    /// configuration may have tens of thousands of real servers).
+    pub notify_up: Option<Box<Script>>,
     /// `notify_down` script.
-    pub notify_down: Option<Script>,
+    pub notify_down: Option<Box<Script>>,
     /// Health checkers; the server is alive while all of them succeed.
     pub checkers: Vec<Checker>,
 }

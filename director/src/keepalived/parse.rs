@@ -681,7 +681,10 @@ pub(crate) fn parse_tree(nodes: Vec<Node>, diag: &mut Diag) -> Config {
     let mut raw_vs: Vec<RawVs> = Vec::new();
     let mut skipped: Vec<(Loc, String)> = Vec::new();
 
-    for n in &nodes {
+    // Each statement is dropped once read, so that the syntax tree and what is
+    // read from it are not both held whole.
+    for n in nodes {
+        let n = &n;
         match n.keyword() {
             "global_defs" => {
                 if let Some(b) = p.block(n) {
@@ -747,8 +750,6 @@ pub(crate) fn parse_tree(nodes: Vec<Node>, diag: &mut Diag) -> Config {
         );
     }
 
-    // The syntax tree is read: free it before the resolved model is built.
-    drop(nodes);
     let mut virtual_servers = Vec::with_capacity(raw_vs.len());
     let mut uses_scripts: Option<Loc> = None;
     for vs in raw_vs {

@@ -92,7 +92,7 @@ fn dest(d: &Destination) -> String {
     )
 }
 
-fn script(s: &Option<Script>) -> String {
+fn script(s: Option<&Script>) -> String {
     match s {
         None => "-".into(),
         Some(s) => {
@@ -202,8 +202,8 @@ fn render_into(o: &mut String, c: &Config) -> std::fmt::Result {
             vs.quorum,
             vs.hysteresis,
             vs.omega,
-            script(&vs.quorum_up),
-            script(&vs.quorum_down)
+            script(vs.quorum_up.as_ref()),
+            script(vs.quorum_down.as_ref())
         )?;
         if let Some(s) = &vs.sorry_server {
             writeln!(
@@ -225,8 +225,8 @@ fn render_into(o: &mut String, c: &Config) -> std::fmt::Result {
                 "    inhibit_on_failure={} alpha={} notify_up={} notify_down={}",
                 rs.inhibit_on_failure,
                 rs.alpha,
-                script(&rs.notify_up),
-                script(&rs.notify_down)
+                script(rs.notify_up.as_deref()),
+                script(rs.notify_down.as_deref())
             )?;
             for ch in &rs.checkers {
                 writeln!(o, "    {} at={}", ch.kind.keyword(), at(&ch.origin))?;
@@ -309,7 +309,7 @@ fn render_into(o: &mut String, c: &Config) -> std::fmt::Result {
                     CheckKind::Misc(m) => writeln!(
                         o,
                         "      script={} timeout={} dynamic={}",
-                        script(&Some(m.script.clone())),
+                        script(Some(&m.script)),
                         secs(m.timeout),
                         m.dynamic
                     )?,

@@ -337,8 +337,8 @@ pub(super) fn resolve_vs(
             destination: d,
             inhibit_on_failure: inhibit,
             alpha,
-            notify_up: rs.notify_up.clone(),
-            notify_down: rs.notify_down.clone(),
+            notify_up: rs.notify_up.clone().map(Box::new),
+            notify_down: rs.notify_down.clone().map(Box::new),
             checkers,
         });
     }
