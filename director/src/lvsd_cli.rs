@@ -355,7 +355,7 @@ pub const MAN_SECTIONS: &[ManSection] = &[
         title: "DIFFERENCES FROM KEEPALIVED",
         paragraphs: &[
             "- Drain instead of cut: a real server removed by a reload is drained (see lvsd_drain_timeout); UDP real servers are deleted at once.",
-            "- Drift is repaired: every reconcile (after events, after a reload, every 10 s) reads the kernel and puts back what ipvsadm changed behind lvsd's back.",
+            "- Drift is repaired: every reconcile (after events, after a reload, every 10 s or, for a large table, 100 times as long as a read of it takes) reads the kernel and puts back what ipvsadm changed behind lvsd's back.",
             "- A stop leaves the table (keepalived 2.2.7 deletes the services it configured), so a restart interrupts no traffic; a restart on a matching table writes nothing.",
             "- No fork (-D is refused), no VRRP, no SNMP; lvs_sync_daemon, the SSL block's client certificate, checker bind_if and fwmark, regex_options and regex offsets are accepted and not acted on (said once at start).",
         ],
