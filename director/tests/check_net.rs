@@ -84,6 +84,81 @@ async fn tcp_timeout_when_syns_are_dropped() {
     assert_eq!(r.outcome, Err(Failure::Timeout(Stage::Connect)));
 }
 
+/// Whether a socket of this host is in SYN_SENT towards `port` on 127.0.0.1 (/proc/net/tcp).
+fn syn_sent_to(port: u16) -> bool {
+    let want = format!("0100007F:{port:04X}");
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 3 && f[2] == want && f[3] == "02"
+        })
+}
+
+#[tokio::test]
+async fn tcp_check_waits_for_a_handshake_still_under_way() {
+    // The handshake is not over when connect returns (its SYN is dropped by a listener whose
+    // accept queue is full): the probe waits on the event loop, and succeeds once the queue
+    // is drained and the retransmitted SYN is answered.
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    sock.listen(0).unwrap();
+    let addr = sock.local_addr().unwrap().as_socket().unwrap();
+    let mut held = Vec::new();
+    let mut filled = false;
+    for _ in 0..16 {
+        match tokio::time::timeout(
+            Duration::from_millis(300),
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await
+        {
+            Ok(Ok(s)) => held.push(s),
+            _ => {
+                filled = true;
+                break;
+            }
+        }
+    }
+    assert!(filled, "the accept queue fills up");
+    // The filling attempt that timed out has gone; only the probe will be in SYN_SENT.
+    for _ in 0..100 {
+        if !syn_sent_to(addr.port()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!syn_sent_to(addr.port()));
+    let mut timing = fast(0, 1);
+    timing.connect_timeout = Duration::from_secs(10);
+    let probe = tokio::spawn(probe_once(spec(addr, CheckKind::Tcp, timing)));
+    let mut pending = false;
+    for _ in 0..500 {
+        if syn_sent_to(addr.port()) {
+            pending = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(pending, "the probe's connection is pending (SYN_SENT)");
+    // Drain the queue and keep accepting: the SYN's retransmission is answered.
+    sock.set_nonblocking(true).unwrap();
+    let l = tokio::net::TcpListener::from_std(std::net::TcpListener::from(sock)).unwrap();
+    let server = tokio::spawn(async move {
+        let mut accepted = Vec::new();
+        loop {
+            accepted.push(l.accept().await.unwrap().0);
+        }
+    });
+    let r = probe.await.unwrap();
+    server.abort();
+    drop(held);
+    assert_eq!(r.outcome, Ok(None));
+}
+
 #[tokio::test]
 async fn tcp_connect_overrides_and_bind_address() {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -11,6 +11,7 @@ import sys
 raw, kernel, date, out = sys.argv[1:5]
 D = {}  # (variant, daemon) -> {key: value}
 det = {}  # (daemon, down|up) -> [seconds]
+rounds = {}  # round -> {daemon: (checks run, CPU ticks, whole-guest busy ticks, lvsd engine ticks)}
 info = {}
 fails = []
 for line in open(raw):
@@ -21,6 +22,9 @@ for line in open(raw):
         D.setdefault((f[1], f[2]), {})[f[3]] = f[4]
     elif f[0] == "@@DDETECT" and len(f) == 5:
         det.setdefault((f[1], f[2]), []).append(float(f[4]))
+    elif f[0] == "@@DROUND" and len(f) in (5, 6, 7):
+        x = [int(v) for v in f[3:]] + [None, None]
+        rounds.setdefault(int(f[1]), {})[f[2]] = tuple(x[:4])
     elif f[0] == "@@DFAIL":
         fails.append(line.split(None, 1)[1].strip())
     elif f[0] == "@@DINFO" and len(f) >= 3:
@@ -103,9 +107,37 @@ row(f"CPU of the daemon over those {window} s (s)", fmt(get(V, K, "cpu_s")), fmt
     ratio(get(V, L, "cpu_s"), get(V, K, "cpu_s")))
 row("CPU per check run (ms)", fmt(get(V, K, "cpu_ms_per_check"), 3), fmt(get(V, L, "cpu_ms_per_check"), 3),
     ratio(get(V, L, "cpu_ms_per_check"), get(V, K, "cpu_ms_per_check")))
+if len(rounds) > 1:
+    # Every round (the daemons alternating in the same boot), then all rounds pooled.
+    def per_check(cs, i=1):
+        cs = [x for x in cs if x[i] is not None]
+        c = sum(x[0] for x in cs)
+        return f"{sum(x[i] for x in cs) * 10 / c:.3f}" if c else None
+
+    def of(r, d):
+        return [rounds[r][d]] if d in rounds[r] else []
+    for r in sorted(rounds):
+        k, l_ = per_check(of(r, K)), per_check(of(r, L))
+        row(f"CPU per check run, round {r} of {len(rounds)} (ms)", fmt(k, 3), fmt(l_, 3), ratio(l_, k))
+    k = per_check([x for r in rounds for x in of(r, K)])
+    l_ = per_check([x for r in rounds for x in of(r, L)])
+    row(f"CPU per check run, {len(rounds)} rounds pooled (ms)", f"**{fmt(k, 3)}**", f"**{fmt(l_, 3)}**",
+        f"**{ratio(l_, k)}**")
+    k = per_check([x for r in rounds for x in of(r, K)], 2)
+    l_ = per_check([x for r in rounds for x in of(r, L)], 2)
+    if k or l_:
+        row(f"whole guest's CPU per check run (daemon, real servers' listener, softirq), {len(rounds)} rounds pooled (ms)",
+            fmt(k, 3), fmt(l_, 3), ratio(l_, k))
+    k = per_check([x for r in rounds for x in of(r, K)])
+    l_ = per_check([x for r in rounds for x in of(r, L)], 3)
+    if l_:
+        row(f"lvsd's check-engine thread alone (its other threads read and write the kernel: the periodic reconcile), "
+            f"{len(rounds)} rounds pooled (ms per check; ratio to keepalived's whole CPU per check)",
+            fmt(k, 3), fmt(l_, 3), ratio(l_, k))
 row("peak RSS, all processes (MB, VmHWM)", mb(get(V, K, "rss_kb")), mb(get(V, L, "rss_kb")),
     ratio(get(V, L, "rss_kb"), get(V, K, "rss_kb")))
-for name, what in (("noop", "no-op reload (same file)"), ("oneline", "one-line reload (one weight 1 → 5)")):
+reloaded = any(k in D.get((V, d), {}) for d in (K, L) for k in ("noop_s", "noop_timeout"))
+for name, what in (("noop", "no-op reload (same file)"), ("oneline", "one-line reload (one weight 1 → 5)")) if reloaded else ():
     def done(d):
         v = fmt(get(V, d, name + "_s"))
         # Runs before the one-line reload was skipped after an unfinished no-op reload: the
@@ -133,8 +165,9 @@ for name, what in (("noop", "no-op reload (same file)"), ("oneline", "one-line r
     row(f"{what}: checks run / due meanwhile", run_due(V, K, name + "_checks", name + "_due"),
         run_due(V, L, name + "_checks", name + "_due"),
         ratio(get(V, L, name + "_checks"), get(V, K, name + "_checks")))
-row("peak RSS after the reloads (MB)", mb(get(V, K, "rss_after_kb")), mb(get(V, L, "rss_after_kb")),
-    ratio(get(V, L, "rss_after_kb"), get(V, K, "rss_after_kb")))
+if reloaded:
+    row("peak RSS after the reloads (MB)", mb(get(V, K, "rss_after_kb")), mb(get(V, L, "rss_after_kb")),
+        ratio(get(V, L, "rss_after_kb"), get(V, K, "rss_after_kb")))
 
 row("guest speed: a fixed awk loop before the start / after the stop (s; host load slows the emulation)",
     f"{fmt(get(V, K, 'calib_s'))} / {fmt(get(V, K, 'calib_end_s'))}",

@@ -10,6 +10,10 @@
 #           oneline_s, oneline_writes, oneline_ok, oneline_checks, oneline_due, rss_after_kb,
 #           table (yes|no: the expected table reached at start)
 #   @@DDETECT <daemon> down|up <rep> <seconds>
+#   @@DROUND <round> <daemon> <checks_run> <cpu_ticks> <busy_ticks> <engine_ticks>
+#            (distinct variant, every round; busy: the whole guest's non-idle CPU over the
+#            window: the daemon, the real servers' listener and the packet processing charged
+#            to neither; engine: lvsd's check-engine thread alone, 0 for keepalived)
 #   @@DINFO <key> <value...>
 # Real servers are AnyIP addresses (a "local" route for 198.19.0.0/16) of one namespace,
 # whose single listener (labnet count) counts every accepted connection: checks run are
@@ -46,6 +50,14 @@ shared=$(lab_param bdir_shared)
 [ -n "$shared" ] || shared=1
 daemons=$(lab_param bdir_daemons | tr ',' ' ')
 [ -n "$daemons" ] || daemons="keepalived lvsd"
+# reloads 0: no reload measured (CPU and start-up only); rounds N: the distinct variant N
+# times, the daemons alternating (the host's load drifts: rounds compare the daemons under
+# the same drift; the figures of the last round go to the table, every round to @@DROUND).
+reloads=$(lab_param bdir_reloads)
+[ -n "$reloads" ] || reloads=1
+rounds=$(lab_param bdir_rounds)
+[ -n "$rounds" ] || rounds=1
+ROUND=1
 DELAY=5
 # Bounds (seconds): start-up, a reload, one detection event.
 START_MAX=300
@@ -54,6 +66,7 @@ RELOAD_MAX=$(lab_param bdir_reload_max)
 EVENT_MAX=20
 echo "@@DINFO size $services $rs $window $DELAY"
 echo "@@DINFO reader $READ"
+echo "@@DINFO clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null)"
 
 lab_reset_state
 mkdir -p /etc/keepalived
@@ -215,6 +228,13 @@ procs() {
 cpu_ticks() {
 	for _p in $(procs); do cat "/proc/$_p/stat" 2>/dev/null; done | awk '{ t += $14 + $15 } END { print t + 0 }'
 }
+# engine_ticks: CPU of lvsd's check-engine thread (lvsd-checks; its other threads read and
+# write the kernel: start, events, the periodic reconcile); 0 for keepalived.
+engine_ticks() {
+	cat /proc/"$PID"/task/*/stat 2>/dev/null | awk '$2 == "(lvsd-checks)" { t += $14 + $15 } END { print t + 0 }'
+}
+# busy_ticks: the whole guest's non-idle CPU since boot (clock ticks, /proc/stat).
+busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
 # hwm_kb: the sum of the processes' peak RSS (VmHWM).
 hwm_kb() {
 	for _p in $(procs); do cat "/proc/$_p/status" 2>/dev/null; done | awk '$1 == "VmHWM:" { t += $2 } END { print t + 0 }'
@@ -378,10 +398,14 @@ big_run() {
 	# Steady checking: one delay_loop of warm-up, then the window.
 	sleep "$DELAY"
 	_k0=$(cpu_ticks)
+	_e0=$(engine_ticks)
+	_b0=$(busy_ticks)
 	_c0=$(accepted)
 	_w0=$(lab_now)
 	sleep "$window"
 	_k1=$(cpu_ticks)
+	_e1=$(engine_ticks)
+	_b1=$(busy_ticks)
 	_c1=$(accepted)
 	_w1=$(lab_now)
 	alive || fail "$DAEMON $VARIANT: exited during the window"
@@ -393,12 +417,13 @@ big_run() {
 	out checks_run "$_run"
 	out cpu_s "$(awk -v k=$((_k1 - _k0)) 'BEGIN { printf "%.2f", k / 100 }')"
 	out cpu_ms_per_check "$(awk -v k=$((_k1 - _k0)) -v r="$_run" 'BEGIN { if (r > 0) printf "%.3f", k * 10 / r; else print "-" }')"
+	[ "$VARIANT" = distinct ] && echo "@@DROUND $ROUND $DAEMON $_run $((_k1 - _k0)) $((_b1 - _b0)) $((_e1 - _e0))"
 	out rss_kb "$(hwm_kb)"
 	echo "bench-director: $DAEMON: $_run checks accepted in $_win s, $((_k1 - _k0)) CPU ticks, peak RSS $(hwm_kb) kB"
 	_downs=$(grep -c -i -E 'is down|failed|Removing service' "$W/$DAEMON.log")
 	out down_lines "${_downs:-0}"
 
-	if [ "$VARIANT" = distinct ]; then
+	if [ "$VARIANT" = distinct ] && [ "$reloads" != 0 ]; then
 		# A second SIGHUP while the first reload is still running would measure nothing.
 		if reload noop "$W/conf-noop" "$W/expect-noop"; then
 			reload oneline "$W/conf-one" "$W/expect-one"
@@ -526,7 +551,10 @@ if [ -n "$missing" ]; then
 	fail "missing:$missing"
 else
 	if [ "$shared" != only ]; then
-		for d in $daemons; do big_run distinct "$d"; done
+		while [ "$ROUND" -le "$rounds" ]; do
+			for d in $daemons; do big_run distinct "$d"; done
+			ROUND=$((ROUND + 1))
+		done
 	fi
 	if [ "$shared" = 1 ] || [ "$shared" = only ]; then
 		for d in $daemons; do big_run shared "$d"; done
