@@ -156,7 +156,7 @@ fn main() {
                 assert!(Instant::now() < deadline, "the check did not change state");
                 tokio::time::sleep(Duration::from_millis(2)).await;
             };
-            let result = state.last.clone().unwrap();
+            let result = *state.last.clone().unwrap();
             let kind = if up {
                 EventKind::Up { weight: None }
             } else {

@@ -395,6 +395,8 @@ async fn daemon<K: Kernel>(
     let started = Model::from_config(config)
         .map_err(StartError::Model)
         .and_then(|model| {
+            // The parse's garbage back to the system before the engine starts.
+            ipvs_director::director::release_free_memory();
             Director::start_model(kernel, model, Some(keepalived_loader(file)), options)
         });
     let (mut director, mut notes) = match started {

@@ -31,8 +31,9 @@ pub struct CheckState {
     pub up: bool,
     /// The last weight a dynamic check (MISC dynamic, FILE) reported while succeeding.
     pub weight: Option<Weight>,
-    /// The last probe's result, if any probe has run.
-    pub last: Option<ProbeResult>,
+    /// The last probe's result, if any probe has run (boxed: a check's state
+    /// is kept for every distinct check, the result is read rarely).
+    pub last: Option<Box<ProbeResult>>,
     /// Probes run so far.
     pub probes: u64,
     /// Consecutive failed probes (toward fall while up).
@@ -532,7 +533,7 @@ pub(crate) fn apply(
     result: &ProbeResult,
 ) -> (Option<EventKind>, Duration) {
     state.probes += 1;
-    state.last = Some(result.clone());
+    state.last = Some(Box::new(result.clone()));
     match &result.outcome {
         Ok(weight) => {
             state.failures_in_row = 0;
