@@ -2,13 +2,15 @@
 //! dump, the rendering, and the whole HTTP request as a client makes it.
 //!
 //! ```text
-//! cargo run --release -p ipvs-director --example metrics_bench -- [--real-servers M] [--runs R] [--off]
+//! cargo run --release -p ipvs-director --example metrics_bench -- [--real-servers M] [--runs R] [--off] [--names lvsd|node_exporter|both] [--write FILE]
 //! ```
 //!
 //! The kernel is a `MemoryKernel` of M/4 services x 4 real servers (as the
 //! lab bench's table) with counters filled in; its dump is a copy of an
 //! in-memory table, so the figures are what lvsd adds to the netlink dump.
-//! `--off` scrapes with `--metrics-real-servers off`. Bounded: M ≤ 100,000,
+//! `--off` scrapes with `--metrics-real-servers off`; `--names` picks the
+//! metric names; `--write FILE` writes the last rendered text there (to
+//! compare the output of two builds). Bounded: M ≤ 100,000,
 //! R ≤ 100.
 
 use std::io::{Read, Write};
@@ -91,6 +93,17 @@ fn main() {
     let m = arg("--real-servers", 5000, 100_000);
     let runs = arg("--runs", 5, 100).max(1);
     let off = std::env::args().any(|a| a == "--off");
+    let args: Vec<String> = std::env::args().collect();
+    let value = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let names: metrics::MetricNames = value("--names")
+        .map(|v| v.parse().expect("lvsd, node_exporter or both"))
+        .unwrap_or_default();
+    let write = value("--write");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -111,11 +124,12 @@ fn main() {
         tokio::spawn(d.run(rx));
         let options = MetricsOptions {
             real_servers: !off,
-            ..MetricsOptions::default()
+            names,
         };
         let mut k = Counting(kernel.clone());
         let mut best = [f64::MAX; 4];
         let mut bytes = 0;
+        let mut last = String::new();
         for _ in 0..runs {
             let t = Instant::now();
             let (stx, srx) = tokio::sync::oneshot::channel();
@@ -135,6 +149,10 @@ fn main() {
             );
             best[2] = best[2].min(t.elapsed().as_secs_f64());
             bytes = out.len();
+            last = out;
+        }
+        if let Some(path) = &write {
+            std::fs::write(path, &last).expect("write the rendered text");
         }
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
