@@ -13,10 +13,13 @@
 //! - a [`Recorder`] the daemon feeds as it runs: check durations and
 //!   failures per check type, reconcile durations and changes.
 //!
-//! The daemon's metrics go through prometheus-client's registry and
-//! encoder; the kernel's families and `lvsd_real_server_state`, 10 lines
-//! per real server, are written straight in the same format, each label
-//! set formatted once, into a buffer kept between scrapes.
+//! The daemon's scalar metrics go through prometheus-client's registry and
+//! encoder; the kernel's families, `lvsd_real_server_state` (10 lines per
+//! real server) and the per-virtual-server families are written straight
+//! in the same format into a buffer kept between scrapes, with label text
+//! also kept between scrapes and rewritten only when the table or the
+//! configuration changed: a scrape of an unchanged table writes names,
+//! kept label text and numbers.
 //!
 //! [`spawn`] serves `GET /metrics` in the Prometheus text format (0.0.4) on
 //! its own thread with its own runtime, so the kernel dump runs neither on
@@ -415,37 +418,47 @@ const STATES: [(RealServerState, &str); 4] = [
     (RealServerState::Displaced, "displaced"),
 ];
 
-/// The kernel's part of a scrape, written straight in the text format:
-/// per-real-server families are most of a scrape's lines (10 per real
-/// server), and writing each real server's label set once and reusing it
-/// keeps a scrape of thousands of real servers near the cost of the dump
-/// itself (the daemon's own metrics go through prometheus-client's
-/// registry and encoder).
-struct Text<'a> {
-    out: &'a mut String,
+// Most of a scrape's lines (10 per real server, kernel families and
+// `lvsd_real_server_state`, and the per-virtual-server families) are
+// written straight in the text format into a byte buffer, each label set
+// taken from a [`LabelCache`] kept between scrapes: a scrape of thousands
+// of real servers then only writes names, cached label text and numbers
+// (the daemon's scalar metrics go through prometheus-client's registry
+// and encoder).
+
+/// `# HELP` line and `# TYPE` line of a family; `help` as written (the
+/// registry's own metrics end theirs with a period, collectors' do not).
+fn head(out: &mut Vec<u8>, name: &str, help: &str, kind: &str) {
+    for part in [
+        "# HELP ",
+        name,
+        " ",
+        help,
+        "\n# TYPE ",
+        name,
+        " ",
+        kind,
+        "\n",
+    ] {
+        out.extend_from_slice(part.as_bytes());
+    }
 }
 
-impl Text<'_> {
-    fn head(&mut self, name: &str, help: &str, kind: &str) {
-        use fmt::Write as _;
-        let _ = write!(self.out, "# HELP {name} {help}.\n# TYPE {name} {kind}\n");
-    }
-
-    fn sample(&mut self, name: &str, labels: &str, v: impl Into<Value>) {
-        self.out.push_str(name);
-        self.out.push_str(labels);
-        self.out.push(' ');
-        match v.into() {
-            Value::U(v) => push_u64(self.out, v),
-            Value::I(v) => {
-                if v < 0 {
-                    self.out.push('-');
-                }
-                push_u64(self.out, v.unsigned_abs());
+/// One sample: `name` `labels` `v`.
+fn sample(out: &mut Vec<u8>, name: &[u8], labels: &[u8], v: impl Into<Value>) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(labels);
+    out.push(b' ');
+    match v.into() {
+        Value::U(v) => push_u64(out, v),
+        Value::I(v) => {
+            if v < 0 {
+                out.push(b'-');
             }
+            push_u64(out, v.unsigned_abs());
         }
-        self.out.push('\n');
     }
+    out.push(b'\n');
 }
 
 /// A sample's value: the kernel's counters and gauges are integers.
@@ -483,7 +496,7 @@ const DIGITS: &[u8; 200] = b"\
 /// Appends the decimal form of `v`, two digits at a time (the scrape of a
 /// large table writes tens of thousands of samples; `write!` goes through
 /// the formatting machinery for each).
-fn push_u64(out: &mut String, mut v: u64) {
+fn push_u64(out: &mut Vec<u8>, mut v: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     while v >= 100 {
@@ -500,8 +513,7 @@ fn push_u64(out: &mut String, mut v: u64) {
         i -= 1;
         buf[i] = b'0' + v as u8;
     }
-    // ASCII digits only: always valid.
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+    out.extend_from_slice(&buf[i..]);
 }
 
 /// Appends `v` escaped as a label value of the text format.
@@ -520,8 +532,9 @@ fn push_escaped(s: &mut String, v: &str) {
     }
 }
 
-/// Appends `{k="v",...}` with the values escaped as the text format wants.
-fn push_label_set(s: &mut String, pairs: &[(&str, &str)]) {
+/// Appends `{k="v",...` (without the closing brace) with the values
+/// escaped as the text format wants.
+fn push_labels_open(s: &mut String, pairs: &[(&str, &str)]) {
     s.push('{');
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
@@ -532,13 +545,14 @@ fn push_label_set(s: &mut String, pairs: &[(&str, &str)]) {
         push_escaped(s, v);
         s.push('"');
     }
-    s.push('}');
 }
 
 /// `{k="v",...}` with the values escaped as the text format wants.
+#[cfg(test)]
 fn label_set(pairs: &[(&str, &str)]) -> String {
     let mut s = String::with_capacity(64);
-    push_label_set(&mut s, pairs);
+    push_labels_open(&mut s, pairs);
+    s.push('}');
     s
 }
 
@@ -551,34 +565,273 @@ struct LabelSets {
 }
 
 impl LabelSets {
-    fn with_capacity(n: usize) -> LabelSets {
-        LabelSets {
-            text: String::with_capacity(n * 64),
-            ends: Vec::with_capacity(n),
-        }
+    fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
     }
 
+    /// Adds `{k="v",...}`.
     fn push(&mut self, pairs: &[(&str, &str)]) {
-        push_label_set(&mut self.text, pairs);
+        push_labels_open(&mut self.text, pairs);
+        self.text.push('}');
         self.ends.push(self.text.len());
     }
 
-    fn iter(&self) -> impl Iterator<Item = &str> {
+    /// Adds `{k="v",...` left open (a label is added per sample).
+    fn push_open(&mut self, pairs: &[(&str, &str)]) {
+        push_labels_open(&mut self.text, pairs);
+        self.ends.push(self.text.len());
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text.as_bytes()[start..self.ends[i]]
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
         let mut start = 0;
         self.ends.iter().map(move |&end| {
-            let l = &self.text[start..end];
+            let l = &self.text.as_bytes()[start..end];
             start = end;
             l
         })
     }
 }
 
-fn write_kernel(out: &mut String, entries: &[ServiceEntry], o: MetricsOptions) {
-    let mut t = Text { out };
-    let services: Vec<String> = entries
-        .iter()
-        .map(|e| label_set(&[("service", &e.service.config.key.to_string())]))
-        .collect();
+/// The kernel table a [`KernelLabels`] was written for: each service's key
+/// and its real servers in dump order.
+#[derive(Default, PartialEq)]
+struct TableShape {
+    services: Vec<ServiceKey>,
+    real_servers: Vec<(std::net::IpAddr, u16)>,
+    counts: Vec<usize>,
+}
+
+impl TableShape {
+    /// Whether `entries` is this table, service by service, real server by
+    /// real server (the kernel lists them in a stable order, so a scrape of
+    /// an unchanged table finds the cache valid without hashing anything).
+    fn matches(&self, entries: &[ServiceEntry]) -> bool {
+        if self.services.len() != entries.len() {
+            return false;
+        }
+        let mut rs = self.real_servers.iter();
+        entries
+            .iter()
+            .zip(&self.services)
+            .zip(&self.counts)
+            .all(|((e, key), &n)| {
+                e.service.config.key == *key
+                    && e.destinations.len() == n
+                    && e.destinations
+                        .iter()
+                        .all(|d| rs.next() == Some(&(d.config.addr, d.config.port)))
+            })
+    }
+
+    fn of(entries: &[ServiceEntry]) -> TableShape {
+        TableShape {
+            services: entries.iter().map(|e| e.service.config.key).collect(),
+            real_servers: entries
+                .iter()
+                .flat_map(|e| {
+                    e.destinations
+                        .iter()
+                        .map(|d| (d.config.addr, d.config.port))
+                })
+                .collect(),
+            counts: entries.iter().map(|e| e.destinations.len()).collect(),
+        }
+    }
+}
+
+/// node_exporter's backends of a table: label sets and which backend
+/// each real server (in dump order) adds to.
+#[derive(Default)]
+struct NodeBackends {
+    labels: LabelSets,
+    of_real_server: Vec<usize>,
+}
+
+/// Label text of the kernel's families for one table, kept between
+/// scrapes while the table keeps its shape.
+#[derive(Default)]
+struct KernelLabels {
+    shape: TableShape,
+    /// `{service="..."}` per service.
+    services: LabelSets,
+    /// `{service="...",real_server="..."}` per real server.
+    real_servers: LabelSets,
+    /// node_exporter's backends, with and without the remote labels.
+    node: [Option<NodeBackends>; 2],
+}
+
+impl KernelLabels {
+    /// Makes the label text fit `entries` (rewritten only when the table
+    /// changed).
+    fn update(&mut self, entries: &[ServiceEntry]) {
+        if self.services.len() == entries.len() && self.shape.matches(entries) {
+            return;
+        }
+        self.shape = TableShape::of(entries);
+        self.node = [None, None];
+        self.services.clear();
+        self.real_servers.clear();
+        let mut svc = String::new();
+        let mut rs = String::new();
+        for e in entries {
+            use fmt::Write as _;
+            svc.clear();
+            let _ = write!(svc, "{}", e.service.config.key);
+            self.services.push(&[("service", &svc)]);
+            for d in &e.destinations {
+                rs.clear();
+                let _ = write!(rs, "{}", SocketAddr::new(d.config.addr, d.config.port));
+                self.real_servers
+                    .push(&[("service", &svc), ("real_server", &rs)]);
+            }
+        }
+    }
+
+    /// node_exporter's backends: labelled as node_exporter labels them;
+    /// without real servers, the remote labels are dropped and the
+    /// backends of a service summed (several real servers, one backend).
+    fn node(&mut self, entries: &[ServiceEntry], real_servers: bool) -> &NodeBackends {
+        self.node[usize::from(real_servers)].get_or_insert_with(|| {
+            let mut b = NodeBackends::default();
+            let mut index: std::collections::HashMap<String, usize> =
+                std::collections::HashMap::new();
+            let mut labels = String::new();
+            for e in entries {
+                let key = &e.service.config.key;
+                let (laddr, lport) = local_addr(key);
+                let lport = lport.to_string();
+                let (proto, mark) = protocol_label(key);
+                for d in &e.destinations {
+                    labels.clear();
+                    if real_servers {
+                        push_labels_open(
+                            &mut labels,
+                            &[
+                                ("local_address", &laddr),
+                                ("local_port", &lport),
+                                ("remote_address", &d.config.addr.to_string()),
+                                ("remote_port", &d.config.port.to_string()),
+                                ("proto", proto),
+                                ("local_mark", &mark),
+                            ],
+                        );
+                    } else {
+                        push_labels_open(
+                            &mut labels,
+                            &[
+                                ("local_address", &laddr),
+                                ("local_port", &lport),
+                                ("proto", proto),
+                                ("local_mark", &mark),
+                            ],
+                        );
+                    }
+                    labels.push('}');
+                    let i = match index.get(&labels) {
+                        Some(&i) => i,
+                        None => {
+                            let i = b.labels.len();
+                            index.insert(labels.clone(), i);
+                            b.labels.text.push_str(&labels);
+                            b.labels.ends.push(b.labels.text.len());
+                            i
+                        }
+                    };
+                    b.of_real_server.push(i);
+                }
+            }
+            b
+        })
+    }
+}
+
+/// Label text of the daemon's per-virtual-server and per-real-server
+/// families, kept between scrapes while the configuration keeps its
+/// virtual servers and real servers.
+#[derive(Default)]
+struct StatusLabels {
+    /// Virtual server names and their real servers' addresses.
+    shape: Vec<(String, Vec<SocketAddr>)>,
+    /// `{virtual_server="..."` per virtual server (left open).
+    virtual_servers: LabelSets,
+    /// `lvsd_real_server_state{virtual_server="...",real_server="...",state="`
+    /// per real server.
+    states: LabelSets,
+}
+
+impl StatusLabels {
+    fn update(&mut self, status: &Status) {
+        let vs = &status.virtual_servers;
+        let same = self.shape.len() == vs.len()
+            && self.shape.iter().zip(vs).all(|((name, addrs), v)| {
+                *name == v.name
+                    && addrs.len() == v.real_servers.len()
+                    && addrs.iter().zip(&v.real_servers).all(|(a, r)| *a == r.addr)
+            });
+        if same {
+            return;
+        }
+        self.shape = vs
+            .iter()
+            .map(|v| {
+                (
+                    v.name.clone(),
+                    v.real_servers.iter().map(|r| r.addr).collect(),
+                )
+            })
+            .collect();
+        self.virtual_servers.clear();
+        self.states.clear();
+        let mut rs = String::new();
+        for v in vs {
+            self.virtual_servers
+                .push_open(&[("virtual_server", v.name.as_str())]);
+            for r in &v.real_servers {
+                use fmt::Write as _;
+                rs.clear();
+                let _ = write!(rs, "{}", r.addr);
+                self.states.text.push_str(STATE_NAME);
+                push_labels_open(
+                    &mut self.states.text,
+                    &[
+                        ("virtual_server", v.name.as_str()),
+                        ("real_server", rs.as_str()),
+                    ],
+                );
+                self.states.text.push_str(",state=\"");
+                self.states.ends.push(self.states.text.len());
+            }
+        }
+    }
+}
+
+/// Label text kept between scrapes (see [`KernelLabels`],
+/// [`StatusLabels`]).
+#[derive(Default)]
+struct LabelCache {
+    kernel: KernelLabels,
+    status: StatusLabels,
+}
+
+const STATE_NAME: &str = "lvsd_real_server_state";
+
+fn write_kernel(
+    out: &mut Vec<u8>,
+    cache: &mut KernelLabels,
+    entries: &[ServiceEntry],
+    o: MetricsOptions,
+) {
+    cache.update(entries);
     let svc_counters: Vec<Counters> = entries
         .iter()
         .map(|e| {
@@ -598,89 +851,93 @@ fn write_kernel(out: &mut String, entries: &[ServiceEntry], o: MetricsOptions) {
         })
         .collect();
     if o.names.lvsd() {
+        let services = &cache.services;
         for (name, help, get) in TRAFFIC {
             let n = format!("lvsd_service_{name}_total");
-            t.head(&n, help, "counter");
+            head(out, &n, &format!("{help}."), "counter");
             for (l, c) in services.iter().zip(&svc_counters) {
-                t.sample(&n, l, get(c));
+                sample(out, n.as_bytes(), l, get(c));
             }
         }
         for (name, help, get) in CONNS {
             let n = format!("lvsd_service_{name}");
-            t.head(
+            head(
+                out,
                 &n,
-                &format!("{help}, summed over the service's real servers"),
+                &format!("{help}, summed over the service's real servers."),
                 "gauge",
             );
             for (l, c) in services.iter().zip(&svc_counters) {
-                t.sample(&n, l, get(c));
+                sample(out, n.as_bytes(), l, get(c));
             }
         }
-        t.head(
-            "lvsd_service_weight",
-            "Sum of the weights of the service's real servers in the kernel",
+        const WEIGHT: &str = "lvsd_service_weight";
+        head(
+            out,
+            WEIGHT,
+            "Sum of the weights of the service's real servers in the kernel.",
             "gauge",
         );
         for (l, c) in services.iter().zip(&svc_counters) {
-            t.sample("lvsd_service_weight", l, c.weight);
+            sample(out, WEIGHT.as_bytes(), l, c.weight);
         }
-        t.head(
-            "lvsd_service_real_servers",
-            "Real servers of the service in the kernel",
+        const REAL_SERVERS: &str = "lvsd_service_real_servers";
+        head(
+            out,
+            REAL_SERVERS,
+            "Real servers of the service in the kernel.",
             "gauge",
         );
         for (l, e) in services.iter().zip(entries) {
-            t.sample("lvsd_service_real_servers", l, e.destinations.len());
+            sample(out, REAL_SERVERS.as_bytes(), l, e.destinations.len());
         }
         if o.real_servers {
-            let n: usize = entries.iter().map(|e| e.destinations.len()).sum();
-            let mut labels = LabelSets::with_capacity(n);
-            let mut counters = Vec::with_capacity(n);
-            let mut rs = String::new();
-            for e in entries {
-                let svc = e.service.config.key.to_string();
-                for d in &e.destinations {
-                    use fmt::Write as _;
-                    rs.clear();
-                    let _ = write!(rs, "{}", SocketAddr::new(d.config.addr, d.config.port));
-                    labels.push(&[("service", &svc), ("real_server", &rs)]);
-                    counters.push(Counters::of_dest(d));
-                }
-            }
-            let rs: Vec<(&str, &Counters)> = labels.iter().zip(&counters).collect();
+            let counters: Vec<Counters> = entries
+                .iter()
+                .flat_map(|e| e.destinations.iter().map(Counters::of_dest))
+                .collect();
+            let labels = &cache.real_servers;
             for (name, help, get) in TRAFFIC {
                 let n = format!("lvsd_real_server_{name}_total");
-                t.head(&n, help, "counter");
-                for &(l, c) in &rs {
-                    t.sample(&n, l, get(c));
+                head(out, &n, &format!("{help}."), "counter");
+                for (l, c) in labels.iter().zip(&counters) {
+                    sample(out, n.as_bytes(), l, get(c));
                 }
             }
             for (name, help, get) in CONNS {
                 let n = format!("lvsd_real_server_{name}");
-                t.head(&n, help, "gauge");
-                for &(l, c) in &rs {
-                    t.sample(&n, l, get(c));
+                head(out, &n, &format!("{help}."), "gauge");
+                for (l, c) in labels.iter().zip(&counters) {
+                    sample(out, n.as_bytes(), l, get(c));
                 }
             }
-            t.head(
-                "lvsd_real_server_weight",
-                "The real server's weight in the kernel",
+            const RS_WEIGHT: &str = "lvsd_real_server_weight";
+            head(
+                out,
+                RS_WEIGHT,
+                "The real server's weight in the kernel.",
                 "gauge",
             );
-            for &(l, c) in &rs {
-                t.sample("lvsd_real_server_weight", l, c.weight);
+            for (l, c) in labels.iter().zip(&counters) {
+                sample(out, RS_WEIGHT.as_bytes(), l, c.weight);
             }
         }
     }
     if o.names.node() {
-        write_node(&mut t, entries, &svc_counters, o.real_servers);
+        let backends = cache.node(entries, o.real_servers);
+        write_node(out, backends, entries, &svc_counters);
     }
 }
 
 /// node_exporter's ipvs collector: totals without labels (here the sums
 /// over services), and per backend gauges labelled as node_exporter labels
 /// them.
-fn write_node(t: &mut Text<'_>, entries: &[ServiceEntry], svc: &[Counters], real_servers: bool) {
+fn write_node(
+    out: &mut Vec<u8>,
+    backends: &NodeBackends,
+    entries: &[ServiceEntry],
+    svc: &[Counters],
+) {
     let total = svc.iter().fold(Counters::default(), |mut t, c| {
         t.conns += c.conns;
         t.in_packets += c.in_packets;
@@ -692,129 +949,140 @@ fn write_node(t: &mut Text<'_>, entries: &[ServiceEntry], svc: &[Counters], real
     let totals: [(&str, &str, u64); 5] = [
         (
             "node_ipvs_connections_total",
-            "The total number of connections made",
+            "The total number of connections made.",
             total.conns,
         ),
         (
             "node_ipvs_incoming_packets_total",
-            "The total number of incoming packets",
+            "The total number of incoming packets.",
             total.in_packets,
         ),
         (
             "node_ipvs_outgoing_packets_total",
-            "The total number of outgoing packets",
+            "The total number of outgoing packets.",
             total.out_packets,
         ),
         (
             "node_ipvs_incoming_bytes_total",
-            "The total amount of incoming data",
+            "The total amount of incoming data.",
             total.in_bytes,
         ),
         (
             "node_ipvs_outgoing_bytes_total",
-            "The total amount of outgoing data",
+            "The total amount of outgoing data.",
             total.out_bytes,
         ),
     ];
     for (name, help, v) in totals {
-        t.head(name, help, "counter");
-        t.sample(name, "", v);
+        head(out, name, help, "counter");
+        sample(out, name.as_bytes(), b"", v);
     }
-    // Backends keyed by their label set; without real servers, the remote
-    // labels are dropped and the backends of a service summed.
-    let mut backends: Vec<(String, Counters)> = Vec::new();
-    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for e in entries {
-        let key = &e.service.config.key;
-        let (laddr, lport) = local_addr(key);
-        let lport = lport.to_string();
-        let (proto, mark) = protocol_label(key);
-        for d in &e.destinations {
-            let labels = if real_servers {
-                label_set(&[
-                    ("local_address", &laddr),
-                    ("local_port", &lport),
-                    ("remote_address", &d.config.addr.to_string()),
-                    ("remote_port", &d.config.port.to_string()),
-                    ("proto", proto),
-                    ("local_mark", &mark),
-                ])
-            } else {
-                label_set(&[
-                    ("local_address", &laddr),
-                    ("local_port", &lport),
-                    ("proto", proto),
-                    ("local_mark", &mark),
-                ])
-            };
-            let c = Counters::of_dest(d);
-            match index.get(&labels) {
-                Some(&i) => backends[i].1.add_conns(&c),
-                None => {
-                    index.insert(labels.clone(), backends.len());
-                    let mut sum = Counters::default();
-                    sum.add_conns(&c);
-                    backends.push((labels, sum));
-                }
-            }
-        }
+    let mut sums = vec![Counters::default(); backends.labels.len()];
+    let dests = entries.iter().flat_map(|e| &e.destinations);
+    for (d, &i) in dests.zip(&backends.of_real_server) {
+        sums[i].add_conns(&Counters::of_dest(d));
     }
     let gauges: [Field<i64>; 3] = [
         (
             "node_ipvs_backend_connections_active",
-            "The current active connections by local and remote address",
+            "The current active connections by local and remote address.",
             |c| i64::try_from(c.active).unwrap_or(i64::MAX),
         ),
         (
             "node_ipvs_backend_connections_inactive",
-            "The current inactive connections by local and remote address",
+            "The current inactive connections by local and remote address.",
             |c| i64::try_from(c.inactive).unwrap_or(i64::MAX),
         ),
         (
             "node_ipvs_backend_weight",
-            "The current backend weight by local and remote address",
+            "The current backend weight by local and remote address.",
             |c| c.weight,
         ),
     ];
     for (name, help, get) in gauges {
-        t.head(name, help, "gauge");
-        for (l, c) in &backends {
-            t.sample(name, l, get(c));
+        head(out, name, help, "gauge");
+        for (l, c) in backends.labels.iter().zip(&sums) {
+            sample(out, name.as_bytes(), l, get(c));
         }
     }
 }
 
-/// `lvsd_real_server_state`: one series per configured real server, from
-/// the daemon's [`Status`] (as many lines as the kernel's per-real-server
-/// families, so written straight like them).
-fn write_states(t: &mut Text<'_>, status: &Status) {
-    const NAME: &str = "lvsd_real_server_state";
-    t.head(
-        NAME,
-        "The real server's state (alive, failed, inhibited, displaced): one series of value 1",
+/// The per-virtual-server families of the daemon's [`Status`] (as the
+/// registry's collector would write them, after it), and
+/// `lvsd_real_server_state` (one series per configured real server) when
+/// `real_servers`.
+fn write_status(out: &mut Vec<u8>, cache: &mut StatusLabels, status: &Status, real_servers: bool) {
+    cache.update(status);
+    let vs = &status.virtual_servers;
+    let labels = &cache.virtual_servers;
+    const QUORUM: &str = "lvsd_virtual_server_quorum_up";
+    head(
+        out,
+        QUORUM,
+        "Whether the virtual server's quorum holds",
         "gauge",
     );
-    let mut rs = String::new();
-    for v in &status.virtual_servers {
+    for (i, v) in vs.iter().enumerate() {
+        out.extend_from_slice(QUORUM.as_bytes());
+        out.extend_from_slice(labels.get(i));
+        out.extend_from_slice(if v.quorum_up { b"} 1\n" } else { b"} 0\n" });
+    }
+    const LIVE: &str = "lvsd_virtual_server_live_weight";
+    head(
+        out,
+        LIVE,
+        "Sum of the weights of the virtual server's alive real servers",
+        "gauge",
+    );
+    for (i, v) in vs.iter().enumerate() {
+        out.extend_from_slice(LIVE.as_bytes());
+        out.extend_from_slice(labels.get(i));
+        out.extend_from_slice(b"} ");
+        push_u64(out, v.live_weight.min(i64::MAX as u64));
+        out.push(b'\n');
+    }
+    const BY_STATE: &str = "lvsd_virtual_server_real_servers";
+    head(
+        out,
+        BY_STATE,
+        "The virtual server's configured real servers, by state",
+        "gauge",
+    );
+    for (i, v) in vs.iter().enumerate() {
+        let mut n = [0usize; STATES.len()];
         for r in &v.real_servers {
-            use fmt::Write as _;
-            rs.clear();
-            let _ = write!(rs, "{}", r.addr);
-            let state = STATES
-                .iter()
-                .find(|(s, _)| *s == r.state)
-                .map_or("unknown", |(_, l)| l);
-            t.out.push_str(NAME);
-            push_label_set(
-                t.out,
-                &[
-                    ("virtual_server", v.name.as_str()),
-                    ("real_server", rs.as_str()),
-                    ("state", state),
-                ],
-            );
-            t.out.push_str(" 1\n");
+            if let Some(k) = STATES.iter().position(|(s, _)| *s == r.state) {
+                n[k] += 1;
+            }
         }
+        for ((_, label), n) in STATES.iter().zip(n) {
+            out.extend_from_slice(BY_STATE.as_bytes());
+            out.extend_from_slice(labels.get(i));
+            out.extend_from_slice(b",state=\"");
+            out.extend_from_slice(label.as_bytes());
+            out.extend_from_slice(b"\"} ");
+            push_u64(out, n as u64);
+            out.push(b'\n');
+        }
+    }
+    if !real_servers {
+        return;
+    }
+    head(
+        out,
+        STATE_NAME,
+        "The real server's state (alive, failed, inhibited, displaced): one series of value 1.",
+        "gauge",
+    );
+    let rs = vs.iter().flat_map(|v| &v.real_servers);
+    for (prefix, r) in cache.states.iter().zip(rs) {
+        let state = STATES
+            .iter()
+            .find(|(s, _)| *s == r.state)
+            .map_or("unknown", |(_, l)| l);
+        out.extend_from_slice(prefix);
+        out.extend_from_slice(state.as_bytes());
+        out.extend_from_slice(b"\"} 1\n");
     }
 }
 
@@ -853,52 +1121,7 @@ impl Scrape {
             MetricType::Gauge,
         )?
         .gauge(&NO_LABELS, status.draining.len() as i64)?;
-        let vs = &status.virtual_servers;
-        {
-            let mut f = family(
-                enc,
-                "lvsd_virtual_server_quorum_up",
-                "Whether the virtual server's quorum holds",
-                MetricType::Gauge,
-            )?;
-            for v in vs {
-                f.gauge(
-                    &[("virtual_server", v.name.as_str())],
-                    i64::from(v.quorum_up),
-                )?;
-            }
-        }
-        {
-            let mut f = family(
-                enc,
-                "lvsd_virtual_server_live_weight",
-                "Sum of the weights of the virtual server's alive real servers",
-                MetricType::Gauge,
-            )?;
-            for v in vs {
-                f.gauge(
-                    &[("virtual_server", v.name.as_str())],
-                    i64::try_from(v.live_weight).unwrap_or(i64::MAX),
-                )?;
-            }
-        }
-        {
-            let mut f = family(
-                enc,
-                "lvsd_virtual_server_real_servers",
-                "The virtual server's configured real servers, by state",
-                MetricType::Gauge,
-            )?;
-            for v in vs {
-                for (state, label) in STATES {
-                    let n = v.real_servers.iter().filter(|r| r.state == state).count();
-                    f.gauge(
-                        &[("virtual_server", v.name.as_str()), ("state", label)],
-                        n as i64,
-                    )?;
-                }
-            }
-        }
+        // The per-virtual-server families follow, written by write_status.
         Ok(())
     }
 }
@@ -943,16 +1166,26 @@ pub fn render(
     recorder: &Recorder,
     options: MetricsOptions,
 ) -> String {
-    let mut out = String::new();
-    render_into(&mut out, status, kernel, dump, recorder, options);
-    out
+    let mut out = Vec::new();
+    render_into(
+        &mut out,
+        &mut LabelCache::default(),
+        status,
+        kernel,
+        dump,
+        recorder,
+        options,
+    );
+    // Only `&str` pieces and ASCII digits were written.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// [`render`] appending to `out` (a buffer kept between scrapes: a large
 /// table's scrape is megabytes, which a fresh allocation pays for again in
-/// page faults each time).
+/// page faults each time), with the label text of `cache`.
 fn render_into(
-    out: &mut String,
+    out: &mut Vec<u8>,
+    cache: &mut LabelCache,
     status: Option<Status>,
     kernel: Result<Vec<ServiceEntry>, String>,
     dump: Duration,
@@ -984,23 +1217,23 @@ fn render_into(
     out.reserve(16 * 1024 + sets * (rs * 11 * 112 + services * 16 * 100));
     // Writing to a String cannot fail; the encoders only fail on the
     // writer's errors.
-    let _ = prometheus_client::encoding::prometheus_text::encode(out, &registry);
-    if options.real_servers {
-        if let Some(status) = &status {
-            write_states(&mut Text { out: &mut *out }, status);
-        }
+    let mut text = String::with_capacity(8 * 1024);
+    let _ = prometheus_client::encoding::prometheus_text::encode(&mut text, &registry);
+    out.extend_from_slice(text.as_bytes());
+    if let Some(status) = &status {
+        write_status(out, &mut cache.status, status, options.real_servers);
     }
     if let Ok(entries) = &kernel {
-        write_kernel(out, entries, options);
+        write_kernel(out, &mut cache.kernel, entries, options);
     }
 }
 
 /// The buffer of the last scrape, kept for the next one.
 #[derive(Debug, Clone, Default)]
-struct BufferPool(Arc<Mutex<Option<String>>>);
+struct BufferPool(Arc<Mutex<Option<Vec<u8>>>>);
 
 impl BufferPool {
-    fn take(&self) -> String {
+    fn take(&self) -> Vec<u8> {
         let mut b = self
             .0
             .lock()
@@ -1012,7 +1245,7 @@ impl BufferPool {
     }
 
     /// Keeps `b` unless a larger one is kept already.
-    fn give(&self, b: String) {
+    fn give(&self, b: Vec<u8>) {
         let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if slot.as_ref().is_none_or(|s| s.capacity() < b.capacity()) {
             *slot = Some(b);
@@ -1023,13 +1256,13 @@ impl BufferPool {
 /// A scrape's answer as the HTTP body: its buffer goes back to the pool
 /// once the body is sent (no copy of the text on the way).
 struct Pooled {
-    text: String,
+    text: Vec<u8>,
     pool: BufferPool,
 }
 
 impl AsRef<[u8]> for Pooled {
     fn as_ref(&self) -> &[u8] {
-        self.text.as_bytes()
+        &self.text
     }
 }
 
@@ -1048,6 +1281,7 @@ pub struct Scraper {
     options: MetricsOptions,
     status_timeout: Duration,
     buffers: BufferPool,
+    labels: Mutex<LabelCache>,
 }
 
 impl fmt::Debug for Scraper {
@@ -1073,15 +1307,18 @@ impl Scraper {
             options,
             status_timeout: Duration::from_secs(5),
             buffers: BufferPool::default(),
+            labels: Mutex::new(LabelCache::default()),
         }
     }
 
-    /// One scrape: asks the loop for its status (without waiting more than
-    /// 5 s), dumps the kernel table (on the caller's thread), renders.
+    /// One scrape: asks the loop for its status, dumps the kernel table
+    /// (on the caller's thread) while the loop builds it, waits for the
+    /// status (at most 5 s from the request), renders.
     pub async fn scrape(&self) -> String {
-        let mut out = String::new();
+        let mut out = Vec::new();
         self.scrape_into(&mut out).await;
-        out
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 
     /// [`Scraper::scrape`] into the pooled buffer, as the HTTP body.
@@ -1094,23 +1331,34 @@ impl Scraper {
         })
     }
 
-    async fn scrape_into(&self, out: &mut String) {
+    async fn scrape_into(&self, out: &mut Vec<u8>) {
         let (tx, rx) = oneshot::channel();
-        let status = if self.control.send(Control::Status(tx)).is_ok() {
-            tokio::time::timeout(self.status_timeout, rx)
-                .await
-                .ok()
-                .and_then(Result::ok)
-        } else {
-            None
-        };
+        let asked = self.control.send(Control::Status(tx)).is_ok();
+        let deadline = tokio::time::Instant::now() + self.status_timeout;
         let start = Instant::now();
         let kernel = {
             let mut k = self.kernel.lock().unwrap_or_else(|e| e.into_inner());
             k.dump().map_err(|e| e.to_string())
         };
         let dump = start.elapsed();
-        render_into(out, status, kernel, dump, &self.recorder, self.options);
+        let status = if asked {
+            tokio::time::timeout_at(deadline, rx)
+                .await
+                .ok()
+                .and_then(Result::ok)
+        } else {
+            None
+        };
+        let mut labels = self.labels.lock().unwrap_or_else(|e| e.into_inner());
+        render_into(
+            out,
+            &mut labels,
+            status,
+            kernel,
+            dump,
+            &self.recorder,
+            self.options,
+        );
     }
 }
 
@@ -1173,6 +1421,33 @@ pub fn spawn(listener: TcpListener, scraper: Scraper) -> std::io::Result<Metrics
     })
 }
 
+/// The send buffer asked for each connection (the kernel doubles it for
+/// its bookkeeping): room for a large table's whole answer, so that it goes
+/// to the kernel in one write, and the client then reads it without the
+/// daemon being woken again for each part the client's reads make room for
+/// (a scrape of 5,000 real servers is 6.4 MB, which busybox nc reads 1 KiB
+/// at a time).
+const SEND_BUFFER: libc::c_int = 4 << 20;
+
+/// Sets [`SEND_BUFFER`] with `SO_SNDBUFFORCE` (the daemon runs with
+/// CAP_NET_ADMIN for IPVS anyway). Without the capability nothing changes:
+/// `SO_SNDBUF` would be capped at `net.core.wmem_max` (208 KiB by default)
+/// and end the kernel's own sizing, which grows to 4 MiB.
+fn force_send_buffer(stream: &impl std::os::fd::AsRawFd) {
+    let n = SEND_BUFFER;
+    // SAFETY: a valid socket descriptor, and a pointer to an int of the
+    // length passed; setsockopt only reads it.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUFFORCE,
+            std::ptr::from_ref(&n).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
 async fn serve_connection(stream: tokio::net::TcpStream, scraper: Arc<Scraper>) {
     use http_body_util::Full;
     use hyper::body::Bytes;
@@ -1209,6 +1484,7 @@ async fn serve_connection(stream: tokio::net::TcpStream, scraper: Arc<Scraper>) 
             Ok::<_, std::convert::Infallible>(resp)
         }
     });
+    force_send_buffer(&stream);
     let io = hyper_util::rt::TokioIo::new(stream);
     // half_close: a client may shut its side down once its request is sent
     // (`printf 'GET ...' | nc`); answer it anyway.
@@ -1230,9 +1506,33 @@ mod tests {
         values.extend((0..64).map(|b| 1u64 << b));
         values.extend((0..64).map(|b| (1u64 << b) - 1));
         for v in values {
-            let mut s = String::from("x");
+            let mut s = b"x".to_vec();
             push_u64(&mut s, v);
-            assert_eq!(s, format!("x{v}"));
+            assert_eq!(s, format!("x{v}").into_bytes());
+        }
+    }
+
+    /// With CAP_NET_ADMIN the send buffer is the one asked for (doubled by
+    /// the kernel); without it, the kernel's own sizing is left alone.
+    #[test]
+    fn send_buffer_is_forced_when_permitted() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let _client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (conn, _) = listener.accept().unwrap();
+        let before = socket2::SockRef::from(&conn).send_buffer_size().unwrap();
+        force_send_buffer(&conn);
+        let after = socket2::SockRef::from(&conn).send_buffer_size().unwrap();
+        // CAP_NET_ADMIN is bit 12 of the effective capabilities.
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let cap_eff = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapEff:"))
+            .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
+            .unwrap();
+        if cap_eff & (1 << 12) != 0 {
+            assert_eq!(after, 2 * SEND_BUFFER as usize, "before: {before}");
+        } else {
+            assert_eq!(after, before);
         }
     }
 
@@ -1242,14 +1542,14 @@ mod tests {
             label_set(&[("a", "plain"), ("b", "q\"b\\s\nn")]),
             "{a=\"plain\",b=\"q\\\"b\\\\s\\nn\"}"
         );
-        let mut sets = LabelSets::with_capacity(2);
+        let mut sets = LabelSets::default();
         sets.push(&[("service", "tcp:192.0.2.1:80")]);
         sets.push(&[("service", "fwm:7"), ("real_server", "[2001:db8::5]:80")]);
         assert_eq!(
             sets.iter().collect::<Vec<_>>(),
             [
-                "{service=\"tcp:192.0.2.1:80\"}",
-                "{service=\"fwm:7\",real_server=\"[2001:db8::5]:80\"}"
+                &b"{service=\"tcp:192.0.2.1:80\"}"[..],
+                &b"{service=\"fwm:7\",real_server=\"[2001:db8::5]:80\"}"[..]
             ]
         );
     }

@@ -868,3 +868,131 @@ async fn other_paths_and_a_failed_dump() {
         .iter()
         .any(|n| n.starts_with("lvsd_service_") || n.starts_with("lvsd_virtual_server_")));
 }
+
+/// The label text a scrape keeps for the next one follows the table and
+/// the configuration: after a reload replaces one real server by another
+/// (same count, same place), every per-real-server series, under both name
+/// sets, and `lvsd_real_server_state` name the new one and none the old.
+#[tokio::test(flavor = "current_thread")]
+async fn series_follow_a_replaced_real_server() {
+    let dir = std::env::temp_dir().join(format!("lvsd-metrics-swap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("keepalived.conf");
+    let text = |third: &str| {
+        format!(
+            "
+virtual_server 192.0.2.4 80 {{
+    lb_algo rr
+    lb_kind DR
+    protocol TCP
+    real_server 198.51.100.1 80 {{
+        weight 1
+    }}
+    real_server {third} 80 {{
+        weight 2
+    }}
+}}
+"
+        )
+    };
+    std::fs::write(&path, text("198.51.100.2")).unwrap();
+    let parsed = keepalived::parse_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let recorder = Recorder::new();
+    let kernel = MemoryKernel::new();
+    let opts = Options {
+        reconcile_interval: Duration::from_secs(3600),
+        recorder: Some(recorder.clone()),
+        ..Options::default()
+    };
+    let (d, mut notes) = Director::start(kernel.clone(), &parsed.config, Some(path.clone()), opts)
+        .unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(async move { while notes.recv().await.is_some() {} });
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(d.run(rx));
+    let server = metrics::spawn(
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+        Scraper::new(
+            Box::new(Counting(kernel.clone())),
+            tx.clone(),
+            recorder,
+            MetricsOptions {
+                real_servers: true,
+                names: MetricNames::Both,
+            },
+        ),
+    )
+    .unwrap();
+    let addr = server.local_addr();
+    let svc = "tcp:192.0.2.4:80";
+
+    // Every per-real-server series of the scrape names exactly `want`, with
+    // the kernel's counters and weights.
+    let check = |samples: &[Sample], want: &[&str]| {
+        let mut k = Counting(kernel.clone());
+        let entries = k.dump().unwrap();
+        let dests: Vec<_> = entries[0].destinations.iter().collect();
+        let in_kernel: BTreeSet<String> = dests
+            .iter()
+            .map(|d| SocketAddr::new(d.config.addr, d.config.port).to_string())
+            .collect();
+        let want: BTreeSet<String> = want.iter().map(|s| s.to_string()).collect();
+        assert_eq!(in_kernel, want);
+        for name in [
+            "lvsd_real_server_connections_total",
+            "lvsd_real_server_weight",
+            "lvsd_real_server_state",
+        ] {
+            let got: BTreeSet<String> = samples
+                .iter()
+                .filter(|s| s.name == name)
+                .map(|s| s.labels["real_server"].clone())
+                .collect();
+            assert_eq!(got, want, "{name}");
+        }
+        let got: BTreeSet<String> = samples
+            .iter()
+            .filter(|s| s.name == "node_ipvs_backend_weight")
+            .map(|s| format!("{}:{}", s.labels["remote_address"], s.labels["remote_port"]))
+            .collect();
+        assert_eq!(got, want, "node_ipvs_backend_weight");
+        for d in dests {
+            let rs = SocketAddr::new(d.config.addr, d.config.port).to_string();
+            let l = [("service", svc), ("real_server", rs.as_str())];
+            assert_eq!(
+                value(samples, "lvsd_real_server_connections_total", &l),
+                d.stats.conns as f64
+            );
+            assert_eq!(
+                value(samples, "lvsd_real_server_weight", &l),
+                f64::from(d.config.weight)
+            );
+            let state = [
+                ("virtual_server", svc),
+                ("real_server", rs.as_str()),
+                ("state", "alive"),
+            ];
+            assert_eq!(value(samples, "lvsd_real_server_state", &state), 1.0);
+        }
+    };
+    let samples = scrape(addr).await;
+    check(&samples, &["198.51.100.1:80", "198.51.100.2:80"]);
+    // The same again from the kept label text.
+    let samples = scrape(addr).await;
+    check(&samples, &["198.51.100.1:80", "198.51.100.2:80"]);
+
+    std::fs::write(&path, text("198.51.100.3")).unwrap();
+    tx.send(Control::Reload).unwrap();
+    let st = status(&tx).await;
+    assert!(st.daemon.last_reload.as_ref().is_some_and(|r| r.ok));
+    let samples = scrape(addr).await;
+    check(&samples, &["198.51.100.1:80", "198.51.100.3:80"]);
+    assert_eq!(
+        value(
+            &samples,
+            "lvsd_virtual_server_real_servers",
+            &[("virtual_server", svc), ("state", "alive")]
+        ),
+        2.0
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
