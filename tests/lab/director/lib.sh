@@ -158,7 +158,9 @@ d_transport() {
 # with the certificate tests/lab/run made (a missing file is still a 200 there: use kill
 # to fail an SSL_GET); tcp: a busybox nc listener that closes every connection; udp, smtp,
 # dns: /lab/bin/labnet serve NS udp:PORT|smtp:PORT|dns:PORT, a UDP echo of the name, a
-# minimal SMTP server, a DNS responder that answers every query with rcode 0).
+# minimal SMTP server, a DNS responder that answers every query with rcode 0; echo: labnet
+# serve NS tcp:PORT, which answers its name and keeps a connection open while the client
+# does).
 # Waits until it listens.
 d_serve() {
 	_ns=${1%%:*}
@@ -179,6 +181,8 @@ d_serve() {
 			-cert "$D_TLS/cert.pem" -key "$D_TLS/key.pem") </dev/null >/dev/null 2>&1 &
 	elif [ "$_kind" = udp ] || [ "$_kind" = smtp ] || [ "$_kind" = dns ]; then
 		/usr/sbin/ip netns exec "$_ns" /lab/bin/labnet serve "$_ns" "$_kind:$_port" </dev/null >/dev/null 2>&1 &
+	elif [ "$_kind" = echo ]; then
+		/usr/sbin/ip netns exec "$_ns" /lab/bin/labnet serve "$_ns" "tcp:$_port" </dev/null >/dev/null 2>&1 &
 	else
 		/usr/sbin/ip netns exec "$_ns" busybox nc -ll -p "$_port" -e /bin/true </dev/null >/dev/null 2>&1 &
 	fi

@@ -34,6 +34,11 @@ mkdir -p "$W"
 KA=/oracle/keepalived
 LVSD=/ours/lvsd
 LABNET=/lab/bin/labnet
+BENCH=bench-director
+# since, elapsed_gt, settle, calib, the network (net_up, net_down: bd and brs), the counting
+# listeners (listen, unlisten, accepted) and the daemon's CPU and memory (procs, cpu_ticks,
+# hwm_kb).
+. /lab/bench-lib.sh
 # Reading an 18,000-rule table: ours (checked byte for byte against the oracle by the diff
 # and bench suites) takes a fraction of the oracle's time.
 READ=/ours/ipvsadm
@@ -76,80 +81,6 @@ fail() {
 	echo "bench-director: FAIL: $*"
 	failed=$((failed + 1))
 }
-since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-elapsed_gt() { awk -v a="$1" -v b="$(lab_now)" -v m="$2" 'BEGIN { exit !(b - a > m) }'; }
-
-# settle: until the CPU has been at least 90% idle for 0.2 s (at most 60 s): a removed
-# namespace's tables and sockets are freed in the background.
-settle() {
-	_i=0
-	while [ "$_i" -lt 300 ]; do
-		_a=$(head -n 1 /proc/stat)
-		sleep 0.2
-		_b=$(head -n 1 /proc/stat)
-		printf '%s\n%s\n' "$_a" "$_b" | awk '
-			{ t = 0; for (i = 2; i <= NF; i++) t += $i; total[NR] = t; idle[NR] = $5 + $6 }
-			END { d = total[2] - total[1]; exit !(d > 0 && (idle[2] - idle[1]) / d >= 0.9) }' && return 0
-		_i=$((_i + 1))
-	done
-	echo "bench-director: the CPU did not settle"
-}
-
-# ---------------------------------------------------------------- network
-# bd (the director, 192.0.2.1) -- veth -- brs (the real servers: 192.0.2.2, and every
-# address of 198.19.0.0/16 through a local route). The services' addresses (198.18.0.0/16)
-# need not be local for the checks.
-net_down() {
-	for _ns in bd brs; do
-		_p=$(ip netns pids "$_ns" 2>/dev/null)
-		[ -n "$_p" ] && kill -9 $_p 2>/dev/null
-		ip netns exec "$_ns" /oracle/ipvsadm -C 2>/dev/null
-		ip netns del "$_ns" 2>/dev/null
-	done
-	return 0
-}
-net_up() {
-	net_down
-	ip netns add bd && ip netns add brs || return 1
-	ip link add eth0 netns bd type veth peer name eth0 netns brs || return 1
-	ip -n bd -batch - <<-EOF || return 1
-		link set lo up
-		link set eth0 up
-		addr add 192.0.2.1/24 dev eth0
-		route add 198.19.0.0/16 via 192.0.2.2
-	EOF
-	ip -n brs -batch - <<-EOF || return 1
-		link set lo up
-		link set eth0 up
-		addr add 192.0.2.2/24 dev eth0
-		route add local 198.19.0.0/16 dev lo
-	EOF
-	# The counting listener of every real server on port 80.
-	listen 80 || return 1
-}
-
-# listen PORT: labnet count on PORT in brs (pid in $W/pid-PORT), waits until it counts.
-listen() {
-	rm -f "$W/count-$1"
-	/usr/sbin/ip netns exec brs "$LABNET" count "$1" "$W/count-$1" </dev/null >/dev/null 2>&1 &
-	echo "$!" >"$W/pid-$1"
-	_n=0
-	until [ -s "$W/count-$1" ]; do
-		_n=$((_n + 1))
-		[ "$_n" -lt 100 ] || {
-			echo "bench-director: the listener on port $1 did not start"
-			return 1
-		}
-		sleep 0.05
-	done
-}
-unlisten() {
-	_p=$(cat "$W/pid-$1")
-	kill "$_p"
-	wait "$_p" 2>/dev/null
-	rm -f "$W/pid-$1"
-}
-accepted() { cat "$W/count-${1:-80}"; }
 
 # ---------------------------------------------------------------- configurations
 # big VARIANT WEIGHT0: keepalived.conf of $services x $rs TCP_CHECK real servers (NAT, wrr,
@@ -219,15 +150,6 @@ stop() {
 	done
 	wait "$PID" 2>/dev/null
 }
-# procs: the daemon and its children (keepalived --dont-fork: parent and checker child).
-procs() {
-	echo "$PID"
-	cat /proc/[0-9]*/stat 2>/dev/null | awk -v p="$PID" '$4 == p { print $1 }'
-}
-# cpu_ticks: utime + stime of the daemon's processes (clock ticks, 100 a second).
-cpu_ticks() {
-	for _p in $(procs); do cat "/proc/$_p/stat" 2>/dev/null; done | awk '{ t += $14 + $15 } END { print t + 0 }'
-}
 # engine_ticks: CPU of lvsd's check-engine thread (lvsd-checks; its other threads read and
 # write the kernel: start, events, the periodic reconcile); 0 for keepalived.
 engine_ticks() {
@@ -235,10 +157,6 @@ engine_ticks() {
 }
 # busy_ticks: the whole guest's non-idle CPU since boot (clock ticks, /proc/stat).
 busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
-# hwm_kb: the sum of the processes' peak RSS (VmHWM).
-hwm_kb() {
-	for _p in $(procs); do cat "/proc/$_p/status" 2>/dev/null; done | awk '$1 == "VmHWM:" { t += $2 } END { print t + 0 }'
-}
 marks() {
 	_c=$(grep -c -F "$1" "$W/$DAEMON.log" 2>/dev/null)
 	echo "${_c:-0}"
@@ -269,14 +187,6 @@ mark_reload() { [ "$DAEMON" = keepalived ] && echo "Reload complete" || echo "lv
 out() { echo "@@DBENCH $VARIANT $DAEMON $1 $2"; }
 # Last lines of the daemon's log, for a failure.
 tail_log() { tail -n 15 "$W/$DAEMON.log" | sed 's/^/    | /'; }
-
-# calib: seconds a fixed busybox awk loop takes now: the guest's speed (the host's other
-# load slows the emulated CPU; compare the daemons' figures with it).
-calib() {
-	_a=$(lab_now)
-	awk 'BEGIN { for (i = 0; i < 30000; i++) s += i }'
-	since "$_a" "$(lab_now)"
-}
 
 # kernel_weight: the weight of the first real server of the first service, read from the
 # kernel (one service: cheap to poll).

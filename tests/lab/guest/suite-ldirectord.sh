@@ -28,6 +28,22 @@ TIMINGS=$D_TMP/timings
 D_EVENT_TIMEOUT=300
 D_STOP_TIMEOUT=30
 L_PERL=/usr/sbin/ldirectord
+# A client namespace for connections through the virtual services (hold / release):
+# cl 198.51.100.10/24 -- veth -- dir 198.51.100.1/24; the real servers' default route is the
+# director, so NAT replies are translated back.
+D_NAMESPACES="dir rs1 rs2 rs3 cl"
+l_net_client() {
+	ip link add eth0 netns cl type veth peer name dcl netns dir || return 1
+	ip -n dir -batch - <<-EOF || return 1
+		addr add 198.51.100.1/24 dev dcl
+		link set dcl up
+	EOF
+	ip -n cl -batch - <<-EOF || return 1
+		addr add 198.51.100.10/24 dev eth0
+		link set eth0 up
+		route add default via 198.51.100.1
+	EOF
+}
 # Perl ldirectord runs /sbin/ipvsadm or /usr/sbin/ipvsadm: the oracle's.
 lab_select_ipvsadm /oracle
 # A deterministic order of its start-up commands (it walks a Perl hash).
@@ -85,6 +101,24 @@ d_daemon_alive() {
 	[ -n "${D_PID:-}" ] && kill -0 "$D_PID" 2>/dev/null
 }
 
+# The end of a side whose last event was not a stop: SIGTERM, as ldirectord's stop verb
+# sends (without starting perl for the command line), then the same bounded wait.
+l_daemon_end() {
+	[ -n "${D_PID:-}" ] || return 0
+	kill -TERM "$D_PID" 2>/dev/null
+	_t0=$(lab_now)
+	while kill -0 "$D_PID" 2>/dev/null; do
+		if [ "$(awk -v a="$_t0" -v b="$(lab_now)" -v m="$D_STOP_TIMEOUT" 'BEGIN { print (b - a > m) }')" = 1 ]; then
+			echo "ldirectord: the daemon did not stop within ${D_STOP_TIMEOUT}s of SIGTERM: killed"
+			kill -KILL "$D_PID" 2>/dev/null
+			break
+		fi
+		sleep 0.05
+	done
+	rm -f "$L_PIDFILE"
+	D_PID=
+}
+
 # One action; start, reload, edit and stop are ldirectord's, the rest the director suite's.
 l_action() {
 	set -- $1
@@ -104,6 +138,39 @@ l_action() {
 	reload)
 		l_install "$2" || return 1
 		l_cmd reload
+		;;
+	hup)
+		# What the reload verb does, without the command line (which costs the Perl side a
+		# start of perl and its modules, 30-70 s here): the file replaced, then SIGHUP.
+		l_install "$2" || return 1
+		kill -HUP "$D_PID"
+		;;
+	hold)
+		# hold HOST PORT NAME...: one connection per NAME from the client namespace through
+		# HOST:PORT, kept open (reset when released); the real servers that answered must be
+		# exactly the NAMEs (in any order).
+		_h=$2
+		_p=$3
+		shift 3
+		rm -f "$D_SIDE_DIR/hold.out"
+		/usr/sbin/ip netns exec cl /lab/bin/labnet hold -r -t 600 -n $# "$_h" "$_p" </dev/null >"$D_SIDE_DIR/hold.out" 2>&1 &
+		L_HOLD=$!
+		_n=0
+		until grep -q '^held ' "$D_SIDE_DIR/hold.out" 2>/dev/null; do
+			_n=$((_n + 1))
+			[ $_n -ge 200 ] && { echo "ldirectord: labnet hold did not finish"; return 1; }
+			sleep 0.05
+		done
+		_got=$(grep -v '^held ' "$D_SIDE_DIR/hold.out" | sort | tr '\n' ' ')
+		_exp=$(printf '%s\n' "$@" | sort | tr '\n' ' ')
+		[ "$_got" = "$_exp" ] || { echo "ldirectord: hold: answered by '$_got', expected '$_exp'"; return 1; }
+		;;
+	release)
+		# The held connections reset (their director entries go to CLOSE, 10 s).
+		[ -n "${L_HOLD:-}" ] || { echo "ldirectord: nothing held"; return 1; }
+		kill "$L_HOLD" 2>/dev/null
+		wait "$L_HOLD" 2>/dev/null
+		L_HOLD=
 		;;
 	edit)
 		# The file changes on disk; autoreload notices (its mtime has 1 s resolution).
@@ -128,7 +195,8 @@ run_side() {
 	[ "$_side" = ours ] && [ "$ours" = perl ] && _validation=1
 	D_PID=
 	_ok=0
-	if ! d_net_up >"$D_SIDE_DIR/setup.log" 2>&1; then
+	L_HOLD=
+	if ! { d_net_up && l_net_client; } >"$D_SIDE_DIR/setup.log" 2>&1; then
 		echo "ldirectord: network setup failed:"
 		sed 's/^/    /' "$D_SIDE_DIR/setup.log"
 		d_net_down
@@ -197,7 +265,7 @@ run_side() {
 			break
 		fi
 	done
-	d_daemon_stop
+	l_daemon_end
 	if [ $_ok != 0 ]; then
 		echo "    the daemon's log (last 25 lines) and the command lines' output:"
 		tail -n 25 "$D_SIDE_DIR/daemon.log" | sed 's/^/    | /'

@@ -17,11 +17,13 @@
 //!       -w: how long to wait for a connection and for an answer (default 3000 ms).
 //!       -d: UDP payload (\r \n \t \\ escapes), default "hello".
 //!       -u FILE: stop early, before the next request, once FILE exists (N stays the bound).
-//!   labnet hold [-n N] [-s SRC] [-p SPORT] [-w MS] [-t SECS] HOST PORT
+//!   labnet hold [-n N] [-s SRC] [-p SPORT] [-w MS] [-t SECS] [-r] HOST PORT
 //!       opens N TCP connections one after another, each read up to its first line (so it
 //!       is established before the next is opened), prints the name of each ("none" if it
 //!       failed), then "held PID" (its process id), and keeps them all open for SECS seconds
-//!       (default 60) or until killed.
+//!       (default 60) or until killed. -r: the connections are reset when they close
+//!       (SO_LINGER 0), so that the director's entries end in CLOSE (10 s) rather than in
+//!       TIME_WAIT (2 minutes).
 //!   labnet talk [-n N] [-i MS] [-w MS] [-u FILE] HOST PORT
 //!       one long-lived TCP connection to a labnet server: prints the name that answered,
 //!       then every MS ms (default 100) sends the line "I" (I = 1, 2, ...) and prints the
@@ -215,6 +217,7 @@ struct Opts {
     hold_secs: u64,
     interval: Duration,
     until: Option<String>,
+    reset: bool,
     rest: Vec<String>,
 }
 
@@ -237,6 +240,7 @@ fn parse_opts(args: &[String]) -> Opts {
         hold_secs: 60,
         interval: Duration::from_millis(100),
         until: None,
+        reset: false,
         rest: Vec::new(),
     };
     let mut it = args.iter();
@@ -251,6 +255,7 @@ fn parse_opts(args: &[String]) -> Opts {
             "-t" => o.hold_secs = val().parse().unwrap_or_else(|_| usage()),
             "-i" => o.interval = Duration::from_millis(val().parse().unwrap_or_else(|_| usage())),
             "-u" => o.until = Some(val()),
+            "-r" => o.reset = true,
             _ => o.rest.push(a.clone()),
         }
     }
@@ -304,6 +309,7 @@ mod sys {
     pub const SOL_SOCKET: i32 = 1;
     pub const SO_REUSEADDR: i32 = 2;
     pub const SO_SNDTIMEO: i32 = 21;
+    pub const SO_LINGER: i32 = 13;
 }
 
 /// A `struct sockaddr_in` / `sockaddr_in6` in memory.
@@ -473,6 +479,24 @@ fn hold(args: &[String]) -> ! {
     let out = std::io::stdout();
     for i in 0..o.count {
         let (who, s) = tcp_open(&o, dst, next_port(&o, i));
+        if o.reset {
+            if let Some(s) = &s {
+                use std::os::fd::AsRawFd;
+                // struct linger { int l_onoff = 1; int l_linger = 0; }: close() resets.
+                let linger = [1i32, 0i32];
+                // SAFETY: setsockopt on the stream's own open descriptor, with a pointer
+                // to 8 bytes that live across the call.
+                unsafe {
+                    sys::setsockopt(
+                        s.as_raw_fd(),
+                        sys::SOL_SOCKET,
+                        sys::SO_LINGER,
+                        linger.as_ptr().cast(),
+                        8,
+                    )
+                };
+            }
+        }
         held.extend(s);
         let mut out = out.lock();
         let _ = writeln!(out, "{who}");
