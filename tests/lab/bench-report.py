@@ -6,7 +6,7 @@ RAW lines: @@BENCH <services> <rules> <op> <oracle_s> <ours_s> <identical> <ours
            @@FLOOR <services> <rules> <op> <floor_s> <identical>   (optional: minimal C client)
            @@TIMER <stopwatch|gnu-time> <resolution_s>               (how times were taken)
            @@APPLY <services> <rules> <case> <reference_s> <lvsctl_s> <writes> <expected> <ok>
-           @@METRICS <services> <real_servers> <ipvsadm_s> <scrape_s> <curl_scrape_s> <curl_alone_s> <series_ok>
+           @@METRICS <services> <real_servers> <ipvsadm_s> <scrape_s> <curl_scrape_s> <curl_alone_s> <series_ok> [<nc_scrape_s>]
 """
 import math
 import sys
@@ -34,9 +34,10 @@ for line in open(raw):
                  writes=f[6], expected=f[7], ok=f[8])
         )
         continue
-    if len(f) == 8 and f[0] == "@@METRICS":
+    if len(f) in (8, 9) and f[0] == "@@METRICS":
         scrapes.append(dict(n=int(f[1]), rs=int(f[2]), ls=float(f[3]), scrape=float(f[4]),
-                            curl=float(f[5]), curl0=float(f[6]), ok=f[7]))
+                            curl=float(f[5]), curl0=float(f[6]), ok=f[7],
+                            nc=float(f[8]) if len(f) == 9 else None))
         continue
     if len(f) != 8 or f[0] != "@@BENCH":
         continue
@@ -120,17 +121,21 @@ if scrapes:
         "`lvsd --metrics`: one scrape of `/metrics` (series per real server) against our "
         "`ipvsadm -Ln --stats` on the same table (M/4 services x 4 real servers, built by lvsd "
         "from its configuration), best of several runs each. The scrape is one HTTP request "
-        "sent with busybox nc, as a Prometheus server makes it (no process start); the same "
-        "with curl, and curl alone (GET of a one-line page), show the client's own start.",
+        "read as a Prometheus server reads it (`labnet get`: 256 KiB reads, the answer written "
+        "out in writes of that size); the same request through busybox nc (1 KiB reads and "
+        "writes: 13,000 system calls of the client's for 6 MB), with curl, and curl alone (GET "
+        "of a one-line page, the client's own start) are shown beside it.",
         "",
-        "| services | real servers | ipvsadm -Ln --stats (s) | scrape (s) | ratio | target | with curl (s) | curl alone (s) | one series per real server |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
+        "| services | real servers | ipvsadm -Ln --stats (s) | scrape (s) | ratio | target | with busybox nc (s) | with curl (s) | curl alone (s) | one series per real server |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
     ]
     for m in sorted(scrapes, key=lambda m: m["rs"]):
         r = m["scrape"] / m["ls"] if m["ls"] > 0 else float("inf")
         md.append(
             f"| {m['n']:,} | {m['rs']:,} | {m['ls']:.{DIGITS}f} | {m['scrape']:.{DIGITS}f} | {r:.2f}x | "
-            f"<= 1.5x ({'met' if r <= 1.5 else 'missed'}) | {m['curl']:.{DIGITS}f} | {m['curl0']:.{DIGITS}f} | {m['ok']} |"
+            f"<= 1.5x ({'met' if r <= 1.5 else 'missed'}) | "
+            f"{'-' if m['nc'] is None else format(m['nc'], f'.{DIGITS}f')} | "
+            f"{m['curl']:.{DIGITS}f} | {m['curl0']:.{DIGITS}f} | {m['ok']} |"
         )
 open(out_md, "w").write("\n".join(md) + "\n")
 if not rows:

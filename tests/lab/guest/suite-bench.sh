@@ -266,7 +266,9 @@ fi
 # 4, a table lvsd builds from its configuration, no checks), timed against our
 # `ipvsadm -Ln --stats` on the same table; the target is a scrape at most 1.5x the
 # listing. The scrape must carry one series per real server.
-#   @@METRICS <services> <real_servers> <ipvsadm_s> <scrape_s> <curl_scrape_s> <curl_alone_s> <series_ok:yes|no>
+#   @@METRICS <services> <real_servers> <ipvsadm_s> <scrape_s> <curl_scrape_s> <curl_alone_s> <series_ok:yes|no> <nc_scrape_s>
+# scrape_s: read as a Prometheus server reads it (labnet get: 256 KiB reads); nc_scrape_s:
+# the same request through busybox nc (1 KiB reads and writes: at 6 MB, the client's cost).
 D=$LAB_OURS_DIR/lvsd
 metrics_rs=$(lab_param bench_metrics_rs | tr ',' ' ')
 [ -n "$metrics_rs" ] || metrics_rs=5000
@@ -303,20 +305,27 @@ if [ -x "$D" ]; then
 		# alone (GET / of a one-line page) is timed too.
 		printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >/tmp/metrics.req
 		STDIN=/tmp/metrics.req
-		ms=$(best_of timed /tmp/bench-scrape nc 127.0.0.1 9100)
+		mn=$(best_of timed /tmp/bench-scrape-nc nc 127.0.0.1 9100)
 		STDIN=/dev/null
+		if [ -x /lab/bin/labnet ]; then
+			ms=$(best_of timed /tmp/bench-scrape /lab/bin/labnet get 127.0.0.1 9100 /metrics)
+		else
+			ms=$mn
+			cp /tmp/bench-scrape-nc.out /tmp/bench-scrape.out
+		fi
 		mu=$(best_of timed /tmp/bench-scrape-curl curl -sS http://127.0.0.1:9100/metrics)
 		mc=$(best_of timed /tmp/bench-root curl -sS http://127.0.0.1:9100/)
 		got=$(grep -c '^lvsd_real_server_connections_total{' /tmp/bench-scrape.out)
 		gotc=$(grep -c '^lvsd_real_server_connections_total{' /tmp/bench-scrape-curl.out)
-		set -- $ml $ms $mu $mc
+		gotn=$(grep -c '^lvsd_real_server_connections_total{' /tmp/bench-scrape-nc.out)
+		set -- $ml $ms $mu $mc $mn
 		if [ "$variant" = off ]; then
 			gots=$(grep -c '^lvsd_service_connections_total{' /tmp/bench-scrape.out)
 			[ "$got" = 0 ] && [ "$gots" = "$n" ] && mok=yes || mok=no
 			echo "bench: metrics scrape with --metrics-real-servers off, $m real servers ($n services): ipvsadm -Ln --stats $1 s   scrape $3 s   $(wc -c </tmp/bench-scrape.out) bytes, $(wc -l </tmp/bench-scrape.out) lines   per-service series only: $mok"
 		else
-			[ "$got" = "$m" ] && [ "$gotc" = "$m" ] && mok=yes || mok=no
-			echo "@@METRICS $n $m $1 $3 $5 $7 $mok"
+			[ "$got" = "$m" ] && [ "$gotc" = "$m" ] && [ "$gotn" = "$m" ] && mok=yes || mok=no
+			echo "@@METRICS $n $m $1 $3 $5 $7 $mok $9"
 		fi
 		echo "bench: metrics: dump within the scrape $(awk '$1 == "lvsd_kernel_dump_duration_seconds" { print $2 }' /tmp/bench-scrape.out) s; $(wc -c </tmp/bench-scrape.out) bytes, $(wc -l </tmp/bench-scrape.out) lines (ipvsadm -Ln --stats: $(wc -c </tmp/bench-mls.out) bytes)"
 		[ "$variant" = off ] || awk -v n="$n" -v m="$m" -v l="$1" -v s="$3" -v u="$5" -v c="$7" -v ok="$mok" -v g="$got" 'BEGIN {

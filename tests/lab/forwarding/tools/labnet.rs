@@ -35,6 +35,12 @@
 //!       a TCP listener on 0.0.0.0:PORT (accept queue 4096) that accepts and closes every
 //!       connection and keeps the number accepted so far in FILE (rewritten every 50 ms):
 //!       health checks counted at the real server's side, for the director benchmark.
+//!   labnet get HOST PORT PATH
+//!       one HTTP/1.0 GET of PATH, read as a Prometheus server reads a scrape (256 KiB at a
+//!       time), the whole answer (headers and body) written to stdout in writes of the same
+//!       size; exit 1 if the connection fails. For the bench's metrics scrape: busybox nc
+//!       reads and writes 1 KiB at a time, which at 6 MB is the client's cost, not the
+//!       server's.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
@@ -611,6 +617,36 @@ fn count(args: &[String]) -> ! {
     exit(0)
 }
 
+fn get(args: &[String]) -> ! {
+    let [host, port, path] = args else { usage() };
+    let mut conn = TcpStream::connect(target(host, port))
+        .unwrap_or_else(|e| die(&format!("connect {host}:{port}: {e}")));
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n");
+    conn.write_all(request.as_bytes())
+        .unwrap_or_else(|e| die(&format!("send: {e}")));
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut out = std::io::stdout().lock();
+    loop {
+        // Fill the buffer before writing it out, as a reader that parses in memory would.
+        let mut filled = 0;
+        while filled < buf.len() {
+            match conn.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => die(&format!("read: {e}")),
+            }
+        }
+        if filled == 0 {
+            break;
+        }
+        out.write_all(&buf[..filled])
+            .unwrap_or_else(|e| die(&format!("write: {e}")));
+    }
+    out.flush().unwrap_or_else(|e| die(&format!("write: {e}")));
+    exit(0)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -619,6 +655,7 @@ fn main() {
         Some("hold") => hold(&args[1..]),
         Some("talk") => talk(&args[1..]),
         Some("count") => count(&args[1..]),
+        Some("get") => get(&args[1..]),
         _ => usage(),
     }
 }
