@@ -215,13 +215,11 @@ struct Inner<K> {
     schedule: BinaryHeap<Reverse<Due>>,
 }
 
-impl<K> Inner<K> {
-    /// Schedules a probe; whether it became the earliest (the driver must be told).
-    fn schedule(&mut self, due: Due) -> bool {
-        let earliest = self.schedule.peek().is_none_or(|Reverse(d)| due < *d);
-        self.schedule.push(Reverse(due));
-        earliest
-    }
+/// Schedules a probe; whether it became the earliest (the driver must then be woken).
+fn schedule_probe(heap: &mut BinaryHeap<Reverse<Due>>, due: Due) -> bool {
+    let earliest = heap.peek().is_none_or(|Reverse(d)| due < *d);
+    heap.push(Reverse(due));
+    earliest
 }
 
 /// Probe counters, shared with the probes' tasks (which do not keep the engine alive).
@@ -402,10 +400,9 @@ where
                     id: *next_id,
                     spec: spec.clone(),
                 };
-                if schedule.peek().is_none_or(|Reverse(d)| due < *d) {
+                if schedule_probe(schedule, due) {
                     self.shared.wake.notify_one();
                 }
-                schedule.push(Reverse(due));
                 let probe = Probe {
                     id: *next_id,
                     state: CheckState::initial(&spec),
@@ -685,7 +682,7 @@ async fn probe_once<K>(
         id,
         spec,
     };
-    if inner.schedule(due) {
+    if schedule_probe(&mut inner.schedule, due) {
         strong.wake.notify_one();
     }
 }
