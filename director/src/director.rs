@@ -516,7 +516,20 @@ impl<K: Kernel> Director<K> {
         path: Option<PathBuf>,
         options: Options,
     ) -> Result<(Director<K>, UnboundedReceiver<Note>), StartError> {
-        let model = Model::build(config).map_err(StartError::Model)?;
+        Director::start_owned(kernel, config.clone(), path, options)
+    }
+
+    /// [`Director::start`] taking the configuration by value: it moves into
+    /// the model, so a large file is not held twice while starting, and the
+    /// parse's freed memory goes back to the system before the engine starts.
+    pub fn start_owned(
+        kernel: K,
+        config: Config,
+        path: Option<PathBuf>,
+        options: Options,
+    ) -> Result<(Director<K>, UnboundedReceiver<Note>), StartError> {
+        let model = Model::from_config(config).map_err(StartError::Model)?;
+        release_free_memory();
         let name = path.as_ref().map(|p| p.display().to_string());
         let (mut d, notes) =
             Director::start_model(kernel, model, path.map(keepalived_loader), options)?;

@@ -17,8 +17,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
 use ipvs_director::control::{ControlSocket, DEFAULT_SOCKET};
-use ipvs_director::desired::Model;
-use ipvs_director::director::{keepalived_loader, Control, Director, Note, Options, StartError};
+use ipvs_director::director::{Control, Director, Note, Options};
 use ipvs_director::keepalived::{self, Config};
 use ipvs_director::kernel::{Kernel, MemoryKernel};
 use ipvs_director::lvsd_cli::{self, Invocation};
@@ -391,15 +390,7 @@ async fn daemon<K: Kernel>(
     };
     // The parsed configuration moves into the model (its checkers become
     // the engine's specs): a large file is not held twice while starting.
-    let config_name = file.display().to_string();
-    let started = Model::from_config(config)
-        .map_err(StartError::Model)
-        .and_then(|model| {
-            // The parse's garbage back to the system before the engine starts.
-            ipvs_director::director::release_free_memory();
-            Director::start_model(kernel, model, Some(keepalived_loader(file)), options)
-        });
-    let (mut director, mut notes) = match started {
+    let (director, mut notes) = match Director::start_owned(kernel, config, Some(file), options) {
         Ok(d) => d,
         Err(e) => {
             emit(Priority::Error, "", &e.to_string());
@@ -407,7 +398,6 @@ async fn daemon<K: Kernel>(
             return ExitCode::FAILURE;
         }
     };
-    director.set_config_name(config_name);
     // The first reconcile is done: ready.
     let mut status = String::from("running");
     let printer = {
