@@ -478,8 +478,9 @@ pub struct Director<K: Kernel> {
     /// When the kernel was last read (the periodic reconcile counts from
     /// there).
     last_read: Instant,
-    /// How long the last full read of the kernel took: periodic reads are
-    /// spaced so that they take a bounded share of the daemon's time.
+    /// How long the last successful full read of the kernel took: periodic
+    /// reads are spaced so that they take a bounded share of the daemon's
+    /// time.
     read_cost: Duration,
     /// A sync-daemon change failed (tried again at the next full
     /// reconcile, which comes sooner then).
@@ -900,7 +901,11 @@ impl<K: Kernel> Director<K> {
         let started = Instant::now();
         let snapshot = self.kernel.snapshot();
         self.last_read = Instant::now();
-        self.read_cost = self.last_read - started;
+        // Only a complete read measures the table: a read that failed (a
+        // netlink timeout, say) must not stretch the retries after it.
+        if snapshot.is_ok() {
+            self.read_cost = self.last_read - started;
+        }
         snapshot
     }
 
@@ -1427,5 +1432,50 @@ mod tests {
         assert_eq!(read_period(&o, ms(800), false, false), ms(80_000));
         assert_eq!(read_period(&o, ms(800), true, false), ms(8_000));
         assert_eq!(read_period(&o, ms(800), false, true), ms(8_000));
+    }
+
+    /// A kernel whose reads fail slowly while `failing` is set.
+    struct SlowlyFailing {
+        inner: crate::kernel::MemoryKernel,
+        failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl Kernel for SlowlyFailing {
+        fn snapshot(&mut self) -> Result<KernelTable, ipvs::Error> {
+            if self.failing.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(200));
+                return Err(ipvs::Error::NotAvailable);
+            }
+            self.inner.snapshot()
+        }
+        fn apply(
+            &mut self,
+            changes: &[Change],
+        ) -> Result<Vec<Result<(), ipvs::Error>>, ipvs::Error> {
+            self.inner.apply(changes)
+        }
+        fn timeouts(&mut self) -> Result<ipvs::Timeouts, ipvs::Error> {
+            self.inner.timeouts()
+        }
+    }
+
+    #[test]
+    fn a_failed_read_does_not_stretch_the_retries() {
+        let conf = "virtual_server 192.0.2.1 80 {\n    real_server 198.51.100.1 80 {\n    }\n}\n";
+        let config = keepalived::parse_str(conf, "t.conf").unwrap().config;
+        let failing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let kernel = SlowlyFailing {
+            inner: crate::kernel::MemoryKernel::new(),
+            failing: failing.clone(),
+        };
+        let (mut d, _notes) =
+            Director::start_owned(kernel, config, None, Options::default()).unwrap();
+        let cost = d.read_cost;
+        assert!(cost < Duration::from_millis(200), "{cost:?}");
+        failing.store(true, std::sync::atomic::Ordering::Relaxed);
+        d.reconcile();
+        assert!(d.failed);
+        assert_eq!(d.read_cost, cost, "a failed read measured the table");
+        assert_eq!(d.period(), Options::default().retry_interval);
     }
 }
