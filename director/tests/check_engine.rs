@@ -348,6 +348,43 @@ async fn no_task_between_probes_and_none_left_after_removal_or_drop() {
     );
 }
 
+/// More checks due than the thread can run: the due probes wait in the engine's schedule,
+/// not as spawned tasks queued on the runtime (hundreds of bytes each; at 16,000 real servers
+/// on a saturated guest that was megabytes), and every check is still probed.
+#[tokio::test]
+async fn a_saturated_engine_keeps_due_probes_out_of_the_runtime_queue() {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let before = metrics.num_alive_tasks();
+    let (engine, _rx) = Engine::new(tokio::runtime::Handle::current(), false);
+    // Probes that need no I/O (a maintenance directory list with no entry), each due again
+    // 1 ms after it ran: 4,000 checks want 4,000,000 probes a second.
+    let n = 4000u16;
+    for i in 0..n {
+        let mut t = fast(0, 1);
+        t.delay_loop = Duration::from_millis(1);
+        let target = std::net::SocketAddr::from(([192, 0, 2, 1], 1 + i));
+        engine
+            .add(i, spec(target, CheckKind::Maintenance(Vec::new()), t))
+            .unwrap();
+    }
+    let mut most = 0;
+    for _ in 0..200 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        most = most.max(metrics.num_alive_tasks() - before);
+    }
+    let probed = engine.stats();
+    drop(engine);
+    assert!(
+        most <= 200,
+        "{most} tasks alive at once for {n} due checks: the due probes were queued as tasks"
+    );
+    assert!(
+        probed.finished >= u64::from(n),
+        "only {} probes ran in 200 ms: the due checks were not all probed",
+        probed.finished
+    );
+}
+
 #[tokio::test]
 async fn initial_state_is_the_start_whatever_the_probes_found() {
     let refused = closed_tcp("127.0.0.1:0").await;
