@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use ipvs_director::check::{EventKind, Failure};
+use ipvs_director::check::{EventKind, Failure, ProbeResult};
 use ipvs_director::director::{Director, Options};
 use ipvs_director::keepalived;
 use ipvs_director::kernel::MemoryKernel;
@@ -156,7 +156,13 @@ fn main() {
                 assert!(Instant::now() < deadline, "the check did not change state");
                 tokio::time::sleep(Duration::from_millis(2)).await;
             };
-            let result = *state.last.clone().unwrap();
+            let result = match state.last_failure.clone() {
+                Some(failed) => *failed,
+                None => ProbeResult {
+                    outcome: Ok(None),
+                    duration: Duration::ZERO,
+                },
+            };
             let kind = if up {
                 EventKind::Up { weight: None }
             } else {

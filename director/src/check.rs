@@ -36,9 +36,11 @@
 //! handshake's signatures are still checked against the certificate the server presents.
 //! [`HttpCheck::ca_file`] turns verification on.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 mod dialogue;
@@ -59,11 +61,22 @@ mod udp;
 
 pub use engine::{CheckState, Engine, EngineStats, Event, EventKind, ProbeObserver};
 
-/// One health check of one real server.
+/// One health check of one real server: its target, and the check's parameters (what is
+/// probed, connection overrides, timing), which the real servers of a configuration share
+/// when their checker blocks are equal ([`CheckSpec::share_params`]): at 16,000 real servers
+/// with the same checker, one copy instead of 16,000. The parameters are read through
+/// `Deref` (`spec.kind`, `spec.timing`); changing them through `DerefMut` copies them first
+/// if they are shared.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CheckSpec {
     /// The real server (address and port) being checked.
     pub target: SocketAddr,
+    params: Arc<CheckParams>,
+}
+
+/// A check's parameters: everything but its target.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CheckParams {
     /// What is probed.
     pub kind: CheckKind,
     /// Connection overrides (`connect_ip`, `connect_port`, `bindto`, `bind_port`).
@@ -72,16 +85,50 @@ pub struct CheckSpec {
     pub timing: Timing,
 }
 
+impl std::ops::Deref for CheckSpec {
+    type Target = CheckParams;
+    fn deref(&self) -> &CheckParams {
+        &self.params
+    }
+}
+
+impl std::ops::DerefMut for CheckSpec {
+    fn deref_mut(&mut self) -> &mut CheckParams {
+        Arc::make_mut(&mut self.params)
+    }
+}
+
 impl CheckSpec {
     /// A check of `target` with keepalived's default timing for `kind` and no connection
     /// overrides.
     pub fn new(target: SocketAddr, kind: CheckKind) -> CheckSpec {
         let timing = Timing::keepalived(&kind);
+        CheckSpec::with_params(
+            target,
+            CheckParams {
+                kind,
+                connect: ConnectOptions::default(),
+                timing,
+            },
+        )
+    }
+
+    /// A check of `target` with these parameters.
+    pub fn with_params(target: SocketAddr, params: CheckParams) -> CheckSpec {
         CheckSpec {
             target,
-            kind,
-            connect: ConnectOptions::default(),
-            timing,
+            params: Arc::new(params),
+        }
+    }
+
+    /// Takes an equal set of parameters from `pool` if it has one, else adds this spec's:
+    /// the specs built from one pool share each distinct set of parameters.
+    pub fn share_params(&mut self, pool: &mut HashSet<Arc<CheckParams>>) {
+        match pool.get(&self.params) {
+            Some(p) => self.params = p.clone(),
+            None => {
+                pool.insert(self.params.clone());
+            }
         }
     }
 
@@ -781,6 +828,28 @@ mod tests {
         assert!(!p.matches(&[0x4b]));
         assert!(!p.matches(&[0x4a, 0x76]));
         assert_eq!(ReplyPattern::parse_hex("zz"), None);
+    }
+
+    #[test]
+    fn equal_parameters_are_shared_and_copied_on_change() {
+        let mut pool = HashSet::new();
+        let mut a = CheckSpec::new("192.0.2.1:80".parse().unwrap(), CheckKind::Tcp);
+        let mut b = CheckSpec::new("192.0.2.2:80".parse().unwrap(), CheckKind::Tcp);
+        let mut c = CheckSpec::new("192.0.2.3:80".parse().unwrap(), CheckKind::Ping);
+        for s in [&mut a, &mut b, &mut c] {
+            s.share_params(&mut pool);
+        }
+        assert!(Arc::ptr_eq(&a.params, &b.params), "equal checkers share");
+        assert!(!Arc::ptr_eq(&a.params, &c.params));
+        assert_eq!(pool.len(), 2);
+        assert_ne!(a, b, "the targets still tell them apart");
+        // A change through DerefMut copies the shared parameters: b keeps its own.
+        a.timing.retry = 7;
+        assert!(!Arc::ptr_eq(&a.params, &b.params));
+        assert_eq!(
+            (a.timing.retry, b.timing.retry),
+            (7, Timing::keepalived(&CheckKind::Tcp).retry)
+        );
     }
 
     #[test]

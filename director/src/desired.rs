@@ -59,8 +59,9 @@ impl fmt::Display for VsId {
 /// configured port (0 in a group means each service's port).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RsId {
-    /// The virtual server.
-    pub vs: VsId,
+    /// The virtual server (shared by its real servers' identities: an identity is a key of
+    /// several per-real-server maps).
+    pub vs: Arc<VsId>,
     /// The real server's address.
     pub addr: IpAddr,
     /// The configured port.
@@ -176,6 +177,8 @@ impl Model {
         let mut seen_vs: HashSet<VsId> = HashSet::new();
         let mut users = Users::default();
         let mut vss = Vec::with_capacity(virtual_servers.len());
+        // Equal checker blocks share their parameters (see CheckSpec::share_params).
+        let mut params = HashSet::new();
         for vs in virtual_servers {
             let id = match &vs.name {
                 VirtualServerName::Addr(k) | VirtualServerName::Fwmark(k) => VsId::Service(*k),
@@ -200,9 +203,10 @@ impl Model {
                 }
             }
             let mut rss = Vec::with_capacity(vs.real_servers.len());
+            let shared_id = Arc::new(id.clone());
             for mut rs in vs.real_servers {
                 let rid = RsId {
-                    vs: id.clone(),
+                    vs: shared_id.clone(),
                     addr: rs.destination.addr,
                     port: rs.destination.port,
                 };
@@ -217,7 +221,10 @@ impl Model {
                 for c in &checkers {
                     let name = format!("{} (line {})", c.kind.keyword(), c.origin.line);
                     match check_spec(c, target, &global, &mut users, &mut notes) {
-                        Ok(spec) => checks.push((name, Arc::new(spec))),
+                        Ok(mut spec) => {
+                            spec.share_params(&mut params);
+                            checks.push((name, Arc::new(spec)))
+                        }
                         Err(e) => errors.push(format!(
                             "{}:{}: {}: {e}",
                             c.origin.file.display(),

@@ -603,6 +603,9 @@ impl<K: Kernel> Director<K> {
             checks,
         });
         d.reconcile();
+        // The first reconcile's transient tables and change list back to the system: the
+        // known table grew among them, and the holes would stay resident.
+        release_free_memory();
         Ok((d, rx))
     }
 

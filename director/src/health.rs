@@ -155,7 +155,7 @@ impl Health {
                             Some(s) => CheckStatus {
                                 up: s.up,
                                 weight: s.weight,
-                                reason: (!s.up).then(|| match s.last.map(|l| l.outcome) {
+                                reason: (!s.up).then(|| match s.last_failure.map(|l| l.outcome) {
                                     Some(Err(f)) => f.to_string(),
                                     _ => "not checked yet".to_string(),
                                 }),

@@ -87,7 +87,7 @@ async fn retries_use_delay_before_retry_then_down() {
         "retry + 1 requests at the server"
     );
     assert!(matches!(
-        state.last.unwrap().outcome,
+        state.last_failure.unwrap().outcome,
         Err(Failure::Status { code: 503, .. })
     ));
 }

@@ -212,7 +212,7 @@ fn ftp_pops_imaps_ldap_ldaps_and_sip_run_on_the_engine() {
         .virtuals
         .iter()
         .map(|v| match v.reals[0].check.engine_check(v) {
-            Ok(EngineCheck::Probe(s)) => s.kind,
+            Ok(EngineCheck::Probe(s)) => s.kind.clone(),
             other => panic!("{other:?}"),
         })
         .collect();
@@ -271,7 +271,7 @@ fn head_proxy_simpletcp_and_banners_run_on_the_engine() {
         .virtuals
         .iter()
         .map(|v| match v.reals[0].check.engine_check(v) {
-            Ok(EngineCheck::Probe(spec)) => spec.kind,
+            Ok(EngineCheck::Probe(spec)) => spec.kind.clone(),
             other => panic!("{other:?}"),
         })
         .collect();

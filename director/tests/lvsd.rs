@@ -781,6 +781,55 @@ async fn dynamic_weights_and_alpha() {
         .any(|n| matches!(n, Note::Health(Transition::Weight { to: 6, .. }))));
 }
 
+/// Real servers whose checker blocks are equal share one copy of the check's parameters
+/// (a large pool's specs differ only by target); a different block gets its own.
+#[test]
+fn equal_checker_blocks_share_their_parameters() {
+    let conf = "virtual_server 192.0.2.20 80 {
+    real_server 198.51.100.1 80 {
+        TCP_CHECK {
+            connect_timeout 3
+        }
+    }
+    real_server 198.51.100.2 80 {
+        TCP_CHECK {
+            connect_timeout 3
+        }
+    }
+}
+virtual_server 192.0.2.21 80 {
+    real_server 198.51.100.3 80 {
+        TCP_CHECK {
+            connect_timeout 3
+        }
+    }
+    real_server 198.51.100.4 80 {
+        TCP_CHECK {
+            connect_timeout 4
+        }
+    }
+}
+";
+    let parsed = keepalived::parse_str(conf, "t.conf").unwrap();
+    let m = Model::build(&parsed.config).unwrap();
+    let checks = m.checks();
+    assert_eq!(checks.len(), 4);
+    let params = |i: usize| -> *const ipvs_director::check::CheckParams { &**checks[i].1 };
+    assert!(
+        std::ptr::eq(params(0), params(1)),
+        "same block, same service"
+    );
+    assert!(
+        std::ptr::eq(params(0), params(2)),
+        "same block, another service"
+    );
+    assert!(
+        !std::ptr::eq(params(0), params(3)),
+        "another connect_timeout"
+    );
+    assert_eq!(checks[3].1.timing.connect_timeout, Duration::from_secs(4));
+}
+
 #[test]
 fn lvsd_rise_and_timing_reach_the_check_specs() {
     let conf = "virtual_server 192.0.2.20 80 {

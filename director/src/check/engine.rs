@@ -31,9 +31,11 @@ pub struct CheckState {
     pub up: bool,
     /// The last weight a dynamic check (MISC dynamic, FILE) reported while succeeding.
     pub weight: Option<Weight>,
-    /// The last probe's result, if any probe has run (boxed: a check's state
-    /// is kept for every distinct check, the result is read rarely).
-    pub last: Option<Box<ProbeResult>>,
+    /// The last failed probe's result while the check is down or failing (the reason a down
+    /// check is down); `None` once the check is up and its last probe succeeded. Boxed, and
+    /// only for failures: a state is kept for every distinct check, and a pool that is up
+    /// then holds no result at all.
+    pub last_failure: Option<Box<ProbeResult>>,
     /// Probes run so far.
     pub probes: u64,
     /// Consecutive failed probes (toward fall while up).
@@ -48,7 +50,7 @@ impl CheckState {
         CheckState {
             up: !spec.timing.alpha,
             weight: None,
-            last: None,
+            last_failure: None,
             probes: 0,
             failures_in_row: 0,
             successes_in_row: 0,
@@ -530,9 +532,11 @@ pub(crate) fn apply(
     result: &ProbeResult,
 ) -> (Option<EventKind>, Duration) {
     state.probes += 1;
-    state.last = Some(Box::new(result.clone()));
     match &result.outcome {
         Ok(weight) => {
+            if state.up {
+                state.last_failure = None;
+            }
             state.failures_in_row = 0;
             state.successes_in_row = state.successes_in_row.saturating_add(1);
             if state.up {
@@ -546,6 +550,7 @@ pub(crate) fn apply(
                 )
             } else if state.successes_in_row >= timing.rise.max(1) {
                 state.up = true;
+                state.last_failure = None;
                 if weight.is_some() {
                     state.weight = *weight;
                 }
@@ -555,6 +560,7 @@ pub(crate) fn apply(
             }
         }
         Err(reason) => {
+            state.last_failure = Some(Box::new(result.clone()));
             state.successes_in_row = 0;
             state.failures_in_row = state.failures_in_row.saturating_add(1);
             if !state.up {
@@ -739,7 +745,7 @@ mod tests {
         CheckState {
             up,
             weight: None,
-            last: None,
+            last_failure: None,
             probes: 0,
             failures_in_row: 0,
             successes_in_row: 0,

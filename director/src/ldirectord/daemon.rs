@@ -80,6 +80,8 @@ pub fn build_model(config: &Config, file: &Path) -> Result<Model, Vec<String>> {
     let mut errors = Vec::new();
     let mut notes = Vec::new();
     let mut vss: Vec<VsModel> = Vec::new();
+    // Equal checks share their parameters (see CheckSpec::share_params).
+    let mut params = std::collections::HashSet::new();
     let g = &config.global;
     for v in &config.virtuals {
         let id = VsId::Service(v.service.key);
@@ -93,9 +95,10 @@ pub fn build_model(config: &Config, file: &Path) -> Result<Model, Vec<String>> {
             continue;
         }
         let mut rss: Vec<RsModel> = Vec::new();
+        let shared_id = Arc::new(id.clone());
         for r in &v.reals {
             let rid = RsId {
-                vs: id.clone(),
+                vs: shared_id.clone(),
                 addr: r.destination.addr,
                 port: r.destination.port,
             };
@@ -109,7 +112,10 @@ pub fn build_model(config: &Config, file: &Path) -> Result<Model, Vec<String>> {
                 other => format!("{} (line {})", other.kind_name(), r.line),
             };
             match r.check.engine_check(v) {
-                Ok(EngineCheck::Probe(spec)) => checks.push((name, Arc::new(*spec))),
+                Ok(EngineCheck::Probe(mut spec)) => {
+                    spec.share_params(&mut params);
+                    checks.push((name, Arc::new(*spec)))
+                }
                 Ok(EngineCheck::AlwaysUp) => {}
                 Ok(EngineCheck::NeverUp) => {
                     let mut s = CheckSpec::new(
@@ -118,6 +124,7 @@ pub fn build_model(config: &Config, file: &Path) -> Result<Model, Vec<String>> {
                     );
                     s.timing = ld_timing(v, Duration::from_secs(1));
                     s.timing.retry = 0;
+                    s.share_params(&mut params);
                     checks.push((name, Arc::new(s)));
                 }
                 Err(e) => errors.push(format!(
