@@ -388,6 +388,9 @@ pub fn daemon_matches(want: &SyncDaemon, have: &SyncDaemon) -> bool {
         }
 }
 
+/// The changes given to the kernel in one call by [`Director::write`].
+const WRITE_SLICE: usize = 4096;
+
 struct Draining {
     service: ServiceKey,
     destination: Destination,
@@ -758,21 +761,58 @@ impl<K: Kernel> Director<K> {
         if changes.is_empty() {
             return 0;
         }
-        let results = match self.kernel.apply(changes) {
-            Ok(r) => r,
-            Err(e) => {
-                self.failed = true;
-                self.known = None;
-                self.note(Note::KernelError(e.to_string()));
-                return 0;
-            }
-        };
         let mut ok = 0;
         let mut failures = HashSet::new();
-        for (c, r) in changes.iter().zip(&results) {
+        // In slices, so that a table's worth of results (a start writes every real server)
+        // is never held at once; the kernel calls batch within each slice anyway.
+        for slice in changes.chunks(WRITE_SLICE) {
+            let results = match self.kernel.apply(slice) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.failed = true;
+                    self.known = None;
+                    self.note(Note::KernelError(e.to_string()));
+                    if ok == 0 {
+                        return 0;
+                    }
+                    break;
+                }
+            };
+            if results.len() != slice.len() {
+                self.known = None;
+            }
+            self.take_results(slice, &results, &mut ok, &mut failures);
+        }
+        let failed = changes.len() - ok;
+        self.failed = failed > 0;
+        if self.failed {
+            self.known = None;
+        }
+        self.last_failures = failures;
+        self.note(Note::Applied {
+            ok,
+            failed,
+            changes: if changes.len() <= 20 {
+                changes.iter().map(|c| c.to_string()).collect()
+            } else {
+                Vec::new()
+            },
+        });
+        ok
+    }
+
+    /// Counts one slice's results, keeps the known table in step and notes new failures.
+    fn take_results(
+        &mut self,
+        changes: &[Change],
+        results: &[Result<(), ipvs::Error>],
+        ok: &mut usize,
+        failures: &mut HashSet<String>,
+    ) {
+        for (c, r) in changes.iter().zip(results) {
             match r {
                 Ok(()) => {
-                    ok += 1;
+                    *ok += 1;
                     // The kernel took it: so does the known table (a
                     // change it cannot take means the table is in doubt).
                     if self.known.as_mut().is_some_and(|k| k.apply(c).is_err()) {
@@ -791,25 +831,6 @@ impl<K: Kernel> Director<K> {
                 }
             }
         }
-        if results.len() != changes.len() {
-            self.known = None;
-        }
-        let failed = changes.len() - ok;
-        self.failed = failed > 0;
-        if self.failed {
-            self.known = None;
-        }
-        self.last_failures = failures;
-        self.note(Note::Applied {
-            ok,
-            failed,
-            changes: if changes.len() <= 20 {
-                changes.iter().map(|c| c.to_string()).collect()
-            } else {
-                Vec::new()
-            },
-        });
-        ok
     }
 
     /// The table wanted now: configuration and health, plus the real
