@@ -153,6 +153,7 @@ fn config_messages(refused: &Refused, config: &Path) {
 }
 
 fn main() -> ExitCode {
+    ipvs_director::director::tune_allocator();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let run = match cli::parse_args(&args) {
         Invocation::Help => {

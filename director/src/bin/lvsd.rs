@@ -90,6 +90,7 @@ fn raise_open_files() {
 }
 
 fn main() -> ExitCode {
+    ipvs_director::director::tune_allocator();
     // systemd's variables are read and taken out of the environment before
     // any thread starts, so that the scripts lvsd runs do not inherit them.
     let env = Environment::take();
