@@ -225,6 +225,41 @@ impl Table {
         Ok(removed)
     }
 
+    /// Puts a service with its real servers in the table as given: it
+    /// replaces the entry of the same key (keeping its place) or is added at
+    /// the end. Of duplicate real servers the last one wins, as in
+    /// `Table::from`. For keeping a table in step with fresh kernel reads
+    /// service by service (see [`Table::retain_services`]).
+    pub fn put_service(&mut self, mut entry: ServiceConfig) {
+        let mut dests: Vec<Destination> = Vec::with_capacity(entry.destinations.len());
+        for d in std::mem::take(&mut entry.destinations) {
+            match dests.iter_mut().find(|x| same_destination(x, &d)) {
+                Some(x) => *x = d,
+                None => dests.push(d),
+            }
+        }
+        entry.destinations = dests;
+        match self.index.get(&entry.service.key) {
+            Some(&i) => self.services[i] = entry,
+            None => {
+                self.index.insert(entry.service.key, self.services.len());
+                self.services.push(entry);
+            }
+        }
+    }
+
+    /// Keeps only the services for which `keep` says yes, in their order.
+    pub fn retain_services(&mut self, mut keep: impl FnMut(&ServiceKey) -> bool) {
+        let before = self.services.len();
+        self.services.retain(|s| keep(&s.service.key));
+        if self.services.len() != before {
+            self.index.clear();
+            for (i, s) in self.services.iter().enumerate() {
+                self.index.insert(s.service.key, i);
+            }
+        }
+    }
+
     /// Adds a real server to a service.
     pub fn add_destination(
         &mut self,
@@ -564,6 +599,55 @@ mod tests {
 
     fn rs(a: &str, port: u16) -> Destination {
         Destination::new(a.parse().unwrap(), port, ForwardMethod::Masquerade)
+    }
+
+    #[test]
+    fn put_replaces_in_place_and_retain_reindexes() {
+        let a = key("tcp:192.0.2.1:80");
+        let b = key("tcp:192.0.2.2:80");
+        let c = key("tcp:192.0.2.3:80");
+        let mut t = Table::new();
+        for k in [a, b] {
+            t.add_service(Service::new(k)).unwrap();
+            t.add_destination(&k, rs("198.51.100.1", 80)).unwrap();
+        }
+        t.put_service(ServiceConfig {
+            service: Service::new(a).with_scheduler("wrr"),
+            destinations: vec![rs("198.51.100.2", 80), rs("198.51.100.1", 80)],
+        });
+        t.put_service(ServiceConfig {
+            service: Service::new(c),
+            destinations: vec![
+                rs("198.51.100.3", 80),
+                rs("198.51.100.3", 80).with_weight(4),
+            ],
+        });
+        let keys: Vec<ServiceKey> = t.services().iter().map(|s| s.service.key).collect();
+        assert_eq!(
+            keys,
+            [a, b, c],
+            "a replaced in its place, c added at the end"
+        );
+        assert_eq!(t.service(&a).unwrap().service.scheduler, "wrr");
+        assert_eq!(
+            t.service(&a).unwrap().destinations[0],
+            rs("198.51.100.2", 80),
+            "order as given"
+        );
+        assert_eq!(
+            t.service(&c).unwrap().destinations,
+            [rs("198.51.100.3", 80).with_weight(4)],
+            "the last duplicate wins"
+        );
+        t.retain_services(|k| *k != a);
+        assert!(t.service(&a).is_none());
+        assert_eq!(t.service(&b).unwrap().service.key, b);
+        assert_eq!(
+            t.service(&c).unwrap().service.key,
+            c,
+            "the index follows the removal"
+        );
+        assert_eq!(t.len(), 2);
     }
 
     #[test]

@@ -920,10 +920,16 @@ impl<K: Kernel> Director<K> {
         }
     }
 
-    /// Reads the kernel (a full dump).
+    /// Reads the kernel (a full dump). The known table, if any, is brought
+    /// up to date in place (see [`Kernel::refresh`]): an unchanged table is
+    /// not built a second time.
     fn read(&mut self) -> Result<KernelTable, ipvs::Error> {
         let started = Instant::now();
-        let snapshot = self.kernel.snapshot();
+        let mut current = KernelTable {
+            table: self.known.take().unwrap_or_default(),
+            connections: Default::default(),
+        };
+        let snapshot = self.kernel.refresh(&mut current).map(|()| current);
         self.last_read = Instant::now();
         // Only a complete read measures the table: a read that failed (a
         // netlink timeout, say) must not stretch the retries after it.

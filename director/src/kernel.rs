@@ -48,6 +48,16 @@ pub trait Kernel {
     /// The outer error is for a failure of the channel itself.
     fn apply(&mut self, changes: &[Change]) -> Result<Vec<Result<(), Error>>, Error>;
 
+    /// Brings `known` up to the kernel's table and connection counts, as
+    /// [`Kernel::snapshot`] would read them. On an error `known` is in doubt.
+    /// The default reads a snapshot; an implementation may instead replace
+    /// only the services that differ, so that a read of an unchanged table
+    /// builds no second copy of it.
+    fn refresh(&mut self, known: &mut KernelTable) -> Result<(), Error> {
+        *known = self.snapshot()?;
+        Ok(())
+    }
+
     /// Reads the connection timeouts.
     fn timeouts(&mut self) -> Result<Timeouts, Error>;
 
@@ -95,6 +105,45 @@ impl Kernel for Ipvs {
             table: Table::from(list),
             connections,
         })
+    }
+
+    /// One service's real servers at a time (see [`Kernel::snapshot`]); a
+    /// service whose configuration and real servers (in the kernel's order)
+    /// are those of `known` keeps its entry untouched.
+    fn refresh(&mut self, known: &mut KernelTable) -> Result<(), Error> {
+        let services = self.services()?;
+        let mut seen = HashSet::with_capacity(services.len());
+        known.connections.clear();
+        for s in services {
+            let key = s.config.key;
+            let read = self.destinations(&key)?;
+            for d in &read {
+                let n = d.connections();
+                if n > 0 {
+                    known
+                        .connections
+                        .insert((key, d.config.addr, d.config.port), n);
+                }
+            }
+            seen.insert(key);
+            let same = known.table.service(&key).is_some_and(|k| {
+                k.service == s.config
+                    && k.destinations.len() == read.len()
+                    && k.destinations
+                        .iter()
+                        .zip(&read)
+                        .all(|(a, b)| *a == b.config)
+            });
+            if !same {
+                let destinations = read.iter().map(|d| d.config.clone()).collect();
+                known.table.put_service(ServiceConfig {
+                    service: s.config,
+                    destinations,
+                });
+            }
+        }
+        known.table.retain_services(|k| seen.contains(k));
+        Ok(())
     }
 
     fn apply(&mut self, changes: &[Change]) -> Result<Vec<Result<(), Error>>, Error> {
