@@ -32,8 +32,33 @@ pub struct RsHealth {
     pub alive: bool,
     /// The effective weight (configured, or from dynamic checks).
     pub weight: i32,
-    /// Its checks, in configuration order.
+    /// Its checks, in configuration order; empty while every check is up
+    /// with no weight of its own (the usual case, kept without an
+    /// allocation per real server).
     pub checks: Vec<CheckStatus>,
+}
+
+impl CheckStatus {
+    /// Up, no weight, no reason: what an empty [`RsHealth::checks`] stands for.
+    fn plain_up() -> CheckStatus {
+        CheckStatus {
+            up: true,
+            weight: None,
+            reason: None,
+        }
+    }
+
+    fn is_plain_up(&self) -> bool {
+        self.up && self.weight.is_none() && self.reason.is_none()
+    }
+}
+
+/// `checks` emptied when every status is plain up (see [`RsHealth::checks`]).
+fn compact(mut checks: Vec<CheckStatus>) -> Vec<CheckStatus> {
+    if checks.iter().all(CheckStatus::is_plain_up) {
+        checks = Vec::new();
+    }
+    checks
 }
 
 /// A change worth a log line (and maybe a script).
@@ -171,7 +196,7 @@ impl Health {
                 let mut h = RsHealth {
                     alive: true,
                     weight: 0,
-                    checks,
+                    checks: compact(checks),
                 };
                 recompute(&mut h, rs.server.destination.weight);
                 if let Some(old) = self.rs.get(&rs.id) {
@@ -204,7 +229,12 @@ impl Health {
         let Some(h) = self.rs.get_mut(&id.rs) else {
             return out;
         };
+        let old = h.clone();
+        if h.checks.is_empty() {
+            h.checks = vec![CheckStatus::plain_up(); rs.checks.len()];
+        }
         let Some(c) = h.checks.get_mut(id.index) else {
+            *h = old;
             return out;
         };
         match kind {
@@ -220,10 +250,13 @@ impl Health {
                 c.reason = Some(reason.to_string());
             }
             EventKind::Weight(w) => c.weight = Some(*w),
-            EventKind::Result => return out,
+            EventKind::Result => {
+                *h = old;
+                return out;
+            }
         }
-        let old = h.clone();
         recompute(h, rs.server.destination.weight);
+        h.checks = compact(std::mem::take(&mut h.checks));
         let new = h.clone();
         transitions(&id.rs, &old, &new, rs, &mut out);
         let weight = live_weight(&self.rs, vs.real_servers.iter().map(|r| &r.id));
@@ -264,12 +297,10 @@ fn transitions(
             weight: new.weight,
         }),
         (true, false) => {
-            let (i, c) = new
-                .checks
-                .iter()
-                .enumerate()
-                .find(|(_, c)| !c.up)
-                .expect("a real server that is not alive has a failed check");
+            // Not alive: some check is down, so the statuses are all kept.
+            let Some((i, c)) = new.checks.iter().enumerate().find(|(_, c)| !c.up) else {
+                return;
+            };
             out.push(Transition::Down {
                 rs: id.clone(),
                 check: rs.checks.get(i).map(|(n, _)| n.clone()).unwrap_or_default(),
@@ -317,7 +348,63 @@ fn push_quorum(vs: &VsId, was: bool, now: bool, weight: u64, out: &mut Vec<Trans
 
 #[cfg(test)]
 mod tests {
-    use super::next_quorum;
+    use super::*;
+    use crate::check::Failure;
+    use crate::desired::Model;
+
+    /// Statuses are kept only while some check is not plain up; transitions and the down
+    /// reason are the same either way.
+    #[test]
+    fn statuses_are_kept_only_while_a_check_is_not_plain_up() {
+        let conf = "virtual_server 192.0.2.20 80 {
+    real_server 198.51.100.1 80 {
+        TCP_CHECK {
+        }
+        PING_CHECK {
+        }
+    }
+}
+";
+        let parsed = crate::keepalived::parse_str(conf, "t.conf").unwrap();
+        let model = Model::build(&parsed.config).unwrap();
+        let rs = model.virtual_servers[0].real_servers[0].id.clone();
+        let mut health = Health::new();
+        assert!(health.sync(&model, |_| None).is_empty());
+        let h = health.rs(&rs).unwrap();
+        assert!(h.alive && h.checks.is_empty(), "all up: no statuses kept");
+        let ping = CheckId {
+            rs: rs.clone(),
+            index: 1,
+        };
+        let down = EventKind::Down {
+            reason: Failure::Refused,
+        };
+        let t = health.on_event(&model, &ping, &down);
+        assert!(
+            matches!(&t[..], [Transition::Down { reason, check, .. }, Transition::QuorumDown { .. }]
+            if *reason == Failure::Refused.to_string() && check.starts_with("PING_CHECK"))
+        );
+        let h = health.rs(&rs).unwrap();
+        assert!(!h.alive);
+        assert_eq!(h.checks.len(), 2);
+        assert!(h.checks[0].up && !h.checks[1].up);
+        let t = health.on_event(&model, &ping, &EventKind::Up { weight: None });
+        assert!(matches!(
+            &t[..],
+            [Transition::Up { .. }, Transition::QuorumUp { .. }]
+        ));
+        let h = health.rs(&rs).unwrap();
+        assert!(
+            h.alive && h.checks.is_empty(),
+            "back up: statuses dropped again"
+        );
+        // A result without a transition changes nothing.
+        let before = h.clone();
+        assert!(health
+            .on_event(&model, &ping, &EventKind::Result)
+            .is_empty());
+        assert_eq!(health.rs(&rs).unwrap(), &before);
+    }
 
     #[test]
     fn quorum_with_hysteresis() {
