@@ -552,6 +552,10 @@ impl<K: Kernel> Director<K> {
         let checks = CheckThread::spawn()
             .map_err(|e| StartError::Model(vec![format!("cannot start the check thread: {e}")]))?;
         let (engine, events) = Engine::new(checks.handle.clone(), false);
+        // No probe before the first reconcile has put the table in place
+        // (resumed below): on a small machine thousands of first probes
+        // would otherwise share the CPU with the start.
+        engine.pause();
         if let Some(r) = &options.recorder {
             engine.observe(r.probe_observer());
         }
@@ -606,6 +610,7 @@ impl<K: Kernel> Director<K> {
             checks,
         });
         d.reconcile();
+        d.engine.resume();
         // The first reconcile's transient tables and change list back to the system: the
         // known table grew among them, and the holes would stay resident.
         release_free_memory();

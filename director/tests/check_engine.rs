@@ -386,6 +386,34 @@ async fn a_saturated_engine_keeps_due_probes_out_of_the_runtime_queue() {
 }
 
 #[tokio::test]
+async fn a_paused_engine_starts_no_probe_until_resumed() {
+    let (engine, _rx) = Engine::new(tokio::runtime::Handle::current(), false);
+    engine.pause();
+    for i in 0..3u16 {
+        let mut t = fast(0, 1);
+        t.delay_loop = Duration::from_millis(5);
+        let target = std::net::SocketAddr::from(([192, 0, 2, 1], 1 + i));
+        engine
+            .add(i, spec(target, CheckKind::Maintenance(Vec::new()), t))
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        engine.stats().started,
+        0,
+        "due probes held back while paused"
+    );
+    assert_eq!(engine.stats().checks, 3, "subscriptions still taken");
+    engine.resume();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        engine.stats().finished >= 3,
+        "probes run once resumed: {:?}",
+        engine.stats()
+    );
+}
+
+#[tokio::test]
 async fn initial_state_is_the_start_whatever_the_probes_found() {
     let refused = closed_tcp("127.0.0.1:0").await;
     let (engine, mut rx) = Engine::new(tokio::runtime::Handle::current(), false);

@@ -10,7 +10,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -242,6 +242,8 @@ struct Shared<K> {
     wake: Arc<Notify>,
     driver: OnceLock<AbortHandle>,
     observer: OnceLock<ProbeObserver>,
+    /// Set by [`Engine::pause`]: the driver starts no probe.
+    paused: AtomicBool,
 }
 
 /// A function told of every probe's result (once per probe, whatever the
@@ -342,10 +344,26 @@ where
             wake: wake.clone(),
             driver: OnceLock::new(),
             observer: OnceLock::new(),
+            paused: AtomicBool::new(false),
         });
         let driver = runtime.spawn(drive(Arc::downgrade(&shared), wake));
         let _ = shared.driver.set(driver.abort_handle());
         (Engine { shared }, rx)
+    }
+
+    /// Holds every probe back until [`Engine::resume`]: subscriptions go on
+    /// (states, schedules), and probes in flight finish, but none starts. A
+    /// daemon pauses its engine while it starts, so that its first write of
+    /// the table does not share the CPU with thousands of first probes.
+    pub fn pause(&self) {
+        self.shared.paused.store(true, Ordering::SeqCst);
+    }
+
+    /// Lets the probes start again; those that came due meanwhile start at
+    /// once (in due order, a few dozen at a time).
+    pub fn resume(&self) {
+        self.shared.paused.store(false, Ordering::SeqCst);
+        self.shared.wake.notify_one();
     }
 
     /// Sets the function told of every probe's result (see
@@ -607,6 +625,12 @@ where
             let Some(strong) = shared.upgrade() else {
                 return;
             };
+            if strong.paused.load(Ordering::SeqCst) {
+                drop(strong);
+                // Woken by resume (or by a new earliest probe: then paused again).
+                wake.notified().await;
+                continue;
+            }
             let counters = &strong.counters;
             let mut inner = strong.lock();
             let now = Instant::now();
