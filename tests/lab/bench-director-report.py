@@ -100,6 +100,13 @@ def row(label, kv, lv, r="", note=""):
 V = "distinct"
 row("start-up: exec to all %s real servers in the table and the start line (s)" % f"{services * rs:,}",
     fmt(get(V, K, "startup_s")), fmt(get(V, L, "startup_s")), ratio(get(V, L, "startup_s"), get(V, K, "startup_s")))
+def knock(daemon):
+    x = num(get(V, daemon, "knock_per_s"))
+    return "–" if x is None else f"{int(x):,}"
+
+
+row(f"the guest's ceiling before each run: TCP connect + reset a second, one thread, no daemon "
+    f"(checks due: {int(services * rs / float(delay)):,} a second)", knock(K), knock(L), "")
 row(f"checks run / due in {window} s (accepted at the real servers)",
     run_due(V, K, "checks_run", "checks_due"), run_due(V, L, "checks_run", "checks_due"),
     ratio(get(V, L, "checks_run"), get(V, K, "checks_run")))

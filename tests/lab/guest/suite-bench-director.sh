@@ -5,7 +5,7 @@
 #   @@DBENCH <variant> <daemon> <key> <value>
 #     variant: distinct (S services x R real servers, every (address, port) target its
 #              own) or shared (the same R real servers in every service)
-#     keys: startup_s, window_s, checks_due, probes_due, checks_run, cpu_s, cpu_ms_per_check,
+#     keys: knock_per_s (TCP connect + reset a second, one thread, no daemon), startup_s, window_s, checks_due, probes_due, checks_run, cpu_s, cpu_ms_per_check,
 #           rss_kb, noop_s, noop_writes, noop_unchanged, noop_checks, noop_due,
 #           oneline_s, oneline_writes, oneline_ok, oneline_checks, oneline_due, rss_after_kb,
 #           table (yes|no: the expected table reached at start)
@@ -262,8 +262,17 @@ big_run() {
 	table "$W/conf-one" >"$W/expect-one"
 	if [ "$VARIANT" = shared ]; then PROBES=$rs; else PROBES=$((services * rs)); fi
 	FIRST_RS=$(awk '$1 == "real_server" { print $2 ":" $3; exit }' "$W/conf-noop")
+	FIRST_RS_ADDR=${FIRST_RS%:*}
 	settle
 	out calib_s "$(calib)"
+	# The guest's ceiling, with no daemon: one thread connecting to a real server and
+	# resetting, one connection after another, for 10 s (the checks due: $PROBES / $DELAY a
+	# second). A daemon that runs fewer checks than this is short of the guest's CPU, not
+	# of the kernel's.
+	_k=$(ip netns exec bd "$LABNET" knock 10 "$FIRST_RS_ADDR" 80 2>&1)
+	echo "bench-director: before $DAEMON: $_k"
+	out knock_per_s "$(echo "$_k" | sed -n 's/.*s, \([0-9]*\) per second.*/\1/p')"
+	settle
 	_t=$(lab_now)
 	start "$DAEMON" "$W/keepalived.conf"
 	if ! wait_mark "$(mark_start)" 0 "$START_MAX"; then

@@ -35,6 +35,11 @@
 //!       a TCP listener on 0.0.0.0:PORT (accept queue 4096) that accepts and closes every
 //!       connection and keeps the number accepted so far in FILE (rewritten every 50 ms):
 //!       health checks counted at the real server's side, for the director benchmark.
+//!   labnet knock SECS HOST PORT
+//!       for SECS seconds, one thread opens a TCP connection to HOST:PORT (blocking
+//!       connect) and resets it (SO_LINGER 0), one after another, as a TCP health check
+//!       does with nothing else around it; prints "knocked N in S s, R per second". The
+//!       director benchmark's ceiling: how many checks a second this machine can run at all.
 //!   labnet get HOST PORT PATH
 //!       one HTTP/1.0 GET of PATH, read as a Prometheus server reads a scrape (256 KiB at a
 //!       time), the whole answer (headers and body) written to stdout in writes of the same
@@ -54,7 +59,7 @@ fn die(msg: &str) -> ! {
 }
 
 fn usage() -> ! {
-    die("usage: labnet serve NAME tcp|udp|smtp|dns:PORT... | ask [opts] tcp|udp HOST PORT | hold [opts] HOST PORT | talk [opts] HOST PORT | count PORT FILE")
+    die("usage: labnet serve NAME tcp|udp|smtp|dns:PORT... | ask [opts] tcp|udp HOST PORT | hold [opts] HOST PORT | talk [opts] HOST PORT | count PORT FILE | get HOST PORT PATH | knock SECS HOST PORT")
 }
 
 // ------------------------------------------------------------------ server
@@ -585,6 +590,43 @@ fn talk(args: &[String]) -> ! {
 }
 
 /// `labnet count PORT FILE`: counts accepted connections (see the top of the file).
+fn knock(args: &[String]) -> ! {
+    use std::os::fd::AsRawFd;
+    let [secs, host, port] = args else { usage() };
+    let secs: f64 = secs.parse().unwrap_or_else(|_| usage());
+    let dst = target(host, port);
+    let start = std::time::Instant::now();
+    let mut n: u64 = 0;
+    let mut failed: u64 = 0;
+    while start.elapsed().as_secs_f64() < secs {
+        match TcpStream::connect_timeout(&dst, Duration::from_secs(3)) {
+            Ok(s) => {
+                // struct linger { int l_onoff = 1; int l_linger = 0; }: close() resets.
+                let linger = [1i32, 0i32];
+                // SAFETY: setsockopt on the stream's own open descriptor, with a pointer
+                // to 8 bytes that live across the call.
+                unsafe {
+                    sys::setsockopt(
+                        s.as_raw_fd(),
+                        sys::SOL_SOCKET,
+                        sys::SO_LINGER,
+                        linger.as_ptr().cast(),
+                        8,
+                    )
+                };
+                n += 1;
+            }
+            Err(_) => failed += 1,
+        }
+    }
+    let t = start.elapsed().as_secs_f64();
+    println!(
+        "knocked {n} in {t:.2} s, {:.0} per second, {failed} failed",
+        n as f64 / t
+    );
+    exit(if n > 0 { 0 } else { 1 })
+}
+
 fn count(args: &[String]) -> ! {
     use std::os::fd::AsRawFd;
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -656,6 +698,7 @@ fn main() {
         Some("talk") => talk(&args[1..]),
         Some("count") => count(&args[1..]),
         Some("get") => get(&args[1..]),
+        Some("knock") => knock(&args[1..]),
         _ => usage(),
     }
 }
