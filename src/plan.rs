@@ -121,22 +121,8 @@ impl From<Vec<ServiceConfig>> for Table {
     /// Builds a table from a list; of duplicates the last one wins.
     fn from(list: Vec<ServiceConfig>) -> Table {
         let mut t = Table::new();
-        for mut s in list {
-            let mut dests: Vec<Destination> = Vec::with_capacity(s.destinations.len());
-            for d in s.destinations {
-                match dests.iter_mut().find(|x| same_destination(x, &d)) {
-                    Some(x) => *x = d,
-                    None => dests.push(d),
-                }
-            }
-            s.destinations = dests;
-            match t.index.get(&s.service.key) {
-                Some(&i) => t.services[i] = s,
-                None => {
-                    t.index.insert(s.service.key, t.services.len());
-                    t.services.push(s);
-                }
-            }
+        for s in list {
+            t.put_service(s);
         }
         t
     }

@@ -76,40 +76,20 @@ pub trait Kernel {
 }
 
 impl Kernel for Ipvs {
-    /// [`Ipvs::snapshot`]'s dumps, one service's real servers at a time, each reduced to
-    /// its configuration (and connection count) as soon as it is read: the statuses of the
-    /// whole table (counters and rates, three times the size of the configuration) are
-    /// never held at once, which at 16,000 real servers kept megabytes resident between
-    /// the daemon's periodic reads.
+    /// [`Kernel::refresh`] of an empty table: the same dumps as
+    /// [`Ipvs::snapshot`], without holding every real server's status at once.
     fn snapshot(&mut self) -> Result<KernelTable, Error> {
-        let services = self.services()?;
-        let mut list = Vec::with_capacity(services.len());
-        let mut connections = HashMap::new();
-        for s in services {
-            let key = s.config.key;
-            let read = self.destinations(&key)?;
-            for d in &read {
-                let n = d.connections();
-                if n > 0 {
-                    connections.insert((key, d.config.addr, d.config.port), n);
-                }
-            }
-            let destinations = read.iter().map(|d| d.config.clone()).collect();
-            drop(read);
-            list.push(ServiceConfig {
-                service: s.config,
-                destinations,
-            });
-        }
-        Ok(KernelTable {
-            table: Table::from(list),
-            connections,
-        })
+        let mut table = KernelTable::default();
+        Kernel::refresh(self, &mut table)?;
+        Ok(table)
     }
 
-    /// One service's real servers at a time (see [`Kernel::snapshot`]); a
-    /// service whose configuration and real servers (in the kernel's order)
-    /// are those of `known` keeps its entry untouched.
+    /// The services, then one service's real servers at a time, each
+    /// reduced to its configuration (and connection count) as soon as it is
+    /// read: the statuses of the whole table (counters and rates, three times
+    /// the size of the configuration) are never held at once. A service whose
+    /// configuration and real servers (in the kernel's order) are those of
+    /// `known` keeps its entry untouched.
     fn refresh(&mut self, known: &mut KernelTable) -> Result<(), Error> {
         let services = self.services()?;
         let mut seen = HashSet::with_capacity(services.len());

@@ -348,6 +348,19 @@ async fn no_task_between_probes_and_none_left_after_removal_or_drop() {
     );
 }
 
+/// `n` distinct checks keyed 0..n whose probes need no I/O (a maintenance directory list
+/// with no entry: always up), due every `period`.
+fn add_cpu_only_checks(engine: &Engine<u16>, n: u16, period: Duration) {
+    for i in 0..n {
+        let mut t = fast(0, 1);
+        t.delay_loop = period;
+        let target = std::net::SocketAddr::from(([192, 0, 2, 1], 1 + i));
+        engine
+            .add(i, spec(target, CheckKind::Maintenance(Vec::new()), t))
+            .unwrap();
+    }
+}
+
 /// More checks due than the thread can run: the due probes wait in the engine's schedule,
 /// not as spawned tasks queued on the runtime (hundreds of bytes each; at 16,000 real servers
 /// on a saturated guest that was megabytes), and every check is still probed.
@@ -359,14 +372,7 @@ async fn a_saturated_engine_keeps_due_probes_out_of_the_runtime_queue() {
     // Probes that need no I/O (a maintenance directory list with no entry), each due again
     // 1 ms after it ran: 4,000 checks want 4,000,000 probes a second.
     let n = 4000u16;
-    for i in 0..n {
-        let mut t = fast(0, 1);
-        t.delay_loop = Duration::from_millis(1);
-        let target = std::net::SocketAddr::from(([192, 0, 2, 1], 1 + i));
-        engine
-            .add(i, spec(target, CheckKind::Maintenance(Vec::new()), t))
-            .unwrap();
-    }
+    add_cpu_only_checks(&engine, n, Duration::from_millis(1));
     let mut most = 0;
     for _ in 0..200 {
         tokio::time::sleep(Duration::from_millis(1)).await;
@@ -389,14 +395,7 @@ async fn a_saturated_engine_keeps_due_probes_out_of_the_runtime_queue() {
 async fn a_paused_engine_starts_no_probe_until_resumed() {
     let (engine, _rx) = Engine::new(tokio::runtime::Handle::current(), false);
     engine.pause();
-    for i in 0..3u16 {
-        let mut t = fast(0, 1);
-        t.delay_loop = Duration::from_millis(5);
-        let target = std::net::SocketAddr::from(([192, 0, 2, 1], 1 + i));
-        engine
-            .add(i, spec(target, CheckKind::Maintenance(Vec::new()), t))
-            .unwrap();
-    }
+    add_cpu_only_checks(&engine, 3, Duration::from_millis(5));
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(
         engine.stats().started,

@@ -492,20 +492,7 @@ fn hold(args: &[String]) -> ! {
         let (who, s) = tcp_open(&o, dst, next_port(&o, i));
         if o.reset {
             if let Some(s) = &s {
-                use std::os::fd::AsRawFd;
-                // struct linger { int l_onoff = 1; int l_linger = 0; }: close() resets.
-                let linger = [1i32, 0i32];
-                // SAFETY: setsockopt on the stream's own open descriptor, with a pointer
-                // to 8 bytes that live across the call.
-                unsafe {
-                    sys::setsockopt(
-                        s.as_raw_fd(),
-                        sys::SOL_SOCKET,
-                        sys::SO_LINGER,
-                        linger.as_ptr().cast(),
-                        8,
-                    )
-                };
+                reset_on_close(s);
             }
         }
         held.extend(s);
@@ -590,8 +577,25 @@ fn talk(args: &[String]) -> ! {
 }
 
 /// `labnet count PORT FILE`: counts accepted connections (see the top of the file).
-fn knock(args: &[String]) -> ! {
+/// SO_LINGER 0: the connection is reset when it closes (no FIN, no TIME_WAIT).
+fn reset_on_close(s: &TcpStream) {
     use std::os::fd::AsRawFd;
+    // struct linger { int l_onoff = 1; int l_linger = 0; }
+    let linger = [1i32, 0i32];
+    // SAFETY: setsockopt on the stream's own open descriptor, with a pointer to 8 bytes that
+    // live across the call.
+    unsafe {
+        sys::setsockopt(
+            s.as_raw_fd(),
+            sys::SOL_SOCKET,
+            sys::SO_LINGER,
+            linger.as_ptr().cast(),
+            8,
+        )
+    };
+}
+
+fn knock(args: &[String]) -> ! {
     let [secs, host, port] = args else { usage() };
     let secs: f64 = secs.parse().unwrap_or_else(|_| usage());
     let dst = target(host, port);
@@ -601,19 +605,7 @@ fn knock(args: &[String]) -> ! {
     while start.elapsed().as_secs_f64() < secs {
         match TcpStream::connect_timeout(&dst, Duration::from_secs(3)) {
             Ok(s) => {
-                // struct linger { int l_onoff = 1; int l_linger = 0; }: close() resets.
-                let linger = [1i32, 0i32];
-                // SAFETY: setsockopt on the stream's own open descriptor, with a pointer
-                // to 8 bytes that live across the call.
-                unsafe {
-                    sys::setsockopt(
-                        s.as_raw_fd(),
-                        sys::SOL_SOCKET,
-                        sys::SO_LINGER,
-                        linger.as_ptr().cast(),
-                        8,
-                    )
-                };
+                reset_on_close(&s);
                 n += 1;
             }
             Err(_) => failed += 1,
