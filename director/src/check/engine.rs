@@ -210,7 +210,9 @@ impl Ord for Due {
 }
 
 struct Inner<K> {
-    probes: HashMap<Arc<CheckSpec>, Probe<K>>,
+    /// Boxed: a hash table keeps room for up to twice its entries (16,000 checks: 32,768
+    /// slots), so a slot holds a pointer rather than a probe's hundred bytes.
+    probes: HashMap<Arc<CheckSpec>, Box<Probe<K>>>,
     subs: HashMap<K, Arc<CheckSpec>>,
     next_id: u64,
     /// Next probe times, earliest first.
@@ -434,7 +436,7 @@ where
                     },
                     in_flight: None,
                 };
-                (spec, e.insert(probe))
+                (spec, e.insert(Box::new(probe)))
             }
         };
         subs.insert(key.clone(), running.clone());
