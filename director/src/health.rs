@@ -226,6 +226,9 @@ impl Health {
         let (Some(vs), Some(rs)) = (model.vs(&id.rs.vs), model.rs(&id.rs)) else {
             return out;
         };
+        if *kind == EventKind::Result || id.index >= rs.checks.len() {
+            return out;
+        }
         let Some(h) = self.rs.get_mut(&id.rs) else {
             return out;
         };
@@ -234,7 +237,6 @@ impl Health {
             h.checks = vec![CheckStatus::plain_up(); rs.checks.len()];
         }
         let Some(c) = h.checks.get_mut(id.index) else {
-            *h = old;
             return out;
         };
         match kind {
@@ -250,10 +252,7 @@ impl Health {
                 c.reason = Some(reason.to_string());
             }
             EventKind::Weight(w) => c.weight = Some(*w),
-            EventKind::Result => {
-                *h = old;
-                return out;
-            }
+            EventKind::Result => return out,
         }
         recompute(h, rs.server.destination.weight);
         h.checks = compact(std::mem::take(&mut h.checks));
@@ -297,10 +296,13 @@ fn transitions(
             weight: new.weight,
         }),
         (true, false) => {
-            // Not alive: some check is down, so the statuses are all kept.
-            let Some((i, c)) = new.checks.iter().enumerate().find(|(_, c)| !c.up) else {
-                return;
-            };
+            // Not alive: some check is down, so the statuses are kept (see `compact`).
+            let (i, c) = new
+                .checks
+                .iter()
+                .enumerate()
+                .find(|(_, c)| !c.up)
+                .expect("a real server that is not alive has a failed check");
             out.push(Transition::Down {
                 rs: id.clone(),
                 check: rs.checks.get(i).map(|(n, _)| n.clone()).unwrap_or_default(),

@@ -53,9 +53,9 @@ async fn tcp_success_refused() {
     assert_eq!(outcome(closed, CheckKind::Tcp).await, Err(Failure::Refused));
 }
 
-#[tokio::test]
-async fn tcp_timeout_when_syns_are_dropped() {
-    // A listener that never accepts, with a full accept queue: the kernel drops new SYNs.
+/// A listener on 127.0.0.1 that never accepts, with its accept queue filled by the
+/// connections returned (held open): the kernel drops new SYNs to it.
+async fn full_listener() -> (socket2::Socket, SocketAddr, Vec<tokio::net::TcpStream>) {
     let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     sock.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
         .unwrap();
@@ -78,6 +78,13 @@ async fn tcp_timeout_when_syns_are_dropped() {
         }
     }
     assert!(filled, "the accept queue fills up");
+    (sock, addr, held)
+}
+
+#[tokio::test]
+async fn tcp_timeout_when_syns_are_dropped() {
+    // A listener that never accepts, with a full accept queue: the kernel drops new SYNs.
+    let (_sock, addr, _held) = full_listener().await;
     let mut timing = fast(0, 1);
     timing.connect_timeout = Duration::from_millis(300);
     let r = probe_once(spec(addr, CheckKind::Tcp, timing)).await;
@@ -102,28 +109,7 @@ async fn tcp_check_waits_for_a_handshake_still_under_way() {
     // The handshake is not over when connect returns (its SYN is dropped by a listener whose
     // accept queue is full): the probe waits on the event loop, and succeeds once the queue
     // is drained and the retransmitted SYN is answered.
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    sock.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
-        .unwrap();
-    sock.listen(0).unwrap();
-    let addr = sock.local_addr().unwrap().as_socket().unwrap();
-    let mut held = Vec::new();
-    let mut filled = false;
-    for _ in 0..16 {
-        match tokio::time::timeout(
-            Duration::from_millis(300),
-            tokio::net::TcpStream::connect(addr),
-        )
-        .await
-        {
-            Ok(Ok(s)) => held.push(s),
-            _ => {
-                filled = true;
-                break;
-            }
-        }
-    }
-    assert!(filled, "the accept queue fills up");
+    let (sock, addr, held) = full_listener().await;
     // The filling attempt that timed out has gone; only the probe will be in SYN_SENT.
     for _ in 0..100 {
         if !syn_sent_to(addr.port()) {

@@ -554,12 +554,10 @@ pub(crate) fn apply(
     state.probes += 1;
     match &result.outcome {
         Ok(weight) => {
-            if state.up {
-                state.last_failure = None;
-            }
             state.failures_in_row = 0;
             state.successes_in_row = state.successes_in_row.saturating_add(1);
             if state.up {
+                state.last_failure = None;
                 let changed = weight.is_some() && *weight != state.weight;
                 if changed {
                     state.weight = *weight;
