@@ -84,10 +84,16 @@ L_PIDFILE=/var/run/ldirectord.ld.cf.pid
 d_daemon_stop() {
 	[ -n "${D_PID:-}" ] || return 0
 	l_cmd stop
+	l_wait_exit stop
+}
+
+# l_wait_exit WHAT: waits until the daemon has exited, at most $D_STOP_TIMEOUT s after WHAT
+# (then SIGKILL), and forgets it.
+l_wait_exit() {
 	_t0=$(lab_now)
 	while kill -0 "$D_PID" 2>/dev/null; do
 		if [ "$(awk -v a="$_t0" -v b="$(lab_now)" -v m="$D_STOP_TIMEOUT" 'BEGIN { print (b - a > m) }')" = 1 ]; then
-			echo "ldirectord: the daemon did not stop within ${D_STOP_TIMEOUT}s of stop: killed"
+			echo "ldirectord: the daemon did not stop within ${D_STOP_TIMEOUT}s of $1: killed"
 			kill -KILL "$D_PID" 2>/dev/null
 			break
 		fi
@@ -106,17 +112,7 @@ d_daemon_alive() {
 l_daemon_end() {
 	[ -n "${D_PID:-}" ] || return 0
 	kill -TERM "$D_PID" 2>/dev/null
-	_t0=$(lab_now)
-	while kill -0 "$D_PID" 2>/dev/null; do
-		if [ "$(awk -v a="$_t0" -v b="$(lab_now)" -v m="$D_STOP_TIMEOUT" 'BEGIN { print (b - a > m) }')" = 1 ]; then
-			echo "ldirectord: the daemon did not stop within ${D_STOP_TIMEOUT}s of SIGTERM: killed"
-			kill -KILL "$D_PID" 2>/dev/null
-			break
-		fi
-		sleep 0.05
-	done
-	rm -f "$L_PIDFILE"
-	D_PID=
+	l_wait_exit SIGTERM
 }
 
 # One action; start, reload, edit and stop are ldirectord's, the rest the director suite's.
