@@ -98,7 +98,9 @@ procs() {
 cpu_ticks() {
 	for _p in $(procs); do cat "/proc/$_p/stat" 2>/dev/null; done | awk '{ t += $14 + $15 } END { print t + 0 }'
 }
-# hwm_kb: the sum of the processes' peak RSS (VmHWM).
-hwm_kb() {
-	for _p in $(procs); do cat "/proc/$_p/status" 2>/dev/null; done | awk '$1 == "VmHWM:" { t += $2 } END { print t + 0 }'
+# hwm_kb: the sum of the processes' peak RSS (VmHWM); rss_kb: of their RSS now (VmRSS).
+hwm_kb() { status_kb VmHWM; }
+rss_kb() { status_kb VmRSS; }
+status_kb() {
+	for _p in $(procs); do cat "/proc/$_p/status" 2>/dev/null; done | awk -v k="$1:" '$1 == k { t += $2 } END { print t + 0 }'
 }

@@ -6,7 +6,8 @@
 #     variant: distinct (S services x R real servers, every (address, port) target its
 #              own) or shared (the same R real servers in every service)
 #     keys: knock_per_s (TCP connect + reset a second, one thread, no daemon), startup_s, window_s, checks_due, probes_due, checks_run, cpu_s, cpu_ms_per_check,
-#           rss_kb, noop_s, noop_writes, noop_unchanged, noop_checks, noop_due,
+#           rss_start_kb (peak RSS once started), rss_kb, rss_now_kb (RSS at the window's
+#           end), noop_s, noop_writes, noop_unchanged, noop_checks, noop_due,
 #           oneline_s, oneline_writes, oneline_ok, oneline_checks, oneline_due, rss_after_kb,
 #           table (yes|no: the expected table reached at start)
 #   @@DDETECT <daemon> down|up <rep> <seconds>
@@ -312,6 +313,7 @@ big_run() {
 	pass
 	if [ "$_reads" = 1 ]; then _su=$(since "$_t" "$T_MARK"); else _su=$(since "$_t" "$_tr"); fi
 	out startup_s "$_su"
+	out rss_start_kb "$(hwm_kb)"
 	echo "bench-director: $DAEMON started in $_su s ($((services * rs)) real servers in the table)"
 
 	# Steady checking: one delay_loop of warm-up, then the window.
@@ -338,6 +340,7 @@ big_run() {
 	out cpu_ms_per_check "$(awk -v k=$((_k1 - _k0)) -v r="$_run" 'BEGIN { if (r > 0) printf "%.3f", k * 10 / r; else print "-" }')"
 	[ "$VARIANT" = distinct ] && echo "@@DROUND $ROUND $DAEMON $_run $((_k1 - _k0)) $((_b1 - _b0)) $((_e1 - _e0))"
 	out rss_kb "$(hwm_kb)"
+	out rss_now_kb "$(rss_kb)"
 	echo "bench-director: $DAEMON: $_run checks accepted in $_win s, $((_k1 - _k0)) CPU ticks, peak RSS $(hwm_kb) kB"
 	_downs=$(grep -c -i -E 'is down|failed|Removing service' "$W/$DAEMON.log")
 	out down_lines "${_downs:-0}"
