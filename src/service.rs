@@ -205,7 +205,10 @@ impl AddressFamily {
 }
 
 /// Transport protocol of a virtual service (`IPVS_SVC_ATTR_PROTOCOL`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// Ordered by declaration (TCP, UDP, SCTP, then other numbers), for sorted
+/// collections; the order says nothing about the protocols.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Protocol {
     /// TCP (6), `ipvsadm -t`.
     Tcp,
@@ -269,7 +272,10 @@ impl fmt::Display for Protocol {
 /// assert_eq!(v6.to_string(), "udp:[2001:db8::1]:53");
 /// assert_eq!(ServiceKey::fwmark6(7).family(), AddressFamily::Inet6);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// Ordered (address services first, then marks; field by field), for sorted
+/// collections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ServiceKey {
     /// A TCP, UDP or SCTP service on `addr:port` (`-t`, `-u`, `--sctp-service`).
     Addr {

@@ -38,7 +38,7 @@ pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// A virtual server's identity across reloads: its service key, or its
 /// group's name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum VsId {
     /// `virtual_server IP PORT` or `virtual_server fwmark N`.
     Service(ServiceKey),
@@ -57,7 +57,7 @@ impl fmt::Display for VsId {
 
 /// A real server's identity across reloads: its virtual server, address and
 /// configured port (0 in a group means each service's port).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RsId {
     /// The virtual server (shared by its real servers' identities: an identity is a key of
     /// several per-real-server maps).
@@ -80,7 +80,7 @@ impl fmt::Display for RsId {
 }
 
 /// One check of one real server: the key of the check engine's subscribers.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CheckId {
     /// The real server.
     pub rs: RsId,

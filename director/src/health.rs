@@ -8,11 +8,11 @@
 //! is 0 or below `quorum - hysteresis`; regained when it reaches
 //! `quorum + hysteresis`.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use crate::check::{CheckState, EventKind, Weight};
 use crate::desired::{effective_weight, CheckId, Model, RsId, VsId, VsModel};
+use crate::sorted_map::SortedMap;
 
 /// One check's last known state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,10 +131,13 @@ impl fmt::Display for Transition {
 }
 
 /// Health of every real server and quorum of every virtual server.
+///
+/// Kept in maps sorted by identity (one entry per real server, no spare slots): rebuilt
+/// whole at each [`Health::sync`], updated in place by the events.
 #[derive(Debug, Clone, Default)]
 pub struct Health {
-    rs: HashMap<RsId, RsHealth>,
-    quorum: HashMap<VsId, bool>,
+    rs: SortedMap<RsId, RsHealth>,
+    quorum: SortedMap<VsId, bool>,
 }
 
 impl Health {
@@ -163,9 +166,16 @@ impl Health {
         state: impl Fn(&CheckId) -> Option<CheckState>,
     ) -> Vec<Transition> {
         let mut out = Vec::new();
-        let mut rs_map = HashMap::new();
-        let mut quorum = HashMap::new();
+        let mut rs_list = Vec::with_capacity(
+            model
+                .virtual_servers
+                .iter()
+                .map(|v| v.real_servers.len())
+                .sum(),
+        );
+        let mut quorum = Vec::with_capacity(model.virtual_servers.len());
         for vs in &model.virtual_servers {
+            let first = rs_list.len();
             for rs in &vs.real_servers {
                 let checks: Vec<CheckStatus> = rs
                     .checks
@@ -202,9 +212,9 @@ impl Health {
                 if let Some(old) = self.rs.get(&rs.id) {
                     transitions(&rs.id, old, &h, rs, &mut out);
                 }
-                rs_map.insert(rs.id.clone(), h);
+                rs_list.push((rs.id.clone(), h));
             }
-            let weight = live_weight(&rs_map, vs.real_servers.iter().map(|r| &r.id));
+            let weight = rs_list[first..].iter().map(|(_, h)| alive_weight(h)).sum();
             let up = match self.quorum.get(&vs.id) {
                 None => weight >= u64::from(vs.quorum) && weight > 0,
                 Some(&was) => {
@@ -213,10 +223,10 @@ impl Health {
                     now
                 }
             };
-            quorum.insert(vs.id.clone(), up);
+            quorum.push((vs.id.clone(), up));
         }
-        self.rs = rs_map;
-        self.quorum = quorum;
+        self.rs = SortedMap::from_entries(rs_list);
+        self.quorum = SortedMap::from_entries(quorum);
         out
     }
 
@@ -318,11 +328,17 @@ fn transitions(
     }
 }
 
-fn live_weight<'a>(rs: &HashMap<RsId, RsHealth>, ids: impl Iterator<Item = &'a RsId>) -> u64 {
-    ids.filter_map(|id| rs.get(id))
-        .filter(|h| h.alive)
-        .map(|h| h.weight.max(0) as u64)
-        .sum()
+fn live_weight<'a>(rs: &SortedMap<RsId, RsHealth>, ids: impl Iterator<Item = &'a RsId>) -> u64 {
+    ids.filter_map(|id| rs.get(id)).map(alive_weight).sum()
+}
+
+/// What a real server adds to its virtual server's live weight.
+fn alive_weight(h: &RsHealth) -> u64 {
+    if h.alive {
+        h.weight.max(0) as u64
+    } else {
+        0
+    }
 }
 
 fn next_quorum(was: bool, weight: u64, quorum: u32, hysteresis: u32) -> bool {

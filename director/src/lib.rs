@@ -36,4 +36,5 @@ pub mod kernel;
 pub mod ldirectord;
 pub mod metrics;
 pub mod notify;
+mod sorted_map;
 pub mod status;

@@ -433,3 +433,58 @@ async fn initial_state_is_the_start_whatever_the_probes_found() {
     assert!(!engine.initial_state(&"alpha").unwrap().up);
     assert_eq!(engine.initial_state(&"none"), None);
 }
+
+/// One `sync` with every kind of move at once: a key that stays keeps its check's state, a
+/// key that changes check leaves the old one (which stops when no one is left), a new key
+/// joins a running equal check (even one whose only key leaves in the same sync), a key no
+/// longer given leaves; a key given twice ends on the last of its checks.
+#[tokio::test]
+async fn sync_moves_joins_and_removes_keys_in_one_pass() {
+    let (engine, _rx) = Engine::new(tokio::runtime::Handle::current(), false);
+    engine.pause();
+    let check = |port: u16| {
+        let target = std::net::SocketAddr::from(([192, 0, 2, 1], port));
+        spec(target, CheckKind::Maintenance(Vec::new()), fast(0, 1))
+    };
+    let kept = engine
+        .sync(vec![
+            (1u16, check(1)),
+            (2, check(2)),
+            (3, check(3)),
+            (4, check(1)),
+        ])
+        .unwrap();
+    assert!(
+        Arc::ptr_eq(&kept[0], &kept[3]),
+        "equal checks: one spec kept"
+    );
+    assert_eq!((engine.stats().checks, engine.stats().subscribers), (3, 4));
+    // 1 stays on check 1; 2 moves to check 3 (check 2 stops); 3 leaves (check 3 goes on: 2
+    // took it over); 4 leaves check 1 for a new check 4; 5 joins check 1.
+    let kept2 = engine
+        .sync(vec![
+            (5u16, check(1)),
+            (2, check(3)),
+            (1, check(1)),
+            (4, check(4)),
+        ])
+        .unwrap();
+    assert!(Arc::ptr_eq(&kept2[0], &kept[0]) && Arc::ptr_eq(&kept2[2], &kept[0]));
+    assert!(
+        Arc::ptr_eq(&kept2[1], &kept[2]),
+        "joined the running check 3"
+    );
+    assert_eq!((engine.stats().checks, engine.stats().subscribers), (3, 4));
+    assert_eq!(engine.spec(&3), None);
+    assert_eq!(engine.spec(&2), Some(check(3)));
+    assert_eq!(engine.spec(&4), Some(check(4)));
+    for k in [1u16, 2, 4, 5] {
+        assert!(engine.state(&k).is_some(), "key {k} subscribed");
+    }
+    // A key given twice: the last check stays, the first is not left running for it.
+    engine.sync(vec![(7u16, check(7)), (7, check(8))]).unwrap();
+    assert_eq!((engine.stats().checks, engine.stats().subscribers), (1, 1));
+    assert_eq!(engine.spec(&7), Some(check(8)));
+    engine.sync(Vec::<(u16, CheckSpec)>::new()).unwrap();
+    assert_eq!((engine.stats().checks, engine.stats().subscribers), (0, 0));
+}

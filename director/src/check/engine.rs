@@ -19,6 +19,8 @@ use tokio::sync::mpsc;
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
+use crate::sorted_map::SortedMap;
+
 use super::{
     dialogue, dns, file, ftp, http, ldap, misc, net, ping, radius, random_u64, sip, smtp, udp,
     CheckKind, CheckSpec, Failure, ProbeResult, SpecError, Weight,
@@ -213,7 +215,9 @@ struct Inner<K> {
     /// Boxed: a hash table keeps room for up to twice its entries (16,000 checks: 32,768
     /// slots), so a slot holds a pointer rather than a probe's hundred bytes.
     probes: HashMap<Arc<CheckSpec>, Box<Probe<K>>>,
-    subs: HashMap<K, Arc<CheckSpec>>,
+    /// Each subscriber's check; sorted by key, exactly one entry per subscriber (rebuilt
+    /// whole by [`Engine::sync`]).
+    subs: SortedMap<K, Arc<CheckSpec>>,
     next_id: u64,
     /// Next probe times, earliest first.
     schedule: BinaryHeap<Reverse<Due>>,
@@ -322,7 +326,7 @@ impl<K> fmt::Debug for Engine<K> {
 
 impl<K> Engine<K>
 where
-    K: Clone + Eq + Hash + Send + Sync + 'static,
+    K: Clone + Eq + Hash + Ord + Send + Sync + 'static,
 {
     /// An engine running its checks on `runtime`, and the receiver of its events. With
     /// `report_results`, every probe's result is also sent to every subscriber
@@ -336,7 +340,7 @@ where
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 probes: HashMap::new(),
-                subs: HashMap::new(),
+                subs: SortedMap::default(),
                 next_id: 0,
                 schedule: BinaryHeap::new(),
             }),
@@ -404,17 +408,40 @@ where
             true => None,
             false => Some(prepare(&spec)?),
         };
-        detach(inner, &key);
+        if let Some(old) = inner.subs.remove(&key) {
+            leave(&mut inner.probes, &key, &old);
+        }
+        let (state, running) = self.join(inner, key.clone(), spec, prepared);
+        inner.subs.insert(key, running.clone());
+        Ok((state, running))
+    }
+
+    /// Adds `key` to the check of `spec` (starting it if none runs: `prepared` is its
+    /// compiled parts, `None` to compile them here); its state and the spec the engine
+    /// keeps. The caller records the subscription in `subs`.
+    fn join(
+        &self,
+        inner: &mut Inner<K>,
+        key: K,
+        spec: Arc<CheckSpec>,
+        prepared: Option<Prepared>,
+    ) -> (CheckState, Arc<CheckSpec>) {
         let Inner {
             probes,
-            subs,
             next_id,
             schedule,
+            ..
         } = inner;
         let (running, probe) = match probes.entry(spec) {
             Entry::Occupied(e) => (e.key().clone(), e.into_mut()),
             Entry::Vacant(e) => {
                 let spec = e.key().clone();
+                let prepared = match prepared {
+                    Some(p) => p,
+                    // Validated by the caller: an error here cannot happen; a check that
+                    // failed to compile would probe as "not prepared".
+                    None => prepare(&spec).unwrap_or(Prepared::Plain),
+                };
                 *next_id += 1;
                 // The first probe after a random warm-up.
                 let due = Due {
@@ -431,17 +458,16 @@ where
                     // Most checks have one subscriber.
                     subscribers: Vec::with_capacity(1),
                     prepared: match prepared {
-                        None | Some(Prepared::Plain) => None,
-                        Some(p) => Some(Arc::new(p)),
+                        Prepared::Plain => None,
+                        p => Some(Arc::new(p)),
                     },
                     in_flight: None,
                 };
                 (spec, e.insert(Box::new(probe)))
             }
         };
-        subs.insert(key.clone(), running.clone());
         probe.subscribers.push(key);
-        Ok((probe.state.clone(), running))
+        (probe.state.clone(), running)
     }
 
     /// [`Engine::add`] for a key that may already be subscribed: an equal spec keeps the
@@ -451,7 +477,9 @@ where
     }
 
     /// Makes the subscriptions exactly `checks`: keys not in it are removed, the others added
-    /// or replaced. Every spec is validated first; on an error nothing changes. Returns, in
+    /// or replaced; a running check that any key of `checks` wants goes on, state and all,
+    /// whichever keys subscribed to it before. Every spec is validated first; on an error
+    /// nothing changes. Returns, in
     /// the order of `checks`, the spec the engine keeps for each key: the running check's
     /// where an equal spec was running already, so that a caller holding many copies can keep
     /// one (see [`crate::desired::Model::share_specs`]).
@@ -462,24 +490,66 @@ where
         for (_, spec) in &checks {
             prepare(spec.borrow())?;
         }
-        let keep: std::collections::HashSet<&K> = checks.iter().map(|(k, _)| k).collect();
-        let gone: Vec<K> = {
-            let inner = self.shared.lock();
-            inner
-                .subs
-                .keys()
-                .filter(|k| !keep.contains(k))
-                .cloned()
-                .collect()
-        };
-        drop(keep);
-        for key in gone {
-            self.remove(&key);
+        let mut keys: Vec<&K> = checks.iter().map(|(k, _)| k).collect();
+        keys.sort_unstable();
+        if keys.windows(2).any(|w| w[0] == w[1]) {
+            // A key given twice: one at a time, the last one staying (rare, and slow for a
+            // large set: each subscription moves the map's entries after it).
+            drop(keys);
+            let gone: Vec<K> = {
+                let inner = self.shared.lock();
+                let wanted: std::collections::HashSet<&K> = checks.iter().map(|(k, _)| k).collect();
+                inner
+                    .subs
+                    .keys()
+                    .filter(|k| !wanted.contains(k))
+                    .cloned()
+                    .collect()
+            };
+            for key in gone {
+                self.remove(&key);
+            }
+            let mut kept = Vec::with_capacity(checks.len());
+            for (key, spec) in checks {
+                kept.push(self.attach(key, spec.into())?.1);
+            }
+            return Ok(kept);
         }
+        let mut guard = self.shared.lock();
+        let inner = &mut *guard;
+        let old = std::mem::take(&mut inner.subs);
+        // Checks left without subscribers stop only at the end: one that another key
+        // subscribes to meanwhile goes on, state and all.
+        let mut emptied = Vec::new();
+        for (key, spec) in old.iter() {
+            if keys.binary_search(&key).is_err() && unsubscribe(&mut inner.probes, key, spec) {
+                emptied.push(spec.clone());
+            }
+        }
+        drop(keys);
         let mut kept = Vec::with_capacity(checks.len());
+        let mut subs = Vec::with_capacity(checks.len());
         for (key, spec) in checks {
-            kept.push(self.attach(key, spec.into())?.1);
+            let spec: Arc<CheckSpec> = spec.into();
+            let running = match old.get(&key) {
+                // The same check: the key stays where it is, state and all.
+                Some(was) if **was == *spec && inner.probes.contains_key(was) => was.clone(),
+                was => {
+                    if let Some(was) = was {
+                        if unsubscribe(&mut inner.probes, &key, was) {
+                            emptied.push(was.clone());
+                        }
+                    }
+                    self.join(inner, key.clone(), spec, None).1
+                }
+            };
+            kept.push(running.clone());
+            subs.push((key, running));
         }
+        for spec in &emptied {
+            stop_if_unused(&mut inner.probes, spec);
+        }
+        inner.subs = SortedMap::from_entries(subs);
         Ok(kept)
     }
 
@@ -529,20 +599,47 @@ where
 }
 
 /// Takes `key` off its check, stopping the check if it was the last subscriber.
-fn detach<K: Eq + Hash>(inner: &mut Inner<K>, key: &K) -> bool {
+fn detach<K: Eq + Hash + Ord>(inner: &mut Inner<K>, key: &K) -> bool {
     let Some(spec) = inner.subs.remove(key) else {
         return false;
     };
-    if let Some(probe) = inner.probes.get_mut(&spec) {
+    leave(&mut inner.probes, key, &spec);
+    true
+}
+
+/// Takes `key` off the check of `spec` (its subscription itself is the caller's to drop);
+/// a check left without subscribers stops.
+fn leave<K: Eq>(
+    probes: &mut HashMap<Arc<CheckSpec>, Box<Probe<K>>>,
+    key: &K,
+    spec: &Arc<CheckSpec>,
+) {
+    if unsubscribe(probes, key, spec) {
+        stop_if_unused(probes, spec);
+    }
+}
+
+/// Takes `key` off the check of `spec`; whether the check is left without subscribers.
+fn unsubscribe<K: Eq>(
+    probes: &mut HashMap<Arc<CheckSpec>, Box<Probe<K>>>,
+    key: &K,
+    spec: &Arc<CheckSpec>,
+) -> bool {
+    probes.get_mut(spec).is_some_and(|probe| {
         probe.subscribers.retain(|k| k != key);
-        if probe.subscribers.is_empty() {
-            if let Some(task) = probe.in_flight.take() {
+        probe.subscribers.is_empty()
+    })
+}
+
+/// Stops the check of `spec` if no one subscribes to it.
+fn stop_if_unused<K>(probes: &mut HashMap<Arc<CheckSpec>, Box<Probe<K>>>, spec: &Arc<CheckSpec>) {
+    if let Entry::Occupied(e) = probes.entry(spec.clone()) {
+        if e.get().subscribers.is_empty() {
+            if let Some(task) = e.remove().in_flight {
                 task.abort();
             }
-            inner.probes.remove(&spec);
         }
     }
-    true
 }
 
 /// Applies a result to a state: the transition, if any, and the delay to the next probe.
@@ -618,7 +715,7 @@ const STARTS_PER_TURN: usize = 64;
 /// The driver: starts each check's probe when it is due, until the engine is dropped.
 async fn drive<K>(shared: Weak<Shared<K>>, wake: Arc<Notify>)
 where
-    K: Clone + Eq + Hash + Send + Sync + 'static,
+    K: Clone + Eq + Hash + Ord + Send + Sync + 'static,
 {
     loop {
         let (next, more_due) = {
@@ -685,7 +782,7 @@ async fn probe_once<K>(
     prepared: Option<Arc<Prepared>>,
     id: u64,
 ) where
-    K: Clone + Eq + Hash + Send + Sync + 'static,
+    K: Clone + Eq + Hash + Ord + Send + Sync + 'static,
 {
     let result = {
         let _counted = InFlight::new(&counters);
