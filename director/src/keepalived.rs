@@ -209,20 +209,24 @@ impl std::error::Error for Refused {}
 pub fn parse_file(path: impl AsRef<Path>) -> Result<Parsed, Refused> {
     let path = path.as_ref();
     let mut diag = lexer::Diag::default();
-    let tree = lexer::read_tree(path, &mut diag);
-    finish(tree, diag)
+    let mut statements = parse::Statements::default();
+    lexer::read_statements(path, &mut diag, &mut |n, diag| statements.read(n, diag));
+    finish(statements, diag)
 }
 
 /// Reads configuration text; `name` is the file name used in messages and
 /// the base of relative `include`s.
 pub fn parse_str(text: &str, name: impl AsRef<Path>) -> Result<Parsed, Refused> {
     let mut diag = lexer::Diag::default();
-    let tree = lexer::read_tree_str(name.as_ref(), text, &mut diag);
-    finish(tree, diag)
+    let mut statements = parse::Statements::default();
+    lexer::read_statements_str(name.as_ref(), text, &mut diag, &mut |n, diag| {
+        statements.read(n, diag)
+    });
+    finish(statements, diag)
 }
 
-fn finish(tree: Vec<lexer::Node>, mut diag: lexer::Diag) -> Result<Parsed, Refused> {
-    let config = parse::parse_tree(tree, &mut diag);
+fn finish(statements: parse::Statements, mut diag: lexer::Diag) -> Result<Parsed, Refused> {
+    let config = statements.finish(&mut diag);
     let (errors, warnings) = diag.into_sorted();
     if errors.is_empty() {
         Ok(Parsed { config, warnings })

@@ -121,9 +121,11 @@ impl Diag {
 /// How deep includes may nest (a file including itself would loop).
 const MAX_INCLUDE_DEPTH: usize = 32;
 
-/// Reads `path` and everything it includes into a statement tree.
-pub(crate) fn read_tree(path: &Path, diag: &mut Diag) -> Vec<Node> {
-    let mut items = TreeBuilder::new();
+/// Reads `path` and everything it includes, handing each top-level statement (with its
+/// block) to `sink` as soon as it is complete and dropping it there: a large file's
+/// statements are never all held at once.
+pub(crate) fn read_statements(path: &Path, diag: &mut Diag, sink: &mut dyn FnMut(Node, &mut Diag)) {
+    let mut items = TreeBuilder::new(sink);
     let top = Loc {
         file: Arc::from(path),
         line: 0,
@@ -143,8 +145,22 @@ pub(crate) fn read_tree(path: &Path, diag: &mut Diag) -> Vec<Node> {
 
 /// Reads configuration text that has no file of its own; includes are
 /// relative to `name`'s directory.
+#[cfg(test)]
 pub(crate) fn read_tree_str(name: &Path, text: &str, diag: &mut Diag) -> Vec<Node> {
-    let mut items = TreeBuilder::new();
+    let mut nodes = Vec::new();
+    read_statements_str(name, text, diag, &mut |n, _| nodes.push(n));
+    nodes
+}
+
+/// [`read_statements`] on configuration text that has no file of its own; includes are
+/// relative to `name`'s directory.
+pub(crate) fn read_statements_str(
+    name: &Path,
+    text: &str,
+    diag: &mut Diag,
+    sink: &mut dyn FnMut(Node, &mut Diag),
+) {
+    let mut items = TreeBuilder::new(sink);
     lex_file(name, text.as_bytes(), &mut items, diag, 0);
     items.finish(diag)
 }
@@ -160,6 +176,7 @@ fn lex_file(path: &Path, bytes: &[u8], items: &mut TreeBuilder, diag: &mut Diag,
         };
         let line = decomment(raw.trim_end_matches('\r'), &loc, diag);
         handle_line(&line, &loc, path, items, diag, depth);
+        items.deliver(diag);
     }
 }
 
@@ -482,8 +499,11 @@ fn wild_match(pat: &str, name: &str) -> bool {
 /// them, so that a large file's lines are never all held at once: a
 /// statement takes the block of a `{` that follows it; a `{` after no
 /// statement is an error and its block is dropped; an extra `}` is an error.
-/// Errors are reported by [`TreeBuilder::finish`], after the reading's own.
-struct TreeBuilder {
+/// Errors are reported by [`TreeBuilder::finish`], after the reading's own. Complete
+/// top-level statements go to the sink ([`TreeBuilder::deliver`]).
+struct TreeBuilder<'s> {
+    /// Takes each complete top-level statement.
+    sink: &'s mut dyn FnMut(Node, &mut Diag),
     /// The open levels, innermost last; the first is the file's top level.
     levels: Vec<Level>,
     /// The last statement, while a `{` may still follow it.
@@ -503,9 +523,10 @@ struct Level {
     opened: Option<(Loc, String)>,
 }
 
-impl TreeBuilder {
-    fn new() -> TreeBuilder {
+impl<'s> TreeBuilder<'s> {
+    fn new(sink: &'s mut dyn FnMut(Node, &mut Diag)) -> TreeBuilder<'s> {
         TreeBuilder {
+            sink,
             levels: vec![Level {
                 nodes: Vec::new(),
                 owner: None,
@@ -556,6 +577,14 @@ impl TreeBuilder {
         }
     }
 
+    /// Hands the complete top-level statements to the sink (the pending one may still
+    /// take a block).
+    fn deliver(&mut self, diag: &mut Diag) {
+        for n in std::mem::take(&mut self.levels[0].nodes) {
+            (self.sink)(n, diag);
+        }
+    }
+
     /// The pending statement, without a block.
     fn flush(&mut self) {
         if let Some((loc, words)) = self.pending.take() {
@@ -586,8 +615,8 @@ impl TreeBuilder {
         }
     }
 
-    /// The tree; blocks still open are errors (and end here).
-    fn finish(mut self, diag: &mut Diag) -> Vec<Node> {
+    /// Delivers the rest; blocks still open are errors (and end here).
+    fn finish(mut self, diag: &mut Diag) {
         self.flush();
         while self.levels.len() > 1 {
             if let Some((loc, kw)) = self.levels.last().and_then(|l| l.opened.clone()) {
@@ -599,12 +628,10 @@ impl TreeBuilder {
             }
             self.close_level();
         }
-        for (loc, kw, message) in self.errors {
+        for (loc, kw, message) in std::mem::take(&mut self.errors) {
             diag.error(&loc, &kw, ErrorKind::Invalid, message);
         }
-        let mut nodes = self.levels.pop().map(|l| l.nodes).unwrap_or_default();
-        nodes.shrink_to_fit();
-        nodes
+        self.deliver(diag);
     }
 }
 

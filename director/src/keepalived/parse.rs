@@ -672,28 +672,42 @@ fn read_hex(s: &str, allow_wild: bool) -> Option<(Vec<u8>, Vec<u8>)> {
 
 // ------------------------------------------------------------------ top level
 
-pub(crate) fn parse_tree(nodes: Vec<Node>, diag: &mut Diag) -> Config {
-    let mut p = P { diag };
-    let mut global = Global::default();
-    // `None`: defined, but refused (its error is already reported).
-    let mut groups: HashMap<String, Option<Group>> = HashMap::new();
-    let mut track_files: HashMap<String, TrackFile> = HashMap::new();
-    let mut raw_vs: Vec<RawVs> = Vec::new();
-    let mut skipped: Vec<(Loc, String)> = Vec::new();
+/// The top-level statements read so far, as the lexer completes them (see
+/// [`crate::keepalived::lexer::read_statements`]): each statement is dropped once read, so
+/// that the syntax tree and what is read from it are never both held whole. Virtual
+/// servers are resolved (groups, track files) by [`Statements::finish`], once every
+/// statement is known.
+#[derive(Default)]
+pub(crate) struct Statements {
+    global: Global,
+    /// `None`: defined, but refused (its error is already reported).
+    groups: HashMap<String, Option<Group>>,
+    track_files: HashMap<String, TrackFile>,
+    raw_vs: Vec<RawVs>,
+    skipped: Vec<(Loc, String)>,
+}
 
-    // Each statement is dropped once read, so that the syntax tree and what is
-    // read from it are not both held whole.
-    for n in nodes {
+impl Statements {
+    /// Reads one top-level statement.
+    pub(crate) fn read(&mut self, n: Node, diag: &mut Diag) {
+        let mut p = P { diag };
+        let Statements {
+            global,
+            groups,
+            track_files,
+            raw_vs,
+            skipped,
+        } = self;
         let n = &n;
         match n.keyword() {
             "global_defs" => {
                 if let Some(b) = p.block(n) {
-                    global_defs(&mut p, b, &mut global);
+                    global_defs(&mut p, b, global);
                 }
             }
             "virtual_server_group" => {
                 let Some(name) = p.arg(n, 1).map(str::to_string) else {
-                    continue;
+                    return;
                 };
                 if let Some(b) = p.block(n) {
                     let g = vs_group(&mut p, n, &name, b);
@@ -707,7 +721,7 @@ pub(crate) fn parse_tree(nodes: Vec<Node>, diag: &mut Diag) -> Config {
             }
             "track_file" => {
                 let Some(name) = p.arg(n, 1).map(str::to_string) else {
-                    continue;
+                    return;
                 };
                 if let Some(b) = p.block(n) {
                     if let Some(tf) = track_file(&mut p, n, b) {
@@ -729,68 +743,80 @@ pub(crate) fn parse_tree(nodes: Vec<Node>, diag: &mut Diag) -> Config {
             _ => p.unknown(n),
         }
     }
-    if let Some((loc, first)) = skipped.first() {
-        let mut counts: Vec<(String, usize)> = Vec::new();
-        for (_, kw) in &skipped {
-            match counts.iter_mut().find(|(k, _)| k == kw) {
-                Some(c) => c.1 += 1,
-                None => counts.push((kw.clone(), 1)),
-            }
-        }
-        let list: Vec<String> = counts.iter().map(|(k, c)| format!("{k} x{c}")).collect();
-        p.diag.warn(
-            loc,
-            first,
-            WarningKind::Skipped,
-            format!(
-                "skipped {} block(s) for keepalived's other processes (VRRP, BFD, addresses): {}",
-                skipped.len(),
-                list.join(", ")
-            ),
-        );
-    }
 
-    let mut virtual_servers = Vec::with_capacity(raw_vs.len());
-    let mut uses_scripts: Option<Loc> = None;
-    for vs in raw_vs {
-        let vloc = vs.loc.clone();
-        if let Some(v) = resolve::resolve_vs(&mut p, vs, &groups, &track_files) {
-            if uses_scripts.is_none() {
-                let script_seen = v.quorum_up.is_some()
-                    || v.quorum_down.is_some()
-                    || v.real_servers.iter().any(|r| {
-                        r.notify_up.is_some()
-                            || r.notify_down.is_some()
-                            || r.checkers
-                                .iter()
-                                .any(|c| matches!(c.kind, CheckKind::Misc(_)))
-                    });
-                if script_seen {
-                    uses_scripts = Some(vloc);
+    /// The configuration, once every statement is read.
+    pub(crate) fn finish(self, diag: &mut Diag) -> Config {
+        let mut p = P { diag };
+        let Statements {
+            global,
+            groups,
+            track_files,
+            raw_vs,
+            skipped,
+        } = self;
+        if let Some((loc, first)) = skipped.first() {
+            let mut counts: Vec<(String, usize)> = Vec::new();
+            for (_, kw) in &skipped {
+                match counts.iter_mut().find(|(k, _)| k == kw) {
+                    Some(c) => c.1 += 1,
+                    None => counts.push((kw.clone(), 1)),
                 }
             }
-            virtual_servers.push(v);
+            let list: Vec<String> = counts.iter().map(|(k, c)| format!("{k} x{c}")).collect();
+            p.diag.warn(
+                loc,
+                first,
+                WarningKind::Skipped,
+                format!(
+                    "skipped {} block(s) for keepalived's other processes (VRRP, BFD, addresses): {}",
+                    skipped.len(),
+                    list.join(", ")
+                ),
+            );
         }
-    }
-    // keepalived 2.2.7 logs "SECURITY VIOLATION - check scripts are being executed but
-    // script_security not enabled" and runs the scripts all the same (the lab's director
-    // suite, misc-check): a warning, not a refusal; `keepalived --config-test` counts it
-    // as a configuration error (exit 6), so the warning says keepalived reports it.
-    if let (Some(loc), false) = (&uses_scripts, global.enable_script_security) {
-        p.diag.warn_as(
-            loc,
-            "virtual_server",
-            WarningKind::Security,
-            "scripts are configured (MISC_CHECK, notify_up/down, quorum_up/down) but \
-             global_defs has no enable_script_security; keepalived logs a SECURITY VIOLATION \
-             and runs them all the same, and so does lvsd"
-                .to_string(),
-            true,
-        );
-    }
-    Config {
-        global,
-        virtual_servers,
+
+        let mut virtual_servers = Vec::with_capacity(raw_vs.len());
+        let mut uses_scripts: Option<Loc> = None;
+        for vs in raw_vs {
+            let vloc = vs.loc.clone();
+            if let Some(v) = resolve::resolve_vs(&mut p, vs, &groups, &track_files) {
+                if uses_scripts.is_none() {
+                    let script_seen = v.quorum_up.is_some()
+                        || v.quorum_down.is_some()
+                        || v.real_servers.iter().any(|r| {
+                            r.notify_up.is_some()
+                                || r.notify_down.is_some()
+                                || r.checkers
+                                    .iter()
+                                    .any(|c| matches!(c.kind, CheckKind::Misc(_)))
+                        });
+                    if script_seen {
+                        uses_scripts = Some(vloc);
+                    }
+                }
+                virtual_servers.push(v);
+            }
+        }
+        // keepalived 2.2.7 logs "SECURITY VIOLATION - check scripts are being executed but
+        // script_security not enabled" and runs the scripts all the same (the lab's director
+        // suite, misc-check): a warning, not a refusal; `keepalived --config-test` counts it
+        // as a configuration error (exit 6), so the warning says keepalived reports it.
+        if let (Some(loc), false) = (&uses_scripts, global.enable_script_security) {
+            p.diag.warn_as(
+                loc,
+                "virtual_server",
+                WarningKind::Security,
+                "scripts are configured (MISC_CHECK, notify_up/down, quorum_up/down) but \
+                 global_defs has no enable_script_security; keepalived logs a SECURITY VIOLATION \
+                 and runs them all the same, and so does lvsd"
+                    .to_string(),
+                true,
+            );
+        }
+        Config {
+            global,
+            virtual_servers,
+        }
     }
 }
 
