@@ -96,9 +96,112 @@ pub struct RsModel {
     /// The front end's resolved real server (destination, inhibit, scripts;
     /// its `checkers` are left empty: they are in `checks`).
     pub server: RealServer,
-    /// Its checks: the checker's keyword (and line) for messages, and the
-    /// spec (shared with the check engine).
-    pub checks: Vec<(String, Arc<CheckSpec>)>,
+    /// Its checks: the checker's name for messages, and the spec (shared
+    /// with the check engine).
+    pub checks: Checks,
+}
+
+/// A check's name in messages and in the status: a checker's keyword and the line of its
+/// block (`TCP_CHECK (line 12)`), or a front end's own text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckName {
+    /// A keyword and its line (held without an allocation: there is one per real server).
+    Line {
+        /// The checker's keyword.
+        keyword: &'static str,
+        /// The line of its block.
+        line: u32,
+    },
+    /// Any other text.
+    Text(Box<str>),
+}
+
+impl fmt::Display for CheckName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CheckName::Line { keyword, line } => write!(f, "{keyword} (line {line})"),
+            CheckName::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+impl From<String> for CheckName {
+    fn from(text: String) -> Self {
+        CheckName::Text(text.into_boxed_str())
+    }
+}
+
+/// One check of a real server: its name and its spec.
+pub type RsCheck = (CheckName, Arc<CheckSpec>);
+
+/// A real server's checks, in configuration order; a slice to read. One check (the usual
+/// case) is held in place, several in a vector: tens of thousands of real servers then
+/// cost no allocation each for their checks.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Checks(ChecksRepr);
+
+#[derive(Debug, Clone, PartialEq, Default)]
+enum ChecksRepr {
+    #[default]
+    None,
+    One(RsCheck),
+    Many(Vec<RsCheck>),
+}
+
+impl Checks {
+    /// No checks.
+    pub fn new() -> Checks {
+        Checks::default()
+    }
+
+    /// Adds a check at the end.
+    pub fn push(&mut self, check: RsCheck) {
+        self.0 = match std::mem::take(&mut self.0) {
+            ChecksRepr::None => ChecksRepr::One(check),
+            ChecksRepr::One(first) => ChecksRepr::Many(vec![first, check]),
+            ChecksRepr::Many(mut v) => {
+                v.push(check);
+                ChecksRepr::Many(v)
+            }
+        };
+    }
+}
+
+impl std::ops::Deref for Checks {
+    type Target = [RsCheck];
+    fn deref(&self) -> &[RsCheck] {
+        match &self.0 {
+            ChecksRepr::None => &[],
+            ChecksRepr::One(c) => std::slice::from_ref(c),
+            ChecksRepr::Many(v) => v,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Checks {
+    fn deref_mut(&mut self) -> &mut [RsCheck] {
+        match &mut self.0 {
+            ChecksRepr::None => &mut [],
+            ChecksRepr::One(c) => std::slice::from_mut(c),
+            ChecksRepr::Many(v) => v,
+        }
+    }
+}
+
+impl FromIterator<RsCheck> for Checks {
+    fn from_iter<I: IntoIterator<Item = RsCheck>>(iter: I) -> Self {
+        let mut checks = Checks::new();
+        for c in iter {
+            checks.push(c);
+        }
+        checks
+    }
+}
+
+impl From<Vec<RsCheck>> for Checks {
+    fn from(v: Vec<RsCheck>) -> Self {
+        v.into_iter().collect()
+    }
 }
 
 /// A virtual server: one or more IPVS services with the same real servers.
@@ -217,9 +320,12 @@ impl Model {
                 let target = SocketAddr::new(rs.destination.addr, target_port);
                 // The model keeps the engine's specs, not the parsed checkers.
                 let checkers = std::mem::take(&mut rs.checkers);
-                let mut checks = Vec::with_capacity(checkers.len());
+                let mut checks = Checks::new();
                 for c in &checkers {
-                    let name = format!("{} (line {})", c.kind.keyword(), c.origin.line);
+                    let name = CheckName::Line {
+                        keyword: c.kind.keyword(),
+                        line: c.origin.line,
+                    };
                     match check_spec(c, target, &global, &mut users, &mut notes) {
                         Ok(mut spec) => {
                             spec.share_params(&mut params);
@@ -650,6 +756,34 @@ fn check_spec(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checks_hold_one_in_place_and_read_as_a_slice() {
+        let spec = |port| {
+            Arc::new(CheckSpec::new(
+                SocketAddr::from(([192, 0, 2, 1], port)),
+                check::CheckKind::Tcp,
+            ))
+        };
+        let mut checks = Checks::new();
+        assert!(checks.is_empty());
+        let name = CheckName::Line {
+            keyword: "TCP_CHECK",
+            line: 12,
+        };
+        checks.push((name.clone(), spec(80)));
+        assert!(
+            matches!(checks.0, ChecksRepr::One(_)),
+            "one check: no vector"
+        );
+        assert_eq!(checks[0].0.to_string(), "TCP_CHECK (line 12)");
+        checks.push((String::from("maintenancedir /m").into(), spec(81)));
+        checks[1].1 = spec(82);
+        let names: Vec<String> = checks.iter().map(|(n, _)| n.to_string()).collect();
+        assert_eq!(names, ["TCP_CHECK (line 12)", "maintenancedir /m"]);
+        assert_eq!(checks[1].1.target.port(), 82);
+        assert_eq!(Checks::from(vec![(name, spec(80))]).len(), 1);
+    }
 
     #[test]
     fn weights_from_dynamic_checks() {

@@ -315,7 +315,11 @@ fn transitions(
                 .expect("a real server that is not alive has a failed check");
             out.push(Transition::Down {
                 rs: id.clone(),
-                check: rs.checks.get(i).map(|(n, _)| n.clone()).unwrap_or_default(),
+                check: rs
+                    .checks
+                    .get(i)
+                    .map(|(n, _)| n.to_string())
+                    .unwrap_or_default(),
                 reason: c.reason.clone().unwrap_or_default(),
             })
         }

@@ -211,7 +211,7 @@ pub fn virtual_servers(model: &Model, health: &Health) -> Vec<VirtualServerStatu
                                 .map(|(i, (checker, _))| {
                                     let c = h.and_then(|h| h.checks.get(i));
                                     CheckStatusView {
-                                        checker: checker.clone(),
+                                        checker: checker.to_string(),
                                         up: c.is_none_or(|c| c.up),
                                         reason: c.and_then(|c| c.reason.clone()),
                                     }

@@ -33,7 +33,7 @@ use std::time::Duration;
 use ipvs::ServiceKey;
 
 use crate::check::{CheckKind, CheckSpec, Timing};
-use crate::desired::{Model, RsId, RsModel, VsId, VsModel};
+use crate::desired::{CheckName, Checks, Model, RsId, RsModel, VsId, VsModel};
 use crate::keepalived::{self, FlushOnStop, Origin, SorryServer};
 
 use super::{Check, Config, EngineCheck, Fallback, Forward, Real, Virtual};
@@ -106,10 +106,15 @@ pub fn build_model(config: &Config, file: &Path) -> Result<Model, Vec<String>> {
                 // ldirectord warns and keeps one; so does lvsd.
                 continue;
             }
-            let mut checks = Vec::new();
+            let mut checks = Checks::new();
             let name = match &r.check {
-                Check::Negotiate(n) => format!("negotiate {} (line {})", n.probe_name(), r.line),
-                other => format!("{} (line {})", other.kind_name(), r.line),
+                Check::Negotiate(n) => {
+                    format!("negotiate {} (line {})", n.probe_name(), r.line).into()
+                }
+                other => CheckName::Line {
+                    keyword: other.kind_name(),
+                    line: r.line,
+                },
             };
             match r.check.engine_check(v) {
                 Ok(EngineCheck::Probe(mut spec)) => {
@@ -141,7 +146,10 @@ pub fn build_model(config: &Config, file: &Path) -> Result<Model, Vec<String>> {
                 );
                 s.timing = ld_timing(v, Duration::from_secs(1));
                 s.timing.retry = 0;
-                checks.push((format!("maintenancedir {}", dir.display()), Arc::new(s)));
+                checks.push((
+                    format!("maintenancedir {}", dir.display()).into(),
+                    Arc::new(s),
+                ));
             }
             rss.push(RsModel {
                 id: rid,
