@@ -31,6 +31,7 @@ use crate::keepalived::{
     self, CheckKind, Checker, Config, Global, RealServer, Script, ScriptUser, SorryServer,
     VirtualServerName,
 };
+use crate::one_or_many::OneOrMany;
 
 /// How long a removed real server is drained when `lvsd_drain_timeout` is
 /// not given.
@@ -135,74 +136,9 @@ impl From<String> for CheckName {
 pub type RsCheck = (CheckName, Arc<CheckSpec>);
 
 /// A real server's checks, in configuration order; a slice to read. One check (the usual
-/// case) is held in place, several in a vector: tens of thousands of real servers then
-/// cost no allocation each for their checks.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Checks(ChecksRepr);
-
-#[derive(Debug, Clone, PartialEq, Default)]
-enum ChecksRepr {
-    #[default]
-    None,
-    One(RsCheck),
-    Many(Vec<RsCheck>),
-}
-
-impl Checks {
-    /// No checks.
-    pub fn new() -> Checks {
-        Checks::default()
-    }
-
-    /// Adds a check at the end.
-    pub fn push(&mut self, check: RsCheck) {
-        self.0 = match std::mem::take(&mut self.0) {
-            ChecksRepr::None => ChecksRepr::One(check),
-            ChecksRepr::One(first) => ChecksRepr::Many(vec![first, check]),
-            ChecksRepr::Many(mut v) => {
-                v.push(check);
-                ChecksRepr::Many(v)
-            }
-        };
-    }
-}
-
-impl std::ops::Deref for Checks {
-    type Target = [RsCheck];
-    fn deref(&self) -> &[RsCheck] {
-        match &self.0 {
-            ChecksRepr::None => &[],
-            ChecksRepr::One(c) => std::slice::from_ref(c),
-            ChecksRepr::Many(v) => v,
-        }
-    }
-}
-
-impl std::ops::DerefMut for Checks {
-    fn deref_mut(&mut self) -> &mut [RsCheck] {
-        match &mut self.0 {
-            ChecksRepr::None => &mut [],
-            ChecksRepr::One(c) => std::slice::from_mut(c),
-            ChecksRepr::Many(v) => v,
-        }
-    }
-}
-
-impl FromIterator<RsCheck> for Checks {
-    fn from_iter<I: IntoIterator<Item = RsCheck>>(iter: I) -> Self {
-        let mut checks = Checks::new();
-        for c in iter {
-            checks.push(c);
-        }
-        checks
-    }
-}
-
-impl From<Vec<RsCheck>> for Checks {
-    fn from(v: Vec<RsCheck>) -> Self {
-        v.into_iter().collect()
-    }
-}
+/// case) is held in place: tens of thousands of real servers then cost no allocation each
+/// for their checks.
+pub type Checks = OneOrMany<RsCheck>;
 
 /// A virtual server: one or more IPVS services with the same real servers.
 #[derive(Debug, Clone, PartialEq)]
@@ -758,7 +694,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn checks_hold_one_in_place_and_read_as_a_slice() {
+    fn check_names_without_a_string_and_checks_as_a_slice() {
         let spec = |port| {
             Arc::new(CheckSpec::new(
                 SocketAddr::from(([192, 0, 2, 1], port)),
@@ -766,16 +702,12 @@ mod tests {
             ))
         };
         let mut checks = Checks::new();
-        assert!(checks.is_empty());
         let name = CheckName::Line {
             keyword: "TCP_CHECK",
             line: 12,
         };
         checks.push((name.clone(), spec(80)));
-        assert!(
-            matches!(checks.0, ChecksRepr::One(_)),
-            "one check: no vector"
-        );
+        assert!(checks.is_inline(), "one check: no vector");
         assert_eq!(checks[0].0.to_string(), "TCP_CHECK (line 12)");
         checks.push((String::from("maintenancedir /m").into(), spec(81)));
         checks[1].1 = spec(82);

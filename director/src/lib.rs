@@ -36,5 +36,6 @@ pub mod kernel;
 pub mod ldirectord;
 pub mod metrics;
 pub mod notify;
+pub mod one_or_many;
 mod sorted_map;
 pub mod status;

@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
+use crate::one_or_many::OneOrMany;
 use crate::sorted_map::SortedMap;
 
 use super::{
@@ -176,7 +177,8 @@ async fn probe(spec: &CheckSpec, prepared: &Prepared) -> Result<Option<Weight>, 
 struct Probe<K> {
     id: u64,
     state: CheckState,
-    subscribers: Vec<K>,
+    /// Most checks have one subscriber: held in place.
+    subscribers: OneOrMany<K>,
     /// The compiled parts (`None`: nothing to compile, as for TCP_CHECK).
     prepared: Option<Arc<Prepared>>,
     /// The probe running now, if any.
@@ -455,8 +457,7 @@ where
                 let probe = Probe {
                     id: *next_id,
                     state: CheckState::initial(&spec),
-                    // Most checks have one subscriber.
-                    subscribers: Vec::with_capacity(1),
+                    subscribers: OneOrMany::new(),
                     prepared: match prepared {
                         Prepared::Plain => None,
                         p => Some(Arc::new(p)),
