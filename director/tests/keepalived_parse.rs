@@ -153,6 +153,57 @@ fn services_and_destinations_are_the_library_types() {
     assert_eq!((d.weight, d.upper_threshold, d.lower_threshold), (7, 10, 5));
 }
 
+/// Virtual servers are resolved as they are read unless they name a group or a track
+/// file, which may come later: the result and its order are the same either way.
+#[test]
+fn a_group_defined_after_its_virtual_server_and_the_order_kept() {
+    let c = config(
+        "virtual_server 192.0.2.1 80 {
+            protocol TCP
+            real_server 198.51.100.1 80 {
+                TCP_CHECK { }
+            }
+        }
+        virtual_server group LATE {
+            protocol TCP
+            real_server 198.51.100.2 80 {
+                TCP_CHECK { }
+            }
+        }
+        virtual_server 192.0.2.3 80 {
+            protocol TCP
+            delay_loop 7
+            real_server 198.51.100.3 80 {
+                weight 4
+                TCP_CHECK { connect_timeout 2 }
+            }
+        }
+        virtual_server_group LATE {
+            192.0.2.2 80
+        }",
+    );
+    let names: Vec<String> = c
+        .virtual_servers
+        .iter()
+        .map(|v| match &v.name {
+            VirtualServerName::Group(g) => format!("group {g}"),
+            _ => v.services[0].key.to_string(),
+        })
+        .collect();
+    assert_eq!(
+        names,
+        ["tcp:192.0.2.1:80", "group LATE", "tcp:192.0.2.3:80"]
+    );
+    assert_eq!(
+        c.virtual_servers[1].services[0].key.to_string(),
+        "tcp:192.0.2.2:80"
+    );
+    let rs = &c.virtual_servers[2].real_servers[0];
+    assert_eq!(rs.destination.weight, 4);
+    let timing = rs.checkers[0].timing.expect("TCP_CHECK is launched");
+    assert_eq!(timing.delay_loop, Duration::from_secs(7));
+}
+
 #[test]
 fn group_ranges_expand_and_real_servers_take_each_port() {
     let c = config(

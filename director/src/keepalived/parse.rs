@@ -674,17 +674,56 @@ fn read_hex(s: &str, allow_wild: bool) -> Option<(Vec<u8>, Vec<u8>)> {
 
 /// The top-level statements read so far, as the lexer completes them (see
 /// [`crate::keepalived::lexer::read_statements`]): each statement is dropped once read, so
-/// that the syntax tree and what is read from it are never both held whole. Virtual
-/// servers are resolved (groups, track files) by [`Statements::finish`], once every
-/// statement is known.
+/// that the syntax tree and what is read from it are never both held whole. A virtual
+/// server is resolved (defaults, inheritance, corrections) as soon as it is read, unless
+/// it names what may be defined further on (a group, a track file): those are resolved by
+/// [`Statements::finish`], once every statement is known. (The raw form of a real server
+/// with its checker is several times the size of the resolved one.)
 #[derive(Default)]
 pub(crate) struct Statements {
     global: Global,
     /// `None`: defined, but refused (its error is already reported).
     groups: HashMap<String, Option<Group>>,
     track_files: HashMap<String, TrackFile>,
-    raw_vs: Vec<RawVs>,
+    raw_vs: Vec<PendingVs>,
     skipped: Vec<(Loc, String)>,
+}
+
+/// A virtual server read, in configuration order.
+enum PendingVs {
+    /// Waits for the groups and track files (see [`Statements`]).
+    Raw(RawVs),
+    /// Resolved as it was read: where it starts, and what resolving it gave.
+    Resolved(Loc, Option<VirtualServer>),
+}
+
+impl PendingVs {
+    /// The virtual server, resolved now if it was not yet.
+    fn resolve(
+        self,
+        p: &mut P,
+        groups: &HashMap<String, Option<Group>>,
+        track_files: &HashMap<String, TrackFile>,
+    ) -> (Loc, Option<VirtualServer>) {
+        match self {
+            PendingVs::Raw(vs) => (
+                vs.loc.clone(),
+                resolve::resolve_vs(p, vs, groups, track_files),
+            ),
+            PendingVs::Resolved(loc, v) => (loc, v),
+        }
+    }
+}
+
+/// Whether a virtual server names something its resolution looks up, which may be
+/// defined after it: a `virtual_server_group`, or a `track_file` (FILE_CHECK).
+fn needs_later_statements(vs: &RawVs) -> bool {
+    matches!(vs.name, RawName::Group(_))
+        || vs
+            .rs
+            .iter()
+            .flat_map(|r| &r.checkers)
+            .any(|c| matches!(c.kind, RawKind::File { .. }))
 }
 
 impl Statements {
@@ -716,7 +755,16 @@ impl Statements {
             }
             "virtual_server" => {
                 if let Some(vs) = server::virtual_server(&mut p, n) {
-                    raw_vs.push(vs);
+                    raw_vs.push(if needs_later_statements(&vs) {
+                        PendingVs::Raw(vs)
+                    } else {
+                        let loc = vs.loc.clone();
+                        // Neither a group nor a track file is looked up for this one.
+                        PendingVs::Resolved(
+                            loc,
+                            resolve::resolve_vs(&mut p, vs, groups, track_files),
+                        )
+                    });
                 }
             }
             "track_file" => {
@@ -778,8 +826,8 @@ impl Statements {
         let mut virtual_servers = Vec::with_capacity(raw_vs.len());
         let mut uses_scripts: Option<Loc> = None;
         for vs in raw_vs {
-            let vloc = vs.loc.clone();
-            if let Some(v) = resolve::resolve_vs(&mut p, vs, &groups, &track_files) {
+            let (vloc, resolved) = vs.resolve(&mut p, &groups, &track_files);
+            if let Some(v) = resolved {
                 if uses_scripts.is_none() {
                     let script_seen = v.quorum_up.is_some()
                         || v.quorum_down.is_some()
