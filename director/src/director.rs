@@ -30,9 +30,8 @@
 //! Everything worth a log line is sent as a [`Note`] on the channel
 //! [`Director::start`] returns; the library prints nothing.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -857,6 +856,10 @@ impl<K: Kernel> Director<K> {
     /// Ends drains that are over (no connection, deadline, gone, back in
     /// the configuration) and services left without drains.
     fn settle_drains(&mut self, actual: &KernelTable) {
+        if self.drains.is_empty() && self.leaving.is_empty() {
+            // Nothing to settle: the wanted table is not built for nothing.
+            return;
+        }
         let now = Instant::now();
         let config = self.model.table(&self.health);
         let mut ended = Vec::new();
@@ -1130,23 +1133,28 @@ impl<K: Kernel> Director<K> {
             self.note(Note::Warning(w));
         }
         let old = self.model.table(&self.health);
-        let old_model = std::mem::replace(&mut self.model, model);
-        let kept: HashSet<ServiceKey> = self.model.services().map(|n| n.key).collect();
-        for s in old_model.services() {
-            if !kept.contains(&s.key) {
-                self.retired.insert(s.key);
+        // The old model goes as soon as it has said what it retires: two models of a large
+        // configuration are not held through the reconcile.
+        let timeouts_changed = {
+            let old_model = std::mem::replace(&mut self.model, model);
+            let kept: HashSet<ServiceKey> = self.model.services().map(|n| n.key).collect();
+            for s in old_model.services() {
+                if !kept.contains(&s.key) {
+                    self.retired.insert(s.key);
+                }
             }
-        }
+            self.model.global.lvs_timeouts != old_model.global.lvs_timeouts
+        };
         self.prune_overrides();
         let engine = &self.engine;
         let t = self.health.sync(&self.model, |id| engine.state(id));
         self.on_transitions(t);
-        let new = self.model.table(&self.health);
         // One read serves the drains' connection counts and the reconcile.
         let started = Instant::now();
         let actual = self.read();
-        self.start_drains(&old, &new, actual.as_ref().ok());
-        if self.model.global.lvs_timeouts != old_model.global.lvs_timeouts {
+        self.start_drains(&old, actual.as_ref().ok());
+        drop(old);
+        if timeouts_changed {
             self.set_timeouts();
         }
         let (services, real_servers, checks) = count(&self.model);
@@ -1160,31 +1168,46 @@ impl<K: Kernel> Director<K> {
         true
     }
 
-    /// Every (service, address, port) the model names, as a real server or a
-    /// sorry server, whatever its health.
-    fn configured(&self) -> HashSet<(ServiceKey, IpAddr, u16)> {
-        let mut out = HashSet::new();
-        for vs in &self.model.virtual_servers {
-            for s in &vs.services {
-                for r in &vs.real_servers {
-                    let x = r.server.destination_for(&s.key);
-                    out.insert((s.key, x.addr, x.port));
-                }
-                if let Some(sorry) = &vs.sorry {
-                    let x = crate::desired::sorry_destination(sorry, &s.key);
-                    out.insert((s.key, x.addr, x.port));
-                }
-            }
-        }
-        out
+    /// Whether the model names `(key, addr, port)` as a real server or a sorry server,
+    /// whatever its health; `services` maps each of its services to its virtual server.
+    fn configured(
+        &self,
+        services: &HashMap<ServiceKey, usize>,
+        key: &ServiceKey,
+        d: &Destination,
+    ) -> bool {
+        let Some(vs) = services
+            .get(key)
+            .and_then(|&i| self.model.virtual_servers.get(i))
+        else {
+            return false;
+        };
+        let same = |x: Destination| x.addr == d.addr && x.port == d.port;
+        vs.real_servers
+            .iter()
+            .any(|r| same(r.server.destination_for(key)))
+            || vs
+                .sorry
+                .as_ref()
+                .is_some_and(|sorry| same(crate::desired::sorry_destination(sorry, key)))
     }
 
-    fn start_drains(&mut self, old: &Table, new: &Table, actual: Option<&KernelTable>) {
+    /// Drains what `old` (the table wanted before a reload) holds and the new model does
+    /// not name, or whose service it no longer has.
+    fn start_drains(&mut self, old: &Table, actual: Option<&KernelTable>) {
         let timeout = self.model.drain_timeout;
-        let configured = self.configured();
+        // Each service to its virtual server (a few thousand entries, not one per real
+        // server).
+        let services: HashMap<ServiceKey, usize> = self
+            .model
+            .virtual_servers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, vs)| vs.services.iter().map(move |s| (s.key, i)))
+            .collect();
         for s in old.services() {
             let key = s.service.key;
-            let service_gone = new.service(&key).is_none();
+            let service_gone = !services.contains_key(&key);
             let udp = matches!(
                 key,
                 ServiceKey::Addr {
@@ -1194,7 +1217,7 @@ impl<K: Kernel> Director<K> {
             );
             let mut any = false;
             for d in &s.destinations {
-                if !service_gone && configured.contains(&(key, d.addr, d.port)) {
+                if !service_gone && self.configured(&services, &key, d) {
                     continue;
                 }
                 if self.drains.iter().any(|x| {
