@@ -144,7 +144,8 @@ if len(rounds) > 1:
 row("peak RSS, all processes (MB, VmHWM)", mb(get(V, K, "rss_kb")), mb(get(V, L, "rss_kb")),
     ratio(get(V, L, "rss_kb"), get(V, K, "rss_kb")))
 for key, what in (("rss_start_kb", "of it: peak RSS once started (MB)"),
-                  ("rss_now_kb", "RSS at the end of the checking window (MB, VmRSS)")):
+                  ("rss_now_kb", "RSS at the end of the checking window (MB, VmRSS)"),
+                  ("rss_proc_kb", "peak RSS of the largest process (MB; keepalived: its checker child)")):
     if get(V, K, key) is not None or get(V, L, key) is not None:
         row(what, mb(get(V, K, key)), mb(get(V, L, key)), ratio(get(V, L, key), get(V, K, key)))
 reloaded = any(k in D.get((V, d), {}) for d in (K, L) for k in ("noop_s", "noop_timeout"))

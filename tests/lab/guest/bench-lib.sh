@@ -98,8 +98,12 @@ procs() {
 cpu_ticks() {
 	for _p in $(procs); do cat "/proc/$_p/stat" 2>/dev/null; done | awk '{ t += $14 + $15 } END { print t + 0 }'
 }
-# hwm_kb: the sum of the processes' peak RSS (VmHWM); rss_kb: of their RSS now (VmRSS).
+# hwm_kb: the sum of the processes' peak RSS (VmHWM); rss_kb: of their RSS now (VmRSS);
+# hwm_max_kb: the largest one process's peak RSS (keepalived: its checker child).
 hwm_kb() { status_kb VmHWM; }
+hwm_max_kb() {
+	for _p in $(procs); do cat "/proc/$_p/status" 2>/dev/null; done | awk '$1 == "VmHWM:" && $2 > m { m = $2 } END { print m + 0 }'
+}
 rss_kb() { status_kb VmRSS; }
 status_kb() {
 	for _p in $(procs); do cat "/proc/$_p/status" 2>/dev/null; done | awk -v k="$1:" '$1 == k { t += $2 } END { print t + 0 }'

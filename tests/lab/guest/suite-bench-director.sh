@@ -7,7 +7,7 @@
 #              own) or shared (the same R real servers in every service)
 #     keys: knock_per_s (TCP connect + reset a second, one thread, no daemon), startup_s, window_s, checks_due, probes_due, checks_run, cpu_s, cpu_ms_per_check,
 #           rss_start_kb (peak RSS once started), rss_kb, rss_now_kb (RSS at the window's
-#           end), noop_s, noop_writes, noop_unchanged, noop_checks, noop_due,
+#           end), rss_proc_kb (the largest one process's peak RSS), noop_s, noop_writes, noop_unchanged, noop_checks, noop_due,
 #           oneline_s, oneline_writes, oneline_ok, oneline_checks, oneline_due, rss_after_kb,
 #           table (yes|no: the expected table reached at start)
 #   @@DDETECT <daemon> down|up <rep> <seconds>
@@ -341,6 +341,7 @@ big_run() {
 	[ "$VARIANT" = distinct ] && echo "@@DROUND $ROUND $DAEMON $_run $((_k1 - _k0)) $((_b1 - _b0)) $((_e1 - _e0))"
 	out rss_kb "$(hwm_kb)"
 	out rss_now_kb "$(rss_kb)"
+	out rss_proc_kb "$(hwm_max_kb)"
 	echo "bench-director: $DAEMON: $_run checks accepted in $_win s, $((_k1 - _k0)) CPU ticks, peak RSS $(hwm_kb) kB"
 	_downs=$(grep -c -i -E 'is down|failed|Removing service' "$W/$DAEMON.log")
 	out down_lines "${_downs:-0}"
