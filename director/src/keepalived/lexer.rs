@@ -12,6 +12,7 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::{ConfigError, ErrorKind, Warning, WarningKind};
@@ -183,8 +184,28 @@ fn lex_file(path: &Path, bytes: &[u8], items: &mut TreeBuilder, diag: &mut Diag,
 /// keepalived's `decomment`: strips leading blanks, the comment and trailing
 /// blanks. (A `\` at the end of a line continues only `$` definitions in
 /// keepalived, which lvsd does not support; elsewhere it stays a character.)
-fn decomment(raw: &str, loc: &Loc, diag: &mut Diag) -> String {
+fn decomment<'a>(raw: &'a str, loc: &Loc, diag: &mut Diag) -> Cow<'a, str> {
     let s = raw.trim_start_matches([' ', '\t']);
+    if !s.contains('\\') {
+        // No escape (the usual line): the line up to its comment, as it is. Quotes and
+        // comment marks are ASCII, so a byte scan finds them.
+        let mut quote = false;
+        let mut end = s.len();
+        for (i, b) in s.bytes().enumerate() {
+            match b {
+                b'"' => quote = !quote,
+                b'#' | b'!' if !quote => {
+                    end = i;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        if quote {
+            unterminated_quote(s, loc, diag);
+        }
+        return Cow::Borrowed(s[..end].trim_end_matches([' ', '\t']));
+    }
     let mut out = String::with_capacity(s.len());
     let mut quote = false;
     let mut chars = s.chars().peekable();
@@ -211,17 +232,21 @@ fn decomment(raw: &str, loc: &Loc, diag: &mut Diag) -> String {
         }
     }
     if quote {
-        let word = s.split_whitespace().next().unwrap_or("");
-        diag.error(
-            loc,
-            word,
-            ErrorKind::Invalid,
-            format!("unterminated quote in '{s}'"),
-        );
+        unterminated_quote(s, loc, diag);
     }
     let trimmed = out.trim_end_matches([' ', '\t']).len();
     out.truncate(trimmed);
-    out
+    Cow::Owned(out)
+}
+
+fn unterminated_quote(s: &str, loc: &Loc, diag: &mut Diag) {
+    let word = s.split_whitespace().next().unwrap_or("");
+    diag.error(
+        loc,
+        word,
+        ErrorKind::Invalid,
+        format!("unterminated quote in '{s}'"),
+    );
 }
 
 fn handle_line(
