@@ -404,6 +404,57 @@ struct CheckThread {
     handle: tokio::runtime::Handle,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// The thread's id, for its scheduling priority (0 if unknown).
+    tid: libc::pid_t,
+}
+
+/// How much lower the check thread's priority is while the daemon reloads (nice levels).
+const RELOAD_NICE_STEP: libc::c_int = 10;
+
+/// Keeps a thread's nice value raised until dropped (see [`CheckThread::yield_to_reload`]).
+struct NiceGuard {
+    tid: libc::pid_t,
+    was: libc::c_int,
+}
+
+impl Drop for NiceGuard {
+    fn drop(&mut self) {
+        // SAFETY: setpriority only reads its arguments.
+        unsafe { libc::setpriority(libc::PRIO_PROCESS, self.tid as libc::id_t, self.was) };
+    }
+}
+
+/// Whether this process may lower a nice value again (CAP_SYS_NICE, or an RLIMIT_NICE
+/// that allows `nice`): raising a thread's nice value is always allowed, undoing it is not.
+fn may_restore_nice(nice: libc::c_int) -> bool {
+    const CAP_SYS_NICE: u32 = 23;
+    let cap = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .is_some_and(|eff| eff & (1 << CAP_SYS_NICE) != 0);
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct it is given.
+    let rlimit_ok = unsafe { libc::getrlimit(libc::RLIMIT_NICE, &mut limit) } == 0
+        && limit.rlim_cur >= (20 - nice) as libc::rlim_t;
+    cap || rlimit_ok
+}
+
+/// A thread's nice value, if it can be read.
+fn nice_of(tid: libc::pid_t) -> Option<libc::c_int> {
+    // getpriority returns -1 both for an error and for nice -1: errno tells them apart.
+    // SAFETY: errno is thread-local; getpriority only reads its arguments.
+    unsafe {
+        *libc::__errno_location() = 0;
+        let n = libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t);
+        (*libc::__errno_location() == 0).then_some(n)
+    }
 }
 
 impl CheckThread {
@@ -413,9 +464,12 @@ impl CheckThread {
             .build()?;
         let handle = runtime.handle().clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("lvsd-checks".into())
             .spawn(move || {
+                // SAFETY: gettid has no arguments and cannot fail.
+                let _ = tid_tx.send(unsafe { libc::gettid() });
                 runtime.block_on(async {
                     let _ = stopped.await;
                 });
@@ -427,7 +481,28 @@ impl CheckThread {
             handle,
             stop: Some(stop),
             thread: Some(thread),
+            tid: tid_rx.recv().unwrap_or(0),
         })
+    }
+
+    /// Lowers the probes' share of the CPU while a reload runs (until the guard is
+    /// dropped): probes go on, but on a saturated machine the reload's parse, model and
+    /// kernel read no longer split the CPU evenly with thousands of probes. Only when the
+    /// priority can be given back (CAP_SYS_NICE, as a daemon that writes IPVS has, or a
+    /// permissive RLIMIT_NICE); otherwise nothing changes.
+    fn yield_to_reload(&self) -> Option<NiceGuard> {
+        if self.tid <= 0 {
+            return None;
+        }
+        let was = nice_of(self.tid)?;
+        if !may_restore_nice(was) {
+            return None;
+        }
+        let lowered = (was + RELOAD_NICE_STEP).min(19);
+        // SAFETY: setpriority only reads its arguments.
+        let ok =
+            unsafe { libc::setpriority(libc::PRIO_PROCESS, self.tid as libc::id_t, lowered) } == 0;
+        ok.then_some(NiceGuard { tid: self.tid, was })
     }
 }
 
@@ -1093,6 +1168,9 @@ impl<K: Kernel> Director<K> {
             ]));
             return false;
         };
+        // Probes yield the CPU to the reload until it is done (see
+        // CheckThread::yield_to_reload).
+        let _yielded = self._checks.yield_to_reload();
         let loaded = loader();
         // The parse's garbage back to the system before the new model is
         // taken in, and the old model's after.
@@ -1494,6 +1572,30 @@ impl<K: Kernel> Director<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The check thread's nice value is raised for a reload and given back after; without
+    /// the right to give it back, it is not touched.
+    #[test]
+    fn probes_yield_the_cpu_to_a_reload_and_get_it_back() {
+        let checks = CheckThread::spawn().unwrap();
+        let before = nice_of(checks.tid).expect("the check thread's nice value");
+        let guard = checks.yield_to_reload();
+        if !may_restore_nice(before) {
+            assert!(guard.is_none(), "lowered without the right to restore");
+            assert_eq!(nice_of(checks.tid), Some(before));
+            return;
+        }
+        assert!(guard.is_some());
+        assert_eq!(
+            nice_of(checks.tid),
+            Some((before + RELOAD_NICE_STEP).min(19)),
+            "lowered while reloading"
+        );
+        // The main thread is not the one lowered.
+        assert_eq!(nice_of(0), Some(before));
+        drop(guard);
+        assert_eq!(nice_of(checks.tid), Some(before), "given back after");
+    }
 
     #[test]
     fn a_slow_read_stretches_the_periods_a_quick_one_does_not() {
