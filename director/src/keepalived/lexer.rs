@@ -9,10 +9,10 @@
 //! (anywhere, even inside a block) reads the files the glob matches, in
 //! sorted order, relative to the directory of the file that includes them.
 
+use std::borrow::Cow;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::{ConfigError, ErrorKind, Warning, WarningKind};
