@@ -730,18 +730,11 @@ impl Statements {
     /// Reads one top-level statement.
     pub(crate) fn read(&mut self, n: Node, diag: &mut Diag) {
         let mut p = P { diag };
-        let Statements {
-            global,
-            groups,
-            track_files,
-            raw_vs,
-            skipped,
-        } = self;
         let n = &n;
         match n.keyword() {
             "global_defs" => {
                 if let Some(b) = p.block(n) {
-                    global_defs(&mut p, b, global);
+                    global_defs(&mut p, b, &mut self.global);
                 }
             }
             "virtual_server_group" => {
@@ -750,19 +743,19 @@ impl Statements {
                 };
                 if let Some(b) = p.block(n) {
                     let g = vs_group(&mut p, n, &name, b);
-                    groups.insert(name, g);
+                    self.groups.insert(name, g);
                 }
             }
             "virtual_server" => {
                 if let Some(vs) = server::virtual_server(&mut p, n) {
-                    raw_vs.push(if needs_later_statements(&vs) {
+                    self.raw_vs.push(if needs_later_statements(&vs) {
                         PendingVs::Raw(vs)
                     } else {
                         let loc = vs.loc.clone();
                         // Neither a group nor a track file is looked up for this one.
                         PendingVs::Resolved(
                             loc,
-                            resolve::resolve_vs(&mut p, vs, groups, track_files),
+                            resolve::resolve_vs(&mut p, vs, &self.groups, &self.track_files),
                         )
                     });
                 }
@@ -773,13 +766,13 @@ impl Statements {
                 };
                 if let Some(b) = p.block(n) {
                     if let Some(tf) = track_file(&mut p, n, b) {
-                        track_files.insert(name, tf);
+                        self.track_files.insert(name, tf);
                     }
                 }
             }
             "SSL" => {
                 if let Some(b) = p.block(n) {
-                    global.ssl = Some(ssl_block(&mut p, b));
+                    self.global.ssl = Some(ssl_block(&mut p, b));
                 }
             }
             kw @ ("net_namespace" | "net_namespace_ipvs") => p.warn(
@@ -787,7 +780,7 @@ impl Statements {
                 WarningKind::Ignored,
                 format!("{kw} concerns the checker but lvsd does not act on it"),
             ),
-            kw if OTHER_ROOTS.contains(&kw) => skipped.push((n.loc.clone(), kw.to_string())),
+            kw if OTHER_ROOTS.contains(&kw) => self.skipped.push((n.loc.clone(), kw.to_string())),
             _ => p.unknown(n),
         }
     }
