@@ -312,7 +312,7 @@ pub const MAN_SECTIONS: &[ManSection] = &[
     ManSection {
         title: "SIGNALS",
         paragraphs: &[
-            "- SIGHUP: reload. The file is parsed and validated completely (configuration, script users, every check) before anything changes; a refused reload changes nothing and lvsd goes on with the old configuration. Checks whose specification did not change keep their state. Real servers removed from the configuration are drained (weight 0, deleted when no connection is left or after lvsd_drain_timeout). Under systemd: RELOADING=1 first, READY=1 when the reload ends (taken or refused).",
+            "- SIGHUP: reload. The file is parsed and validated completely (configuration, script users, every check) before anything changes; a refused reload changes nothing and lvsd goes on with the old configuration. Checks whose specification did not change keep their state. Real servers removed from the configuration are drained (weight 0, deleted when no connection is left or after lvsd_drain_timeout). While the reload runs, the checks' thread runs at a nice value 10 higher (given back after; only when lvsd may give it back: CAP_SYS_NICE, or an RLIMIT_NICE that allows it): checks go on, but on a saturated machine they no longer take half the CPU from the reload. Under systemd: RELOADING=1 first, READY=1 when the reload ends (taken or refused).",
             "- SIGTERM, SIGINT: stop. omega scripts run; the table stays as it is unless lvs_flush_on_stop asks for a flush (or, with lvs_flush_on_stop VS, for the configured services to be deleted). Under systemd: STOPPING=1.",
         ],
     },
