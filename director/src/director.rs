@@ -32,6 +32,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -1246,28 +1247,22 @@ impl<K: Kernel> Director<K> {
         true
     }
 
-    /// Whether the model names `(key, addr, port)` as a real server or a sorry server,
-    /// whatever its health; `services` maps each of its services to its virtual server.
-    fn configured(
-        &self,
-        services: &HashMap<ServiceKey, usize>,
-        key: &ServiceKey,
-        d: &Destination,
-    ) -> bool {
-        let Some(vs) = services
-            .get(key)
-            .and_then(|&i| self.model.virtual_servers.get(i))
-        else {
-            return false;
+    /// The (address, port) of every real server and sorry server the model names for
+    /// the service `key` of virtual server `vs`, whatever their health.
+    fn configured(&self, vs: usize, key: &ServiceKey) -> HashSet<(IpAddr, u16)> {
+        let Some(vs) = self.model.virtual_servers.get(vs) else {
+            return HashSet::new();
         };
-        let same = |x: Destination| x.addr == d.addr && x.port == d.port;
         vs.real_servers
             .iter()
-            .any(|r| same(r.server.destination_for(key)))
-            || vs
-                .sorry
-                .as_ref()
-                .is_some_and(|sorry| same(crate::desired::sorry_destination(sorry, key)))
+            .map(|r| r.server.destination_for(key))
+            .chain(
+                vs.sorry
+                    .iter()
+                    .map(|sorry| crate::desired::sorry_destination(sorry, key)),
+            )
+            .map(|d| (d.addr, d.port))
+            .collect()
     }
 
     /// Drains what `old` (the table wanted before a reload) holds and the new model does
@@ -1285,7 +1280,9 @@ impl<K: Kernel> Director<K> {
             .collect();
         for s in old.services() {
             let key = s.service.key;
-            let service_gone = !services.contains_key(&key);
+            // One service's names at a time (a set: a virtual server may have thousands).
+            let configured = services.get(&key).map(|&vs| self.configured(vs, &key));
+            let service_gone = configured.is_none();
             let udp = matches!(
                 key,
                 ServiceKey::Addr {
@@ -1295,7 +1292,10 @@ impl<K: Kernel> Director<K> {
             );
             let mut any = false;
             for d in &s.destinations {
-                if !service_gone && self.configured(&services, &key, d) {
+                if configured
+                    .as_ref()
+                    .is_some_and(|c| c.contains(&(d.addr, d.port)))
+                {
                     continue;
                 }
                 if self.drains.iter().any(|x| {
