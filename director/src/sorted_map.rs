@@ -24,17 +24,18 @@ impl<K, V> Default for SortedMap<K, V> {
 impl<K: Ord, V> SortedMap<K, V> {
     /// The map of these entries; of equal keys the last one stays (as with repeated inserts).
     pub(crate) fn from_entries(mut entries: Vec<(K, V)>) -> Self {
-        // Stable: equal keys keep their order, and the last of each run is kept below.
+        // Stable: equal keys keep their order; of each run the last one's entry stays (moved
+        // into the first's place, which dedup keeps).
         entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut kept: Vec<(K, V)> = Vec::with_capacity(entries.len());
-        for e in entries {
-            match kept.last_mut() {
-                Some(last) if last.0 == e.0 => *last = e,
-                _ => kept.push(e),
+        entries.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                std::mem::swap(later, kept);
             }
-        }
-        kept.shrink_to_fit();
-        SortedMap { entries: kept }
+            same
+        });
+        entries.shrink_to_fit();
+        SortedMap { entries }
     }
 
     fn find<Q>(&self, key: &Q) -> Result<usize, usize>

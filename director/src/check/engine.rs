@@ -9,7 +9,6 @@ use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
 use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
-use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
@@ -328,7 +327,7 @@ impl<K> fmt::Debug for Engine<K> {
 
 impl<K> Engine<K>
 where
-    K: Clone + Eq + Hash + Ord + Send + Sync + 'static,
+    K: Clone + Ord + Send + Sync + 'static,
 {
     /// An engine running its checks on `runtime`, and the receiver of its events. With
     /// `report_results`, every probe's result is also sent to every subscriber
@@ -496,17 +495,16 @@ where
         if keys.windows(2).any(|w| w[0] == w[1]) {
             // A key given twice: one at a time, the last one staying (rare, and slow for a
             // large set: each subscription moves the map's entries after it).
-            drop(keys);
             let gone: Vec<K> = {
                 let inner = self.shared.lock();
-                let wanted: std::collections::HashSet<&K> = checks.iter().map(|(k, _)| k).collect();
                 inner
                     .subs
                     .keys()
-                    .filter(|k| !wanted.contains(k))
+                    .filter(|k| keys.binary_search(k).is_err())
                     .cloned()
                     .collect()
             };
+            drop(keys);
             for key in gone {
                 self.remove(&key);
             }
@@ -600,7 +598,7 @@ where
 }
 
 /// Takes `key` off its check, stopping the check if it was the last subscriber.
-fn detach<K: Eq + Hash + Ord>(inner: &mut Inner<K>, key: &K) -> bool {
+fn detach<K: Ord>(inner: &mut Inner<K>, key: &K) -> bool {
     let Some(spec) = inner.subs.remove(key) else {
         return false;
     };
@@ -716,7 +714,7 @@ const STARTS_PER_TURN: usize = 64;
 /// The driver: starts each check's probe when it is due, until the engine is dropped.
 async fn drive<K>(shared: Weak<Shared<K>>, wake: Arc<Notify>)
 where
-    K: Clone + Eq + Hash + Ord + Send + Sync + 'static,
+    K: Clone + Ord + Send + Sync + 'static,
 {
     loop {
         let (next, more_due) = {
@@ -783,7 +781,7 @@ async fn probe_once<K>(
     prepared: Option<Arc<Prepared>>,
     id: u64,
 ) where
-    K: Clone + Eq + Hash + Ord + Send + Sync + 'static,
+    K: Clone + Ord + Send + Sync + 'static,
 {
     let result = {
         let _counted = InFlight::new(&counters);

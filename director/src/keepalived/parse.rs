@@ -685,7 +685,7 @@ pub(crate) struct Statements {
     /// `None`: defined, but refused (its error is already reported).
     groups: HashMap<String, Option<Group>>,
     track_files: HashMap<String, TrackFile>,
-    raw_vs: Vec<PendingVs>,
+    pending_vs: Vec<PendingVs>,
     skipped: Vec<(Loc, String)>,
 }
 
@@ -748,7 +748,7 @@ impl Statements {
             }
             "virtual_server" => {
                 if let Some(vs) = server::virtual_server(&mut p, n) {
-                    self.raw_vs.push(if needs_later_statements(&vs) {
+                    self.pending_vs.push(if needs_later_statements(&vs) {
                         PendingVs::Raw(vs)
                     } else {
                         let loc = vs.loc.clone();
@@ -792,7 +792,7 @@ impl Statements {
             global,
             groups,
             track_files,
-            raw_vs,
+            pending_vs,
             skipped,
         } = self;
         if let Some((loc, first)) = skipped.first() {
@@ -816,9 +816,9 @@ impl Statements {
             );
         }
 
-        let mut virtual_servers = Vec::with_capacity(raw_vs.len());
+        let mut virtual_servers = Vec::with_capacity(pending_vs.len());
         let mut uses_scripts: Option<Loc> = None;
-        for vs in raw_vs {
+        for vs in pending_vs {
             let (vloc, resolved) = vs.resolve(&mut p, &groups, &track_files);
             if let Some(v) = resolved {
                 if uses_scripts.is_none() {
